@@ -1,0 +1,3 @@
+from callprobe.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""The ``callprobe`` command group; each command lives in ``callprobe.commands``.
+
+This module is the one boundary where ``CallprobeError`` becomes a message and
+an exit code: no command prints a traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from callprobe import __version__
+from callprobe.errors import CallprobeError, ExitCode
+
+#: command name -> module in callprobe.commands exposing ``command``.
+COMMANDS = {
+    "serve": "serve",
+    "run": "run",
+    "validate": "validate",
+    "diagnose": "diagnose",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when it runs: aiortc costs ~0.3 s."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, mod in COMMANDS.items() if _available(mod)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None or not _available(module):
+            return None
+        return importlib.import_module(f"callprobe.commands.{module}").command  # type: ignore[no-any-return]
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(f"callprobe.commands.{module}") is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="callprobe")
+def cli() -> None:
+    """Test and diagnose WebRTC calls through a KKIM message gateway."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: map callprobe errors to messages and exit codes."""
+    try:
+        return cli.main(args=argv, prog_name="callprobe", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CallprobeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def exit_with(code: int | ExitCode) -> None:
+    sys.exit(int(code))
+
+
+if __name__ == "__main__":
+    main()

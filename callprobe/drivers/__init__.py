@@ -1,0 +1,1 @@
+"""Backend drivers: each speaks one backend family's signaling behind ``Driver``."""

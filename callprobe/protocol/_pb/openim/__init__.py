@@ -1,0 +1,1 @@
+"""Generated protobuf bindings; never edit by hand."""

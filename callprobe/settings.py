@@ -1,0 +1,57 @@
+"""Every timeout, interval and limit, with its default, in one place.
+
+Each field is a *named deadline*: errors that report a wait running out name
+the field (``DeadlineExceeded.setting``), so a user knows what to raise.
+``None`` disables a wait only where a field's comment says so. Tests shrink
+these values; nothing patches ``sleep``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """The embedded reference gateway (PROTOCOL.md Part A)."""
+
+    host: str = "127.0.0.1"
+    ws_port: int = 10001
+    api_port: int = 10002
+    db_path: str | None = None              # None: SQLite in memory
+    secret: str = "openIM123"
+    admin_users: tuple[str, ...] = ("imAdmin",)
+    auto_register: bool = True
+    read_deadline_s: float = 30.0           # pongWait: any frame re-arms it (B§6)
+    web_ping_interval_s: float = 27.0       # server pings for platform 5 only (B§6)
+    write_timeout_s: float = 10.0           # writeWait
+    max_message_size: int = 51200           # read limit per message (B§8)
+    invite_timeout_default_s: int = 60      # InvitationInfo.timeout when 0 (Part A row 18)
+    invite_timeout_override_s: float | None = None  # shorten every call's ring time (tests)
+    token_expire_s: int = 90 * 24 * 3600    # tokenPolicy.expire 90 days
+    shutdown_timeout_s: float = 5.0
+    faults: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, see gateway.faults
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Agents, drivers and peers."""
+
+    login_timeout_s: float = 5.0            # one auth API call
+    connect_timeout_s: float = 5.0          # WebSocket handshake
+    request_timeout_s: float = 5.0          # a request's reply, matched by msgIncr
+    heartbeat_interval_s: float = 25.0      # text ping (Part A row 5)
+    heartbeat_reply_timeout_s: float = 5.0  # a ping without pong in this time is "missed"
+    close_timeout_s: float = 2.0
+    ice_gather_timeout_s: float = 5.0       # setLocalDescription incl. TURN allocation
+    ice_connect_timeout_s: float = 10.0     # offer sent until connectionState "connected"
+    media_timeout_s: float = 5.0            # first decoded frame after connected
+    media_duration_s: float = 2.0           # default "media" step length
+    teardown_timeout_s: float = 3.0         # closing peers and connections
+    default_expect_within_s: float = 3.0    # expectation deadline when a step names none
+
+
+@dataclass(frozen=True)
+class Settings:
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    client: ClientSettings = field(default_factory=ClientSettings)
