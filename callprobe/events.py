@@ -140,6 +140,24 @@ class Timeline:
         return len(self._events)
 
 
+class Scoped:
+    """A timeline view that adds fixed fields (e.g. ``room_id``) to every record.
+
+    Lets a component that knows nothing of calls (a peer connection) write
+    events a call's metrics can still attribute.
+    """
+
+    def __init__(self, timeline: Timeline, **extra: Any) -> None:
+        self._timeline = timeline
+        self._extra = extra
+
+    def now_ms(self) -> float:
+        return self._timeline.now_ms()
+
+    def record(self, agent: str, kind: Kind | str, **fields: Any) -> Event:
+        return self._timeline.record(agent, kind, **{**self._extra, **fields})
+
+
 def select(events: Iterable[Event], kind: Kind | str | None = None, agent: str | None = None,
            **match: Any) -> list[Event]:
     """Events of a kind (and agent), whose fields equal every ``match`` value."""

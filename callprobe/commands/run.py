@@ -1,0 +1,79 @@
+"""``callprobe run``: play a scenario and report what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from callprobe.errors import ConfigError, ExitCode
+
+
+@click.command("run")
+@click.argument("scenario_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--server", "ws_url", metavar="WS_URL",
+              help="Gateway WebSocket URL (ws://host:10001). Default: the scenario's server, "
+                   "or the embedded gateway.")
+@click.option("--api", "api_url", metavar="API_URL",
+              help="Auth API base URL (http://host:10002); required with --server.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the machine-readable report here.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write JUnit XML here (one test case per expectation).")
+@click.option("-v", "--verbose", is_flag=True, help="Show every expectation's detail.")
+def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
+            json_path: Path | None, junit_path: Path | None, verbose: bool) -> None:
+    """Run a call scenario against a gateway and report the call's figures.
+
+    Exit codes: 0 every expectation held; 1 an expectation failed;
+    3 the scenario file is invalid; 4 the server could not be reached.
+    """
+    from callprobe.scenario.loader import load_scenario
+
+    if ws_url and not api_url:
+        raise ConfigError("--server needs --api too (the auth API that issues tokens)")
+    scenario = load_scenario(scenario_file)
+
+    from callprobe.reporters.console import render
+    from callprobe.runner import Runner
+
+    err = Console(stderr=True)
+    out = Console()
+    status = err.status("starting", spinner="dots") if err.is_terminal else None
+
+    def progress(index: int, total: int, text: str, agent: str) -> None:
+        if status is not None:
+            status.update(f"step {index}/{total} {('[' + agent + '] ') if agent else ''}{text}")
+
+    runner = Runner(scenario, ws_url=ws_url, api_url=api_url, progress=progress)
+    if status is not None:
+        with status:
+            result = asyncio.run(runner.run())
+    else:
+        result = asyncio.run(runner.run())
+
+    _attach_findings(result)
+    render(result, out, verbose=verbose)
+    if json_path:
+        from callprobe.reporters.json_report import write_json
+
+        write_json(result, json_path)
+    if junit_path:
+        from callprobe.reporters.junit import write_junit
+
+        write_junit(result, junit_path)
+    if result.aborted:
+        sys.exit(int(ExitCode.SERVER_UNREACHABLE))
+    sys.exit(int(ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED))
+
+
+def _attach_findings(result: object) -> None:
+    """Run the diagnostic rules on the run's own timeline, so a failure says why."""
+    try:
+        from callprobe.diagnostics.run_rules import findings_for_run
+    except ImportError:
+        return
+    result.findings = findings_for_run(result)  # type: ignore[attr-defined]

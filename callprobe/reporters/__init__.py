@@ -1,0 +1,1 @@
+"""Reporters read a finished run (events, verdicts, figures); none touches the runner."""

@@ -1,0 +1,100 @@
+"""The terminal report: one table per call, the expectations, one verdict line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from callprobe.metrics import CANDIDATE_TYPES, CallMetrics
+from callprobe.runner import RunResult
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} ms"
+
+
+def _candidates(counts: dict[str, int]) -> str:
+    parts = [f"{counts.get(t, 0)} {t}" for t in CANDIDATE_TYPES if counts.get(t, 0)]
+    return ", ".join(parts) or "none"
+
+
+def call_table(index: int, call: CallMetrics) -> Table:
+    title = f"call {index}: {call.caller} → {call.callee or '?'} ({call.media_kind})"
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column("metric", style="bold")
+    table.add_column("value")
+    outcome_style = "green" if call.outcome == "answered" else "yellow"
+    table.add_row("outcome", Text(call.outcome, style=outcome_style))
+    table.add_row("room", call.room_id or "—")
+    table.add_row("time to ring", _ms(call.time_to_ring_ms))
+    if call.rang:
+        table.add_row("rang on", ", ".join(call.rang))
+    table.add_row("time to answer", _ms(call.time_to_answer_ms))
+    jn = call.join_notice
+    table.add_row("accept notice to caller",
+                  f"delivered in {_ms(jn.latency_ms)} via {jn.path}" if jn.delivered
+                  else Text("not delivered", style="red") if call.outcome == "answered" else "—")
+    for agent, counts in call.ice.get("candidates", {}).items():
+        table.add_row(f"ICE gathered ({agent})", _candidates(counts))
+    for agent, pair in call.ice.get("selected", {}).items():
+        table.add_row(f"selected pair ({agent})", f"{pair.get('local')} → {pair.get('remote')}")
+    table.add_row("ICE connected after offer", _ms(call.ice.get("connected_ms")))
+    for agent, media in call.media.items():
+        table.add_row(f"media received ({agent})", _media(media))
+    hn = call.hangup_notice
+    if hn.delivered or call.signaling.get("hung_up_by"):
+        table.add_row("hangup notice",
+                      f"delivered in {_ms(hn.latency_ms)} via {hn.path}" if hn.delivered
+                      else Text("not delivered", style="red"))
+    if call.signaling.get("invite_dialect"):
+        table.add_row("invite dialect", str(call.signaling["invite_dialect"]))
+    return table
+
+
+def _media(media: dict[str, Any]) -> str:
+    text = f"{media.get('audio_frames', 0)} audio / {media.get('video_frames', 0)} video frames"
+    extras = []
+    for key, label in (("rtt_ms", "rtt"), ("jitter_ms", "jitter"), ("packets_lost", "lost")):
+        if media.get(key) is not None:
+            value = media[key]
+            extras.append(f"{label} {value:.1f}" if isinstance(value, float) else f"{label} {value}")
+    return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+def render(result: RunResult, console: Console, verbose: bool = False) -> None:
+    console.print(Text(f"{result.scenario}  ({result.file})", style="bold"))
+    if result.aborted:
+        console.print(Text(f"run aborted: {result.aborted}", style="red"))
+    for index, call in enumerate(result.calls, start=1):
+        console.print(call_table(index, call))
+    if result.steps:
+        steps = Table(title="expectations", title_justify="left", box=None, padding=(0, 1))
+        steps.add_column("", width=2)
+        steps.add_column("line", justify="right")
+        steps.add_column("step")
+        steps.add_column("detail")
+        for step in result.steps:
+            if step.passed and not verbose:
+                mark = Text("✓", style="green")
+            else:
+                mark = Text("✓", style="green") if step.passed else Text("✗", style="red")
+            detail = step.detail if (verbose or not step.passed) else step.detail[:60]
+            steps.add_row(mark, str(step.line), step.text, detail)
+        console.print(steps)
+    for finding in result.findings:
+        console.print(Text(f"finding {finding.code}: {finding.title}", style="red"))
+        if getattr(finding, "hint", ""):
+            console.print(f"  hint: {finding.hint}")
+    failed = len(result.failures)
+    total = len(result.steps)
+    if result.verdict == "pass":
+        line = Text(f"PASS  {total}/{total} expectations held in {result.duration_ms / 1000:.2f} s",
+                    style="bold green")
+    else:
+        first = result.failures[0] if result.failures else None
+        why = result.aborted or (f"line {first.line}: {first.text}: {first.detail}" if first else "")
+        line = Text(f"FAIL  {failed}/{total} failed — {why}", style="bold red")
+    console.print(line)

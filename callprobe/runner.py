@@ -1,0 +1,255 @@
+"""Play a scenario: start the gateway if embedded, drive the agents, judge.
+
+The runner owns the agents and the embedded gateway for the length of a run
+and always tears both down. What happened is on the timeline; the result
+bundles it with the expectation verdicts and the derived call figures, and
+reporters take it from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from callprobe.agent import Agent
+from callprobe.drivers.base import AgentIdentity
+from callprobe.drivers.kkim import KkimDriver
+from callprobe.errors import CallprobeError, ServerUnreachable
+from callprobe.events import Event, Kind, Timeline
+from callprobe.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
+from callprobe.metrics import CallMetrics, derive_calls
+from callprobe.rtc.ice_config import IceConfig
+from callprobe.scenario.model import Action, Expectation, Scenario
+from callprobe.settings import ClientSettings, GatewaySettings
+
+Progress = Callable[[int, int, str, str], None]
+
+LOOPBACK_HOSTS = ("127.0.0.1",)
+
+
+@dataclass
+class StepResult:
+    """One expectation (or a failed action) as reported."""
+
+    line: int
+    text: str
+    passed: bool
+    detail: str
+    kind: str = "expectation"  # or "action"
+    t_ms: float = 0.0
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    file: str
+    server: dict[str, Any]
+    duration_ms: float
+    events: list[Event]
+    steps: list[StepResult]
+    calls: list[CallMetrics]
+    findings: list[Any] = field(default_factory=list)
+    aborted: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if not self.aborted and all(s.passed for s in self.steps) else "fail"
+
+    @property
+    def failures(self) -> list[StepResult]:
+        return [s for s in self.steps if not s.passed]
+
+
+class Runner:
+    """Plays one scenario once. Use ``await Runner(...).run()``."""
+
+    def __init__(self, scenario: Scenario, *, ws_url: str | None = None, api_url: str | None = None,
+                 progress: Progress | None = None, settings: ClientSettings | None = None) -> None:
+        self.scenario = scenario
+        self.settings = settings or scenario.settings
+        self.ws_url, self.api_url = ws_url, api_url
+        self.progress = progress
+        self.timeline = Timeline()
+        self.agents: dict[str, Agent] = {}
+        self.steps: list[StepResult] = []
+        self._anchor_ms = 0.0
+        self._gateway: Any = None
+
+    # --------------------------------------------------------------- set-up
+
+    def _embedded(self) -> bool:
+        return self.ws_url is None and self.scenario.server.embedded
+
+    async def _start_gateway(self) -> None:
+        if not self._embedded():
+            self.ws_url = self.ws_url or self.scenario.server.ws_url
+            self.api_url = self.api_url or self.scenario.server.api_url
+            return
+        from callprobe.gateway import EmbeddedGateway  # imported only when used
+        from callprobe.gateway.faults import parse_faults
+
+        server = self.scenario.server
+        gw_settings = GatewaySettings(
+            ws_port=0, api_port=0, secret=server.login.secret or GatewaySettings.secret,
+            admin_users=(server.login.admin_user or "imAdmin",),
+            invite_timeout_override_s=server.ring_timeout_s,
+            faults=parse_faults(server.faults),
+        )
+        self._gateway = EmbeddedGateway(gw_settings)
+        await self._gateway.start()
+        self.ws_url, self.api_url = self._gateway.ws_url, self._gateway.api_url
+
+    def _ice(self) -> IceConfig:
+        ice = self.scenario.ice
+        if ice.host_addresses is None and self._embedded():
+            ice = replace(ice, host_addresses=LOOPBACK_HOSTS)
+        return ice
+
+    def _make_agents(self) -> None:
+        ice = self._ice()
+        for name, cfg in self.scenario.agents.items():
+            identity = AgentIdentity(name=name, user_id=cfg.user_id, platform_id=cfg.platform_id,
+                                     nickname=cfg.nickname or name)
+            driver = KkimDriver(
+                identity, self.timeline, self.settings,
+                ws_url=str(self.ws_url), api_url=str(self.api_url or ""),
+                login=self.scenario.server.login, data_encoding=cfg.data_encoding,
+                compression=cfg.compression, token=cfg.token, password=cfg.password,
+            )
+            self.agents[name] = Agent(name, driver, self.timeline, self.settings, ice, cfg.media)
+
+    # ---------------------------------------------------------------- steps
+
+    async def _act(self, step: Action) -> None:
+        verb, agents = step.verb, self.agents
+        targets = [agents[t] for t in step.targets] if step.targets else []
+        agent = agents[step.agent] if step.agent else None
+        params = step.params
+        if verb == "connect":
+            await asyncio.gather(*(a.connect() for a in (targets or [agent])))  # type: ignore[union-attr]
+        elif verb == "disconnect":
+            await asyncio.gather(*(a.disconnect() for a in (targets or [agent])))  # type: ignore[union-attr]
+        elif verb == "reconnect":
+            await asyncio.gather(*(a.reconnect() for a in (targets or [agent])))  # type: ignore[union-attr]
+        elif verb == "invite":
+            assert agent is not None
+            media = params.get("media") or agent.media
+            timeout_s = int(params.get("timeout_s") or 60)
+            for callee in targets:
+                await agent.invite(callee.user_id, media, timeout_s)
+        elif verb == "accept":
+            await agent.accept()  # type: ignore[union-attr]
+        elif verb == "reject":
+            await agent.reject()  # type: ignore[union-attr]
+        elif verb == "cancel":
+            await agent.cancel()  # type: ignore[union-attr]
+        elif verb == "hangup":
+            await agent.hangup()  # type: ignore[union-attr]
+        elif verb == "send_text":
+            for peer in targets:
+                await agent.send_text(peer.user_id, str(params.get("text", "")))  # type: ignore[union-attr]
+        elif verb == "wait":
+            await asyncio.sleep(float(params.get("duration_s", 0)))
+        else:
+            raise CallprobeError(f"unknown action {verb!r}")
+
+    async def _expect(self, step: Expectation) -> Verdict:
+        within = step.for_s if step.absent else step.within_s
+        if within is None:
+            within = self.settings.default_expect_within_s
+        window = Window(self._anchor_ms, self._anchor_ms + within * 1000.0)
+        users = {name: a.user_id for name, a in self.agents.items()}
+        changed = asyncio.Event()
+
+        def wake(_: Event) -> None:
+            changed.set()
+
+        self.timeline.subscribe(wake)
+        try:
+            while True:
+                changed.clear()
+                now = self.timeline.now_ms()
+                verdict = judge(step, self.timeline.events, window, now, users)
+                if verdict.state != PENDING:
+                    return verdict
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), max(0.001, (window.deadline_ms - now) / 1000.0))
+        finally:
+            self.timeline.unsubscribe(wake)
+
+    async def _play(self) -> None:
+        steps = self.scenario.steps
+        for index, step in enumerate(steps, start=1):
+            who = getattr(step, "agent", None) or ",".join(getattr(step, "targets", ()) or ())
+            if self.progress:
+                self.progress(index, len(steps), step.text, who or "")
+            self.timeline.record("", Kind.STEP_STARTED, line=step.line, step=step.text, index=index)
+            if isinstance(step, Expectation):
+                verdict = await self._expect(step)
+                passed = verdict.state == PASS
+                self.timeline.record("", Kind.EXPECTATION, line=step.line, text=step.text,
+                                     passed=passed, detail=verdict.detail)
+                self.steps.append(StepResult(step.line, step.text, passed, verdict.detail,
+                                             t_ms=self.timeline.now_ms()))
+                continue
+            self._anchor_ms = self.timeline.now_ms()
+            try:
+                await self._act(step)
+            except ServerUnreachable:
+                raise
+            except CallprobeError as exc:
+                self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=False, error=str(exc))
+                self.steps.append(StepResult(step.line, step.text, False, str(exc), kind="action",
+                                             t_ms=self.timeline.now_ms()))
+                continue
+            except Exception as exc:  # a driver failure must not lose the run's report
+                detail = f"{type(exc).__name__}: {exc}"
+                self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=False, error=detail)
+                self.steps.append(StepResult(step.line, step.text, False, detail, kind="action",
+                                             t_ms=self.timeline.now_ms()))
+                continue
+            self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=True)
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> RunResult:
+        started = time.monotonic()
+        aborted = ""
+        self.timeline.record("", Kind.RUN_STARTED, scenario=self.scenario.name, file=self.scenario.file)
+        try:
+            await self._start_gateway()
+            self._make_agents()
+            await self._play()
+        except ServerUnreachable as exc:
+            aborted = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+        finally:
+            await self._teardown()
+            self.timeline.record("", Kind.RUN_FINISHED, aborted=aborted)
+        return self.result(time.monotonic() - started, aborted)
+
+    async def _teardown(self) -> None:
+        await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
+        if self._gateway is not None:
+            with contextlib.suppress(Exception):
+                await self._gateway.stop()
+            self._gateway = None
+
+    def result(self, duration_s: float, aborted: str = "") -> RunResult:
+        events = self.timeline.events
+        server = {"embedded": self._embedded(), "ws_url": self.ws_url, "api_url": self.api_url}
+        return RunResult(
+            scenario=self.scenario.name, file=self.scenario.file, server=server,
+            duration_ms=duration_s * 1000.0, events=events, steps=list(self.steps),
+            calls=derive_calls(events), aborted=aborted,
+        )
+
+
+async def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:
+    return await Runner(scenario, **kwargs).run()
+
+
+__all__ = ["FAIL", "PASS", "RunResult", "Runner", "StepResult", "run_scenario"]
