@@ -39,6 +39,8 @@ class CallLeg:
     pending_candidates: list[Any] = field(default_factory=list)
     remote_set: bool = False
     media_task: asyncio.Task[None] | None = None
+    closing: asyncio.Task[None] | None = None
+    stats_taken: bool = False
 
 
 class Agent:
@@ -122,9 +124,10 @@ class Agent:
 
     async def hangup(self, room_id: str | None = None) -> None:
         leg = self._active_leg(room_id)
-        await self._end_leg(leg, collect=True)
+        await self._take_stats(leg)  # before the peer hears of the hang-up
         with contextlib.suppress(DriverError):
             await self.driver.hangup(leg.room_id)
+        await self._end_leg(leg)
 
     async def send_text(self, peer_user: str, text: str) -> None:
         await self.driver.send_text(peer_user, text)
@@ -163,8 +166,8 @@ class Agent:
         elif notice.kind in _ENDING:
             self.ringing = [n for n in self.ringing if n.room_id != notice.room_id]
             leg = self.calls.get(notice.room_id)
-            if leg is not None and not leg.ended:
-                await self._end_leg(leg, collect=notice.kind == "hung_up")
+            if leg is not None:
+                await self._end_leg(leg)
 
     async def _send_offer(self, leg: CallLeg) -> None:
         leg.peer = self._new_peer(leg)
@@ -215,21 +218,35 @@ class Agent:
 
     def _new_peer(self, leg: CallLeg) -> CallPeer:
         scoped = Scoped(self.timeline, room_id=leg.room_id)
-        return CallPeer(agent=self.name, timeline=scoped, media=leg.media,  # type: ignore[arg-type]
+        return CallPeer(agent=self.name, timeline=scoped, media=leg.media,
                         ice=self.ice, settings=self.settings)
 
-    async def _end_leg(self, leg: CallLeg, collect: bool = False) -> None:
-        if leg.ended:
-            return
+    async def _end_leg(self, leg: CallLeg) -> None:
+        """Stop a leg once: take its figures, then close its peer.
+
+        Every caller awaits the same closing task, so a teardown racing a
+        hang-up notice still waits for the peer to be closed.
+        """
         leg.ended = True
+        if leg.closing is None:
+            leg.closing = asyncio.create_task(self._close_leg(leg), name=f"close-{self.name}-{leg.room_id}")
+        await asyncio.shield(leg.closing)
+
+    async def _close_leg(self, leg: CallLeg) -> None:
         if leg.media_task is not None:
             leg.media_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await leg.media_task
+        await self._take_stats(leg)
         if leg.peer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(leg.peer.collect_stats(), self.settings.teardown_timeout_s)
             await leg.peer.close()
+
+    async def _take_stats(self, leg: CallLeg) -> None:
+        if leg.peer is None or leg.stats_taken:
+            return
+        leg.stats_taken = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(leg.peer.collect_stats(), self.settings.teardown_timeout_s)
 
     # -------------------------------------------------------------- teardown
 
@@ -237,7 +254,7 @@ class Agent:
         """Close every peer and the connection, whatever state they are in."""
         for leg in list(self.calls.values()):
             with contextlib.suppress(Exception):
-                await self._end_leg(leg, collect=True)
+                await self._end_leg(leg)
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -65,6 +66,12 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # the one boundary: never a bare traceback for users
+        if os.environ.get("CALLPROBE_TRACEBACK"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: set CALLPROBE_TRACEBACK=1 to see where it happened", err=True)
+        sys.exit(int(ExitCode.INTERNAL))
 
 
 def exit_with(code: int | ExitCode) -> None:

@@ -62,7 +62,7 @@ class Kind(str, Enum):
     CANCELLED = "cancelled"              # room_id, path, by
     HUNG_UP = "hung_up"                  # room_id, path, by
     CALL_TIMEOUT = "call_timeout"        # room_id, path
-    SIGNAL_SENT = "signal_sent"          # signal_type, room_id
+    SIGNAL_SENT = "signal_sent"          # signal_type, room_id, to (peer user id; optional)
     SIGNAL_RECEIVED = "signal_received"  # signal_type, room_id, form
     # WebRTC
     PEER_CREATED = "peer_created"        # media, ice_servers
@@ -76,6 +76,9 @@ class Kind(str, Enum):
     PEER_FAILED = "peer_failed"          # reason, setting
     PEER_CLOSED = "peer_closed"
     NOTE = "note"                        # free text for things no kind covers
+    # appended for diagnostics
+    NOTICE_UNDECODABLE = "notice_undecodable"  # content_type, reason, size: a call notice
+                                               # (1601 content, 1004 SignalResp) no dialect decodes
 
 
 @dataclass(frozen=True)

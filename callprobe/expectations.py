@@ -23,7 +23,9 @@ _MATCHERS: dict[str, Callable[[Event], bool]] = {
     "ringing": lambda e: e.kind == Kind.RINGING.value,
     "answered": lambda e: e.kind == Kind.ANSWERED.value,
     "rejected": lambda e: e.kind == Kind.REJECTED.value,
-    "cancelled": lambda e: e.kind == Kind.CANCELLED.value,
+    # a server ending an unanswered call cancels the callee's ringing: that counts
+    "cancelled": lambda e: e.kind == Kind.CANCELLED.value
+    or (e.kind == Kind.CALL_TIMEOUT.value and e.get("action") == "cancel"),
     "hung_up": lambda e: e.kind == Kind.HUNG_UP.value,
     "call_timeout": lambda e: e.kind == Kind.CALL_TIMEOUT.value,
     "busy": lambda e: e.kind == Kind.INVITE_REFUSED.value and (e.get("err_code") == 1802 or bool(e.get("busy"))),
@@ -156,11 +158,21 @@ def _judge_media(expectation: Any, call: CallMetrics | None, now_ms: float, wind
         return Verdict(FAIL if now_ms >= window.deadline_ms else PENDING, "no answered call with two legs")
     missing = [a for a in receivers if not media_flowing(call, a)]
     if not missing:
-        counts = "; ".join(
-            f"{a}: {call.media[a].get('audio_frames', 0)} audio, {call.media[a].get('video_frames', 0)} video frames"
-            for a in receivers)
-        return Verdict(PASS, counts)
+        return Verdict(PASS, "; ".join(_media_seen(call, a) for a in receivers))
     if now_ms < window.deadline_ms:
         return Verdict(PENDING)
     return Verdict(FAIL, "no decoded " + ("audio/video" if call.media_kind == "video" else "audio")
                    + f" frames received by {', '.join(missing)}")
+
+
+def _media_seen(call: CallMetrics, agent: str) -> str:
+    entry = call.media.get(agent, {})
+    firsts = entry.get("first_frame_ms", {})
+    parts = []
+    for kind in ("audio", "video"):
+        count = entry.get(f"{kind}_frames", 0)
+        if count:
+            parts.append(f"{count} {kind} frames")
+        elif kind in firsts:
+            parts.append(f"first {kind} frame at {_fmt(firsts[kind] - call.invite_sent_ms)} after invite")
+    return f"{agent} received " + ", ".join(parts)

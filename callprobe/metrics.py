@@ -184,6 +184,12 @@ def _fill_media(call: CallMetrics, events: list[Event]) -> None:
             for key, value in e.fields.items():
                 if key not in ("room_id",):
                     entry[key] = value
+        elif e.kind == Kind.PEER_CLOSED.value and isinstance(e.get("frames"), dict):
+            # frames counted up to the close: the last word when stats came earlier or never
+            entry = media.setdefault(e.agent, {"audio_frames": 0, "video_frames": 0})
+            for kind, count in e.get("frames").items():
+                key = f"{kind}_frames"
+                entry[key] = max(int(entry.get(key, 0) or 0), int(count))
     call.media = media
 
 

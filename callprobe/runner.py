@@ -90,14 +90,14 @@ class Runner:
             self.api_url = self.api_url or self.scenario.server.api_url
             return
         from callprobe.gateway import EmbeddedGateway  # imported only when used
-        from callprobe.gateway.faults import parse_faults
+        from callprobe.gateway.faults import parse_fault
 
         server = self.scenario.server
         gw_settings = GatewaySettings(
             ws_port=0, api_port=0, secret=server.login.secret or GatewaySettings.secret,
             admin_users=(server.login.admin_user or "imAdmin",),
             invite_timeout_override_s=server.ring_timeout_s,
-            faults=parse_faults(server.faults),
+            faults=tuple(parse_fault(f) for f in server.faults),
         )
         self._gateway = EmbeddedGateway(gw_settings)
         await self._gateway.start()
@@ -117,8 +117,9 @@ class Runner:
             driver = KkimDriver(
                 identity, self.timeline, self.settings,
                 ws_url=str(self.ws_url), api_url=str(self.api_url or ""),
-                login=self.scenario.server.login, data_encoding=cfg.data_encoding,
-                compression=cfg.compression, token=cfg.token, password=cfg.password,
+                login_config=self.scenario.server.login, data_encoding=cfg.data_encoding,
+                compression=cfg.compression == "gzip", token=cfg.token or "",
+                password=cfg.password or "",
             )
             self.agents[name] = Agent(name, driver, self.timeline, self.settings, ice, cfg.media)
 
@@ -220,6 +221,7 @@ class Runner:
         started = time.monotonic()
         aborted = ""
         self.timeline.record("", Kind.RUN_STARTED, scenario=self.scenario.name, file=self.scenario.file)
+        warm = asyncio.create_task(self._warm_media())
         try:
             await self._start_gateway()
             self._make_agents()
@@ -228,8 +230,20 @@ class Runner:
             aborted = f"{exc} ({exc.hint})" if exc.hint else str(exc)
         finally:
             await self._teardown()
+            with contextlib.suppress(Exception):
+                await warm
             self.timeline.record("", Kind.RUN_FINISHED, aborted=aborted)
         return self.result(time.monotonic() - started, aborted)
+
+    async def _warm_media(self) -> None:
+        """Encode the synthetic clips while logins run, not when a call connects."""
+        from callprobe.rtc.media import load_clip
+
+        kinds = {"audio"} | {"video" for a in self.scenario.agents.values() if a.media == "video"}
+        kinds |= {"video" for s in self.scenario.steps
+                  if isinstance(s, Action) and s.params.get("media") == "video"}
+        for kind in sorted(kinds):
+            await load_clip(kind)
 
     async def _teardown(self) -> None:
         await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)

@@ -26,6 +26,8 @@ class GatewaySettings:
     web_ping_interval_s: float = 27.0       # server pings for platform 5 only (B§6)
     write_timeout_s: float = 10.0           # writeWait
     max_message_size: int = 51200           # read limit per message (B§8)
+    max_content_bytes: int = 51200          # MsgData.content over this is 1102 (seed: 50 KB)
+    close_timeout_s: float = 2.0            # wait for the client's close frame
     invite_timeout_default_s: int = 60      # InvitationInfo.timeout when 0 (Part A row 18)
     invite_timeout_override_s: float | None = None  # shorten every call's ring time (tests)
     token_expire_s: int = 90 * 24 * 3600    # tokenPolicy.expire 90 days
@@ -43,7 +45,7 @@ class ClientSettings:
     heartbeat_interval_s: float = 25.0      # text ping (Part A row 5)
     heartbeat_reply_timeout_s: float = 5.0  # a ping without pong in this time is "missed"
     close_timeout_s: float = 2.0
-    ice_gather_timeout_s: float = 5.0       # setLocalDescription incl. TURN allocation
+    ice_gather_timeout_s: float = 8.0       # setLocalDescription incl. TURN allocation
     ice_connect_timeout_s: float = 10.0     # offer sent until connectionState "connected"
     media_timeout_s: float = 5.0            # first decoded frame after connected
     media_duration_s: float = 2.0           # default "media" step length

@@ -14,6 +14,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callprobe.errors import CallprobeError, ExitCode
 from callprobe.events import Timeline
 from callprobe.settings import ClientSettings
 
@@ -136,8 +137,11 @@ class Driver(abc.ABC):
         await self.disconnect()
 
 
-class DriverError(Exception):
+class DriverError(CallprobeError):
     """The backend refused an operation; carries its code and words."""
+
+    code = "SERVER_REFUSED"
+    exit_code = ExitCode.EXPECTATION_FAILED
 
     def __init__(self, operation: str, err_code: int, err_msg: str, explanation: str = "") -> None:
         text = f"{operation} refused: errCode {err_code} {err_msg}".rstrip()

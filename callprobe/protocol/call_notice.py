@@ -112,4 +112,5 @@ def from_signal_resp(resp: rtc_pb2.SignalResp) -> CallNotice | None:
         return None
     inner = getattr(resp, action)
     room = getattr(inner, "roomID", "")
-    return CallNotice(action=action, room_id=room, dialect=DIALECT_SIGNAL_RESP)
+    busy = tuple(getattr(inner, "busyLineUserIDList", ()))
+    return CallNotice(action=action, room_id=room, dialect=DIALECT_SIGNAL_RESP, busy=busy)

@@ -15,6 +15,8 @@ import base64
 import binascii
 import gzip
 import json
+import math
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,6 +25,7 @@ from callprobe.protocol.errors import (
     BadCompression,
     BadDataEncoding,
     BadTextFrame,
+    FatalFrameError,
     MalformedEnvelope,
 )
 
@@ -32,6 +35,12 @@ DataEncoding = Literal["array", "base64"]
 MAX_MESSAGE_SIZE = 51200
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+#: Lone UTF-16 surrogates: what Python keeps from a bad ``\\uD800`` escape
+#: (or builds in code) where Go has U+FFFD.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,9 @@ def decode_request_data(value: Any) -> bytes:
         out = bytearray()
         for index, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 255:
-                raise BadDataEncoding(f"data[{index}] is {item!r}: expected an integer 0..255")
+                raise BadDataEncoding(
+                    f"data[{index}] is {_show(item)}: expected an integer 0..255"
+                )
             out.append(item)
         return bytes(out)
     if isinstance(value, str):
@@ -97,7 +108,14 @@ def decode_request_data(value: Any) -> bytes:
             raise BadDataEncoding(
                 f"data is not padded standard base64 ({exc}); URL-safe or unpadded forms are refused"
             ) from None
-    raise BadDataEncoding(f"data is a JSON {type(value).__name__}: expected a number array or base64 string")
+    raise BadDataEncoding(
+        f"data is a JSON {_json_type(value)}: expected a number array or base64 string"
+    )
+
+
+#: Either base64 alphabet, optional padding: what a non-Go server may send.
+_LENIENT_B64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
+_URLSAFE_TO_STD = str.maketrans("-_", "+/")
 
 
 def _decode_response_data(value: Any) -> tuple[bytes | None, str]:
@@ -113,55 +131,154 @@ def _decode_response_data(value: Any) -> tuple[bytes | None, str]:
             return base64.b64decode(text, validate=True), "base64"
         except (binascii.Error, ValueError):
             pass
-        try:  # tolerate URL-safe and unpadded base64 from non-Go servers
-            padded = text + "=" * (-len(text) % 4)
-            return base64.urlsafe_b64decode(padded), "base64url"
-        except (binascii.Error, ValueError):
-            raise BadDataEncoding(f"response data is not base64: {value[:40]!r}") from None
-    raise BadDataEncoding(f"response data is a JSON {type(value).__name__}")
+        # Tolerate URL-safe and unpadded base64 from non-Go servers, but only
+        # text in a base64 alphabet: anything else is not base64 at all.
+        stripped = text.rstrip("=").translate(_URLSAFE_TO_STD)
+        if _LENIENT_B64.fullmatch(text) and len(stripped) % 4 != 1:
+            padded = stripped + "=" * (-len(stripped) % 4)
+            return base64.b64decode(padded, validate=True), "base64url"
+        raise BadDataEncoding(f"response data is not base64: {value[:40]!r}")
+    raise BadDataEncoding(f"response data is a JSON {_json_type(value)}")
 
 
 # --------------------------------------------------------------------- json
 
 
-def _loads_object(raw: bytes | str, what: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedEnvelope(f"{what} is not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise MalformedEnvelope(f"{what} is a JSON {type(obj).__name__}, expected an object")
+class _JSONObject(dict[str, Any]):
+    """A decoded JSON object that also keeps its key/value pairs in wire order.
+
+    Go binds every key that folds to a field name, in order, so duplicate and
+    case-variant keys matter; a plain dict would keep only one of them.
+    """
+
+    pairs: list[tuple[str, Any]]
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> _JSONObject:
+    obj = _JSONObject(pairs)
+    obj.pairs = pairs
     return obj
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _loads(raw: bytes | str, what: str, error: type[FatalFrameError]) -> Any:
+    """Parse JSON as Go's decoder would; raise ``error`` naming ``what``.
+
+    Bytes are UTF-8 only (no BOM, no UTF-16 sniffing); invalid sequences become
+    U+FFFD as in Go. ``NaN``/``Infinity`` are refused. Deep nesting is a
+    malformed frame, never a ``RecursionError``.
+    """
+    text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+    try:
+        return json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
+    except RecursionError:
+        raise error(f"{what} nests JSON too deeply") from None
+    except ValueError as exc:
+        raise error(f"{what} is not JSON: {exc}") from None
+
+
+def _loads_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    obj = _loads(raw, what, MalformedEnvelope)
+    if not isinstance(obj, dict):
+        raise MalformedEnvelope(f"{what} is a JSON {_json_type(obj)}, expected an object")
+    return obj
+
+
+def _json_type(value: Any) -> str:
+    """JSON's own name for a decoded value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _fold(key: str) -> str:
+    """Go's key folding, as far as ASCII field names can tell: ASCII case,
+    plus LONG S and KELVIN SIGN, the only runes that fold onto ASCII letters."""
+    return key.replace("\u017f", "s").lower()
+
+
+def _occurrences(obj: dict[str, Any], name: str) -> list[Any]:
+    """Values of every key Go binds to field ``name``, in wire order.
+
+    Go's decoder matches keys case-insensitively and assigns each match in
+    turn, so the last one wins (B§3.1).
+    """
+    pairs = obj.pairs if isinstance(obj, _JSONObject) else list(obj.items())
+    want = _fold(name)
+    return [value for key, value in pairs if _fold(key) == want]
+
+
 def _field(obj: dict[str, Any], name: str) -> Any:
-    """Go's decoder matches keys case-insensitively, exact match first."""
-    if name in obj:
-        return obj[name]
-    lower = name.lower()
-    for key, value in obj.items():
-        if key.lower() == lower:
-            return value
-    return None
+    """The value Go ends up with for a string or number field.
+
+    A ``null`` leaves such a field unchanged in Go, so it is skipped.
+    """
+    values = [value for value in _occurrences(obj, name) if value is not None]
+    return values[-1] if values else None
 
 
 def _int_field(obj: dict[str, Any], name: str, what: str, strict: bool = True) -> int:
-    value = _field(obj, name)
-    if value is None:
+    """An integer field; ``strict`` is Go's int32 (each occurrence is checked,
+    as Go fails the whole decode on any), otherwise any integral number."""
+    values = [value for value in _occurrences(obj, name) if value is not None]
+    if not values:
         return 0
-    allowed = int if strict else (int, float)
-    if isinstance(value, bool) or not isinstance(value, allowed) or value != int(value):
-        raise MalformedEnvelope(f"{what} field {name!r} is {value!r}: expected an integer")
-    return int(value)
+    for value in values if strict else values[-1:]:
+        if isinstance(value, bool) or not isinstance(value, int if strict else (int, float)):
+            ok = False
+        elif strict:
+            ok = _INT32_MIN <= value <= _INT32_MAX
+        else:
+            ok = math.isfinite(value) and value == int(value)
+        if not ok:
+            kind = "a 32-bit integer" if strict else "an integer"
+            raise MalformedEnvelope(f"{what} field {name!r} is {_show(value)}: expected {kind}")
+    return int(values[-1])
 
 
 def _str_field(obj: dict[str, Any], name: str, what: str) -> str:
-    value = _field(obj, name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise MalformedEnvelope(f"{what} field {name!r} is {value!r}: expected a string")
-    return value
+    values = [value for value in _occurrences(obj, name) if value is not None]
+    for value in values:
+        if not isinstance(value, str):
+            raise MalformedEnvelope(
+                f"{what} field {name!r} is {_show(value)}: expected a string"
+            )
+    return _SURROGATE.sub("\ufffd", values[-1]) if values else ""
+
+
+#: Characters Go's encoder escapes although JSON allows them raw.
+_GO_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+               ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+def _go_json(obj: dict[str, Any]) -> bytes:
+    """Compact JSON bytes as Go's ``encoding/json`` writes them.
+
+    UTF-8 rather than ``\\u`` escapes, except ``<``, ``>``, ``&``, U+2028 and
+    U+2029 (Go's HTML-safe escaping); a lone surrogate, which Go would have as
+    invalid UTF-8, is written as the ``\\ufffd`` escape Go uses.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = _SURROGATE.sub(lambda _m: "\\ufffd", text)
+    for char, escape in _GO_ESCAPES:
+        text = text.replace(char, escape)
+    return text.encode()
 
 
 # --------------------------------------------------------------- envelopes
@@ -189,15 +306,23 @@ def decode_request(raw: bytes) -> Request:
         msg_incr=_str_field(obj, "msgIncr", "request"),
         operation_id=_str_field(obj, "operationID", "request"),
         token=_str_field(obj, "token", "request"),
-        data=decode_request_data(_field(obj, "data")),
+        data=_request_data(obj),
     )
+
+
+def _request_data(obj: dict[str, Any]) -> bytes:
+    """Go decodes every ``data`` occurrence (any bad one fails the frame);
+    the last wins, and a ``null`` empties it."""
+    data = b""
+    for value in _occurrences(obj, "data"):
+        data = decode_request_data(value)
+    return data
 
 
 def encode_response(resp: Response) -> bytes:
     """Serialize a Resp in upstream key order; ``data`` padded base64/""/null."""
-    data: str | None
     data = None if resp.data is None else base64.b64encode(resp.data).decode("ascii")
-    obj = {
+    obj: dict[str, Any] = {
         "reqIdentifier": resp.req_identifier,
         "msgIncr": resp.msg_incr,
         "operationID": resp.operation_id,
@@ -205,13 +330,14 @@ def encode_response(resp: Response) -> bytes:
         "errMsg": resp.err_msg,
         "data": data,
     }
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return _go_json(obj)
 
 
 def decode_response(raw: bytes) -> Response:
     """Parse a Resp tolerantly (any ``data`` form); raise ``MalformedEnvelope``."""
     obj = _loads_object(raw, "response envelope")
-    data, form = _decode_response_data(_field(obj, "data"))
+    occurrences = _occurrences(obj, "data")
+    data, form = _decode_response_data(occurrences[-1] if occurrences else None)
     return Response(
         req_identifier=_int_field(obj, "reqIdentifier", "response", strict=False),
         msg_incr=str(_field(obj, "msgIncr") or ""),
@@ -265,16 +391,22 @@ class Heartbeat:
 
 
 def decode_heartbeat(text: str) -> Heartbeat:
-    """Parse a text frame; anything but ping/pong raises ``BadTextFrame``."""
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        raise BadTextFrame(f"text frame is not JSON: {text[:60]!r}") from None
-    if not isinstance(obj, dict) or obj.get("type") not in ("ping", "pong"):
+    """Parse a text frame; anything but ping/pong raises ``BadTextFrame``.
+
+    Keys bind as in Go (case-insensitive, last wins): the gateway decodes
+    ``{"type": string, "body": raw JSON}``.
+    """
+    obj = _loads(text, f"text frame {text[:60]!r}", BadTextFrame)
+    if not isinstance(obj, dict):
+        raise BadTextFrame(f"text frame is a JSON {_json_type(obj)}, not a heartbeat: {text[:60]!r}")
+    types = [value for value in _occurrences(obj, "type") if value is not None]
+    if not types or not all(isinstance(value, str) for value in types) \
+            or types[-1] not in ("ping", "pong"):
         raise BadTextFrame(f"text frame is not a ping/pong heartbeat: {text[:60]!r}")
-    return Heartbeat(type=obj["type"], body=obj.get("body"))
+    bodies = _occurrences(obj, "body")
+    return Heartbeat(type=types[-1], body=bodies[-1] if bodies else None)
 
 
 def encode_pong(ping: Heartbeat) -> str:
     """The gateway's text pong: ``{"type":"pong","body":<echoed body>}``."""
-    return json.dumps({"type": "pong", "body": ping.body}, separators=(",", ":"))
+    return _go_json({"type": "pong", "body": ping.body}).decode()

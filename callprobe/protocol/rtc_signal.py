@@ -54,7 +54,7 @@ def decode_signal(content: bytes) -> WebRtcSignal | None:
     """Read a 110 content as a WebRTC signal; ``None`` when it is something else."""
     try:
         obj = json.loads(content)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     direct = _as_signal(obj, FORM_TOP_LEVEL)
     if direct is not None:
@@ -62,7 +62,7 @@ def decode_signal(content: bytes) -> WebRtcSignal | None:
     if isinstance(obj, dict) and isinstance(obj.get("data"), str):
         try:
             inner = json.loads(obj["data"])
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return _as_signal(inner, FORM_CUSTOM_WRAPPER)
     return None

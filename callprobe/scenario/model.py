@@ -1,0 +1,172 @@
+"""What a scenario file means, as frozen dataclasses.
+
+The loader (``callprobe.scenario.loader``) builds these from YAML after every
+check has passed, so the runner can trust them: agent names in steps exist,
+durations are positive seconds, a fixed-mode agent has its token. Defaults
+that depend on where a scenario runs stay ``None`` here and are decided by the
+runner (``IceConfig.host_addresses``, an expectation's ``within_s``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from callprobe.rtc.ice_config import IceConfig
+from callprobe.settings import ClientSettings
+
+#: Action verbs in steps (``- connect: alice``).
+ACTION_VERBS = ("connect", "disconnect", "reconnect", "invite", "accept", "reject", "cancel",
+                "hangup", "send_text", "wait")
+
+#: Verbs whose value is one agent acting on its current call.
+CALL_VERBS = ("accept", "reject", "cancel", "hangup")
+
+#: Verbs whose value is an agent name or a list of them.
+CONNECTION_VERBS = ("connect", "disconnect", "reconnect")
+
+#: Events an ``expect`` step may name (each is a timeline kind or derived from them).
+EXPECT_EVENTS = ("ringing", "answered", "rejected", "cancelled", "hung_up", "call_timeout", "busy",
+                 "invite_acked", "ice_connected", "media_flowing", "text_received", "kicked",
+                 "disconnected")
+
+#: Call outcomes an ``expect: {outcome: ...}`` step may name.
+OUTCOMES = ("answered", "rejected", "cancelled", "busy", "no-answer", "failed")
+
+#: ``direction`` of a ``media_flowing`` expectation, seen from its ``agent``.
+DIRECTIONS = ("both", "to", "from")
+
+LOGIN_MODES = ("admin_user_token", "user_token", "fixed", "custom")
+
+DEFAULT_SECRET = "openIM123"
+DEFAULT_ADMIN_USER = "imAdmin"
+DEFAULT_TOKEN_PATH = "data.token"
+DEFAULT_PLATFORM_ID = 5  # Web
+
+
+@dataclass(frozen=True)
+class LoginConfig:
+    """How agents get their tokens (PROTOCOL.md A21; ``callprobe.login``).
+
+    ``url``, ``method``, ``headers``, ``body`` and ``token_path`` are used by
+    mode ``custom`` only; ``secret`` and ``admin_user`` by the OpenIM modes.
+    Empty text means "not given".
+    """
+
+    mode: str = "admin_user_token"
+    secret: str = DEFAULT_SECRET
+    admin_user: str = DEFAULT_ADMIN_USER
+    url: str = ""
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    token_path: str = DEFAULT_TOKEN_PATH
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Which gateway the agents talk to: the embedded one, or a remote one."""
+
+    embedded: bool = True
+    ws_url: str = ""
+    api_url: str = ""
+    login: LoginConfig = field(default_factory=LoginConfig)
+    faults: tuple[str, ...] = ()          # "name" or "name=value", embedded gateway only
+    ring_timeout_s: float | None = None   # embedded only: GatewaySettings.invite_timeout_override_s
+
+    def fault_pairs(self) -> tuple[tuple[str, str], ...]:
+        """``faults`` as ``(name, value)`` pairs, the form ``GatewaySettings.faults`` takes."""
+        return tuple((name, value) for name, _, value in (f.partition("=") for f in self.faults))
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """One simulated user device. Empty text means "not given"."""
+
+    name: str
+    user_id: str
+    platform_id: int = DEFAULT_PLATFORM_ID
+    media: str = "video"            # what this agent offers when it calls
+    data_encoding: str = "array"    # request data as a JSON number array, or base64
+    compression: str = "none"       # or "gzip"
+    token: str = ""                 # login mode fixed
+    password: str = ""              # login mode custom
+    nickname: str = ""
+
+
+@dataclass(frozen=True)
+class Action:
+    """A step that does something; it is the anchor of the expectations after it.
+
+    ``agent`` is the agent that acts (the caller of ``invite``, the sender of
+    ``send_text``, the agent of ``accept``/``reject``/``cancel``/``hangup``),
+    ``None`` for ``connect``/``disconnect``/``reconnect``/``wait``.
+    ``targets`` are the agents acted on: the agents to (dis/re)connect, the
+    callees of ``invite``, the receivers of ``send_text``.
+
+    ``params`` by verb: ``invite``: ``media`` (always set), ``timeout_s``
+    (int or None), ``call`` (the 1-based number of this invite step);
+    ``send_text``: ``text``; ``wait``: ``duration_s``.
+    """
+
+    line: int
+    text: str
+    verb: str
+    agent: str | None = None
+    targets: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        """Every agent the step involves, actor first."""
+        return ((self.agent,) if self.agent else ()) + self.targets
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A step that checks the timeline.
+
+    Exactly one of ``event`` and ``outcome`` is set. ``within_s`` (window for
+    an event that must happen) and ``for_s`` (window of an ``absent`` one) are
+    ``None`` when not written: the runner then uses
+    ``ClientSettings.default_expect_within_s``. ``agent`` ``None`` means every
+    agent in the call. ``direction`` is set for ``media_flowing`` only
+    (default ``both``). ``call_index`` is the 1-based call (``None``: the
+    latest).
+    """
+
+    line: int
+    text: str
+    event: str | None = None
+    agent: str | None = None
+    within_s: float | None = None
+    absent: bool = False
+    for_s: float | None = None
+    outcome: str | None = None
+    direction: str | None = None
+    call_index: int | None = None
+
+
+Step = Action | Expectation
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole scenario file, checked."""
+
+    name: str
+    description: str
+    file: str
+    server: ServerConfig
+    ice: IceConfig
+    agents: dict[str, AgentConfig]
+    steps: tuple[Step, ...]
+    settings: ClientSettings = field(default_factory=ClientSettings)
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return tuple(s for s in self.steps if isinstance(s, Action))
+
+    @property
+    def expectations(self) -> tuple[Expectation, ...]:
+        return tuple(s for s in self.steps if isinstance(s, Expectation))

@@ -1,0 +1,127 @@
+"""Small value parsers the scenario loader shares: durations, platforms, names.
+
+Each parser returns the value or raises ``ValueError`` with a message that says
+what was expected; the loader adds file, line and field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+from callprobe.protocol.constants import Platform
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?\s*")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+
+DURATION_EXPECTED = "a duration: a number of seconds, or text like '2s', '500ms' or '1m'"
+
+#: Platform names accepted for ``platform:`` (lower case, ``-``/``_``/spaces ignored).
+PLATFORM_NAMES: dict[str, int] = {
+    "ios": Platform.IOS,
+    "android": Platform.ANDROID,
+    "windows": Platform.WINDOWS,
+    "osx": Platform.OSX,
+    "macos": Platform.OSX,
+    "mac": Platform.OSX,
+    "web": Platform.WEB,
+    "miniweb": Platform.MINI_WEB,
+    "miniprogram": Platform.MINI_WEB,
+    "linux": Platform.LINUX,
+    "androidpad": Platform.ANDROID_PAD,
+    "ipad": Platform.IPAD,
+    "admin": Platform.ADMIN,
+    "harmonyos": Platform.HARMONY_OS,
+    "harmony": Platform.HARMONY_OS,
+}
+
+#: Placeholders a custom login body, headers or url may use (``callprobe.login``).
+LOGIN_PLACEHOLDERS = ("user_id", "platform_id", "password", "nickname", "secret", "operation_id")
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a text like ``2s``, ``500ms``, ``1.5m``; must be > 0."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"expected {DURATION_EXPECTED}, got {describe(value)}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.fullmatch(value)
+        if not match:
+            raise ValueError(f"expected {DURATION_EXPECTED}, got {value!r}")
+        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    else:
+        raise ValueError(f"expected {DURATION_EXPECTED}, got {describe(value)}")
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError(f"expected a duration above zero, got {value!r}")
+    return seconds
+
+
+def parse_platform(value: object) -> int:
+    """A platformID 1..11 from a number or a name (``web``, ``android``...)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 1 <= value <= 11:
+            return value
+        raise ValueError(f"expected a platformID from 1 to 11, got {value}")
+    if isinstance(value, str):
+        key = re.sub(r"[\s_-]", "", value.lower())
+        if key in PLATFORM_NAMES:
+            return int(PLATFORM_NAMES[key])
+        if key.isdigit():
+            return parse_platform(int(key))
+        raise ValueError(f"unknown platform {value!r}{suggest(key, PLATFORM_NAMES)}; "
+                         f"expected 1..11 or one of {', '.join(platform_names())}")
+    raise ValueError(f"expected a platformID 1..11 or a platform name, got {describe(value)}")
+
+
+def platform_names() -> list[str]:
+    """The canonical platform names (one per platformID)."""
+    return [p.name.lower().replace("_", "-") for p in Platform]
+
+
+def placeholders(template: object) -> list[str]:
+    """Every ``{name}`` placeholder in a JSON-like template, in order."""
+    if isinstance(template, str):
+        return _PLACEHOLDER.findall(template)
+    if isinstance(template, dict):
+        return [name for value in template.values() for name in placeholders(value)]
+    if isinstance(template, list):
+        return [name for value in template for name in placeholders(value)]
+    return []
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or ``""``."""
+    options = [c for c in choices if isinstance(c, str)]
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in options}
+        close = [lowered[word.lower()]] if word.lower() in lowered else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def describe(value: object) -> str:
+    """A value's kind in a user's words: ``text 'abc'``, ``a number (3)``, ``nothing``."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"true/false ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"text {shown!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def one_of(choices: Iterable[str]) -> str:
+    """``a, b or c``."""
+    items = [str(c) for c in choices]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]

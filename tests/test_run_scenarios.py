@@ -1,0 +1,77 @@
+"""Every shipped scenario runs green against the embedded gateway, with real
+WebRTC media, and its figures say what the scenario is about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callprobe.runner import RunResult, run_scenario
+from callprobe.scenario.loader import load_scenario
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+async def play(name: str) -> RunResult:
+    result = await run_scenario(load_scenario(SCENARIOS / name))
+    failed = [f"line {s.line}: {s.text}: {s.detail}" for s in result.failures]
+    assert result.verdict == "pass", failed or result.aborted
+    return result
+
+
+async def test_basic_video_call_has_media_both_ways() -> None:
+    result = await play("basic.yaml")
+    [call] = result.calls
+    assert call.outcome == "answered" and call.media_kind == "video"
+    assert call.time_to_ring_ms is not None and call.time_to_ring_ms > 0
+    assert call.join_notice.delivered and call.join_notice.path in ("unsolicited_1004", "push_1601")
+    assert call.ice["connected_ms"] is not None
+    for agent in ("alice", "bob"):
+        assert call.ice["candidates"][agent]["host"] >= 1
+        assert call.ice["candidates"][agent]["relay"] == 0
+        assert call.ice["selected"][agent]["local"] == "host"
+        assert call.media[agent]["first_frame_ms"].keys() == {"audio", "video"}
+    assert call.hangup_notice.delivered
+
+
+async def test_audio_call_carries_no_video() -> None:
+    result = await play("audio.yaml")
+    [call] = result.calls
+    assert call.media_kind == "audio" and call.outcome == "answered"
+    for media in call.media.values():
+        assert set(media["first_frame_ms"]) == {"audio"}
+
+
+@pytest.mark.parametrize(("name", "outcome"), [
+    ("reject.yaml", "rejected"),
+    ("cancel.yaml", "cancelled"),
+    ("no-answer.yaml", "no-answer"),
+])
+async def test_unanswered_outcomes_open_no_media(name: str, outcome: str) -> None:
+    result = await play(name)
+    [call] = result.calls
+    assert call.outcome == outcome
+    assert call.media == {} and call.ice["connected_ms"] is None
+    assert not any(e.kind == "peer_created" for e in result.events)
+
+
+async def test_busy_callee_refuses_second_caller() -> None:
+    result = await play("busy.yaml")
+    outcomes = [c.outcome for c in result.calls]
+    assert "answered" in outcomes and "busy" in outcomes
+
+
+async def test_callee_hangs_up() -> None:
+    result = await play("callee-hangs-up.yaml")
+    [call] = result.calls
+    assert call.signaling["hung_up_by"] == call.callee
+    assert call.hangup_notice.delivered
+
+
+async def test_two_devices_ring_and_the_other_is_cancelled() -> None:
+    result = await play("two-devices.yaml")
+    [call] = result.calls
+    assert len(call.rang) == 2
+    cancelled = {e.agent for e in result.events if e.kind == "cancelled"}
+    assert cancelled and call.callee not in cancelled
