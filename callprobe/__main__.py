@@ -1,3 +1,5 @@
+import sys
+
 from callprobe.cli import main
 
-main()
+sys.exit(main())

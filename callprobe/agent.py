@@ -65,10 +65,13 @@ class Agent:
 
     # ------------------------------------------------------------ connection
 
+    async def login(self) -> None:
+        await self.driver.login()
+        self._logged_in = True
+
     async def connect(self) -> None:
         if not self._logged_in:
-            await self.driver.login()
-            self._logged_in = True
+            await self.login()
         await self.driver.connect()
         if self._pump is None or self._pump.done():
             self._pump = asyncio.create_task(self._consume(), name=f"agent-{self.name}")

@@ -51,6 +51,9 @@ class ClientSettings:
     media_duration_s: float = 2.0           # default "media" step length
     teardown_timeout_s: float = 3.0         # closing peers and connections
     default_expect_within_s: float = 3.0    # expectation deadline when a step names none
+    diagnose_late_window_s: float = 3.0     # diagnose keeps listening this long past a deadline (late vs never)
+    diagnose_ring_s: int = 30               # InvitationInfo.timeout of the diagnose walk's invites
+    probe_settle_s: float = 0.5             # an auth probe that upgraded: wait this long for an error frame
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
 from callprobe.errors import ConfigError, ExitCode
+
+if TYPE_CHECKING:
+    from callprobe.runner import RunResult
+    from callprobe.scenario.model import Scenario
 
 
 @click.command("run")
@@ -55,7 +60,7 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     else:
         result = asyncio.run(runner.run())
 
-    _attach_findings(result)
+    _attach_findings(result, scenario)
     render(result, out, verbose=verbose)
     if json_path:
         from callprobe.reporters.json_report import write_json
@@ -70,10 +75,8 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     sys.exit(int(ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED))
 
 
-def _attach_findings(result: object) -> None:
+def _attach_findings(result: RunResult, scenario: Scenario) -> None:
     """Run the diagnostic rules on the run's own timeline, so a failure says why."""
-    try:
-        from callprobe.diagnostics.run_rules import findings_for_run
-    except ImportError:
-        return
-    result.findings = findings_for_run(result)  # type: ignore[attr-defined]
+    from callprobe.diagnostics.run_rules import findings_for_run
+
+    result.findings = findings_for_run(result.events, scenario)

@@ -157,7 +157,7 @@ CATALOGUE: dict[str, CodeInfo] = {
         "problems. An OpenIM v3 server without an RTC service answers SendSignalMsg (1004) with "
         "1001 ArgsError: signaling is a stub there."),
     INVITE_NOT_DELIVERED: CodeInfo(
-        Link.RINGING, "The invite never rang the callee",
+        Link.RINGING, "The invite did not ring the callee in time",
         "Text messages reach the callee but the call invite (1601) does not: the invite push path "
         "is broken on the server (seed 000: the invite was stored and only showed up in history). "
         "Compare how the invite and a text message look up the recipient's connections."),

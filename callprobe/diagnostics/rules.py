@@ -170,8 +170,10 @@ def _refusal_after(v: TimelineView, idx: int) -> Hit | None:
 
 def _late(code: str, sent: Hit, got: Hit, delay: float, deadline: float | None, what: str,
           agent: str) -> Finding:
+    # past its deadline a notice has failed the user (a ring after the caller
+    # gave up is no ring): an error, with "late" and the delay as evidence
     return make_finding(code, (sent[1], got[1]), at_ms=sent[1].t_ms, agent=agent,
-                        severity=Severity.WARNING,
+                        severity=Severity.ERROR,
                         detail=f"late: {what} arrived {_ms(delay)} after it was sent, past the "
                                f"{_ms(deadline or 0)} deadline")
 

@@ -181,6 +181,7 @@ class _Ping:
     number: int
     sent_ms: float
     missed: bool = False
+    rtt_ms: float | None = None
 
 
 FrameHandler = Callable[[Response, "sdkws_pb2.PushMessages | None"], None]
@@ -399,6 +400,7 @@ class KkimConnection:
             self._record(Kind.NOTE, note="unmatched_pong", text="pong without an outstanding ping")
             return
         ping = self._pings.popleft()
+        ping.rtt_ms = round(now - ping.sent_ms, 3)
         form = "pong+body" if "body" in text else "pong"
         self._record(Kind.HEARTBEAT_REPLY, number=ping.number, rtt_ms=round(now - ping.sent_ms, 3),
                      form=form, size=len(text), late=ping.missed)
@@ -459,22 +461,43 @@ class KkimConnection:
 
     async def _heartbeat(self) -> None:
         """Text ping every ``heartbeat_interval_s``; a pong due within ``heartbeat_reply_timeout_s``."""
-        interval = self.settings.heartbeat_interval_s
-        deadline = self.settings.heartbeat_reply_timeout_s
         while not self._closed.is_set():
-            await asyncio.sleep(interval)
-            ws = self._ws
-            if ws is None or self._closed.is_set():
+            await asyncio.sleep(self.settings.heartbeat_interval_s)
+            if self._ws is None or self._closed.is_set():
                 return
-            self._ping_count += 1
-            ping = _Ping(self._ping_count, self.timeline.now_ms())
-            self._pings.append(ping)
-            self._record(Kind.HEARTBEAT_SENT, number=ping.number, size=len(envelope.PING_TEXT))
-            try:
-                await ws.send(envelope.PING_TEXT)
-            except ConnectionClosed:
+            if not await self._send_ping():
                 return
-            asyncio.get_running_loop().call_later(deadline, self._check_ping, ping, deadline)
+
+    async def _send_ping(self) -> _Ping | None:
+        ws = self._ws
+        if ws is None:
+            return None
+        deadline = self.settings.heartbeat_reply_timeout_s
+        self._ping_count += 1
+        ping = _Ping(self._ping_count, self.timeline.now_ms())
+        self._pings.append(ping)
+        self._record(Kind.HEARTBEAT_SENT, number=ping.number, size=len(envelope.PING_TEXT))
+        try:
+            await ws.send(envelope.PING_TEXT)
+        except ConnectionClosed:
+            return None
+        asyncio.get_running_loop().call_later(deadline, self._check_ping, ping, deadline)
+        return ping
+
+    async def ping(self) -> float | None:
+        """One text heartbeat now; its round trip in ms, or None when no pong
+        came within ``heartbeat_reply_timeout_s`` (recorded as HEARTBEAT_MISSED)."""
+        ping = await self._send_ping()
+        if ping is None:
+            return None
+        deadline = self.settings.heartbeat_reply_timeout_s
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline
+        while ping in self._pings and loop.time() < end and not self._closed.is_set():
+            await asyncio.sleep(0.005)
+        if ping in self._pings:
+            return None
+        return ping.rtt_ms
 
     def _check_ping(self, ping: _Ping, deadline: float) -> None:
         if ping in self._pings and not self._closed.is_set():

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from callprobe.gateway.auth import TokenError
 from callprobe.gateway.core import GatewayCore, now_ms
-from callprobe.protocol.constants import OPENIM_ERR_TEXT, Platform
+from callprobe.protocol.constants import OPENIM_ERR_TEXT, Platform, ReqIdentifier
 
 log = logging.getLogger("callprobe.gateway.api")
 
@@ -38,12 +38,17 @@ class ApiError(Exception):
         self.code, self.detail = code, detail
 
 
+def _compact(obj: Any) -> str:
+    """Go's encoding/json output: no spaces."""
+    return json.dumps(obj, separators=(",", ":"))
+
+
 def _reply(code: int = 0, detail: str = "", data: Any = None) -> web.Response:
     body: dict[str, Any] = {"errCode": code, "errMsg": OPENIM_ERR_TEXT.get(code, "") if code else "",
                             "errDlt": detail}
     if data is not None:
         body["data"] = data
-    return web.json_response(body, status=200)
+    return web.json_response(body, status=200, dumps=_compact)
 
 
 def _str(body: dict[str, Any], key: str, required: bool = True) -> str:
@@ -161,8 +166,8 @@ class AuthApi:
     async def force_logout(self, body: dict[str, Any], request: web.Request) -> Any:
         user_id, platform_id = _str(body, "userID"), _platform(body)
         for peer in self.core.hub.peers(user_id):
-            if peer.platform_id == platform_id:
-                peer.kick()
+            if peer.platform_id == platform_id:  # the gateway's own 2003 (Part A row 13)
+                peer.kick(ReqIdentifier.LOGOUT_MSG, "forced logout by the admin API")
         self.core.store.kick_tokens(user_id, platform_id)
         return None
 

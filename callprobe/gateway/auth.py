@@ -20,6 +20,8 @@ from callprobe.protocol.constants import ErrCode, HandshakeCode, Platform
 
 #: upstream sets iat this many seconds in the past
 _IAT_SKEW_S = 5
+#: decoded tokens kept; the cache is simply emptied when full
+_SIGNED_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class Authority:
         self.expire_s = expire_s
         self.store = store
         self.admin_users = frozenset(admin_users)
+        # signature checks are the costly part and never change for a token; state and
+        # expiry are checked on every use (a client sends its token in every request)
+        self._signed: dict[str, dict[str, Any]] = {}
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.admin_users
@@ -104,12 +109,19 @@ class Authority:
     def issue_admin(self, user_id: str, now: float) -> str:
         return self.issue(user_id, int(Platform.ADMIN), now)
 
+    def _check_signature(self, token: str) -> dict[str, Any]:
+        raw = _decode(token, self.secret)
+        if len(self._signed) >= _SIGNED_CACHE:
+            self._signed.clear()
+        self._signed[token] = raw
+        return raw
+
     def verify(self, token: str, now: float) -> Claims:
         """Decode and check a token; raise ``TokenError`` with the upstream code."""
         if not token:
             raise TokenError(HandshakeCode.TOKEN_MALFORMED, "token is empty")
         try:
-            raw = _decode(token, self.secret)
+            raw = self._signed.get(token) or self._check_signature(token)
         except jwt.InvalidSignatureError:
             raise TokenError(HandshakeCode.TOKEN_UNKNOWN, "token signature does not match the secret") from None
         except jwt.DecodeError as exc:

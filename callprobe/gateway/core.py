@@ -115,7 +115,7 @@ class GatewayCore:
         """Store a message in a single chat between sender and recipient; set seq."""
         if msg.status == MsgStatus.SENDING:
             msg.status = MsgStatus.SEND_SUCCESS
-        return self.store.append_message(conversation_id, msg, (msg.sendID, msg.recvID), read_by=msg.sendID)
+        return self.store.append_message(conversation_id, msg, (msg.sendID, msg.recvID))
 
     @staticmethod
     def push_payload(conversation_id: str, msg: sdkws_pb2.MsgData) -> bytes:

@@ -23,8 +23,8 @@ class Peer(Protocol):
     def send_envelope(self, envelope: bytes) -> None:
         """Queue one Resp (JSON bytes, uncompressed) for this connection."""
 
-    def kick(self) -> None:
-        """Send 2002 and close; the connection leaves the hub at once."""
+    def kick(self, identifier: int = 2002, reason: str = "") -> None:
+        """Send ``identifier`` (2002 kick, 2003 forced logout) and close; it leaves the hub at once."""
 
 
 class Hub:

@@ -157,7 +157,7 @@ class EmbeddedGateway:
                                         core.authority, time.time(), core.faults)
             return None
         except HandshakeRefused as refusal:
-            log.info("handshake refused: %s", refusal)
+            log.warning("handshake refused: %s", refusal)
             if refusal.is_msg_resp:
                 ws.refusal = refusal
                 return None

@@ -27,10 +27,11 @@ CREATE TABLE IF NOT EXISTS tokens (
     state INTEGER NOT NULL, expires INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens (user_id, platform_id);
 CREATE TABLE IF NOT EXISTS messages (
-    conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, send_time INTEGER NOT NULL,
-    data BLOB NOT NULL, PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID;
+    conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, send_id TEXT NOT NULL,
+    send_time INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS members (
-    user_id TEXT NOT NULL, conversation_id TEXT NOT NULL, has_read_seq INTEGER NOT NULL,
+    user_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
     PRIMARY KEY (user_id, conversation_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS calls (
     room_id TEXT PRIMARY KEY, inviter TEXT NOT NULL, invitees TEXT NOT NULL,
@@ -110,41 +111,43 @@ class Store:
 
     # messages
 
-    def append_message(self, conversation_id: str, msg: sdkws_pb2.MsgData, members: tuple[str, ...],
-                       read_by: str = "") -> int:
+    def append_message(self, conversation_id: str, msg: sdkws_pb2.MsgData, members: tuple[str, ...]) -> int:
         """Assign the next seq to ``msg`` (set in place), store it, return the seq.
 
-        ``members`` get the conversation in their list; ``read_by`` (the
-        sender) has read up to the new seq.
+        ``members`` get the conversation in their list. One INSERT per message
+        (autocommit); the first message of a conversation also adds its members
+        in the same transaction. A sender has read up to its own last message.
         """
         seq = self._max_seq.get(conversation_id, 0) + 1
         msg.seq = seq
+        row = (conversation_id, seq, msg.sendID, msg.sendTime, msg.SerializeToString())
+        new = [(uid, conversation_id) for uid in dict.fromkeys(members)
+               if (uid, conversation_id) not in self._members]
         db = self._db
-        db.execute("BEGIN")
-        try:
-            db.execute("INSERT INTO messages VALUES (?, ?, ?, ?)",
-                       (conversation_id, seq, msg.sendTime, msg.SerializeToString()))
-            for uid in dict.fromkeys(members):
-                if (uid, conversation_id) not in self._members:
-                    db.execute("INSERT OR IGNORE INTO members VALUES (?, ?, 0)", (uid, conversation_id))
-            if read_by:
-                db.execute("UPDATE members SET has_read_seq = ? WHERE user_id = ? AND conversation_id = ?",
-                           (seq, read_by, conversation_id))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        if not new:
+            db.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?)", row)
+        else:
+            db.execute("BEGIN")
+            try:
+                db.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?)", row)
+                db.executemany("INSERT OR IGNORE INTO members VALUES (?, ?)", new)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._members.update(new)
         self._max_seq[conversation_id] = seq
-        self._members.update((uid, conversation_id) for uid in members)
         return seq
 
     def max_seq(self, conversation_id: str) -> int:
         return self._max_seq.get(conversation_id, 0)
 
     def conversations_of(self, user_id: str) -> dict[str, int]:
-        """The user's conversation list: conversation -> hasReadSeq."""
+        """The user's conversation list: conversation -> hasReadSeq (its own last message)."""
         return dict(self._db.execute(
-            "SELECT conversation_id, has_read_seq FROM members WHERE user_id = ?", (user_id,)).fetchall())
+            "SELECT m.conversation_id, COALESCE((SELECT MAX(seq) FROM messages g WHERE "
+            "g.conversation_id = m.conversation_id AND g.send_id = m.user_id), 0) "
+            "FROM members m WHERE m.user_id = ?", (user_id,)).fetchall())
 
     def messages(self, conversation_id: str, seqs: list[int]) -> dict[int, sdkws_pb2.MsgData]:
         """Stored messages by seq; absent seqs are left out."""

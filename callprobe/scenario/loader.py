@@ -4,10 +4,10 @@ Three passes, each adding ``Problem``s with file line and field:
 
 1. ``source.parse``: YAML syntax, duplicate keys.
 2. ``schema.check_shape``: keys, types, enums, durations.
-3. ``_Checker``: what a schema cannot say well: agents named in steps exist,
-   the invite ``to`` is not the caller, login-mode rules, faults only with the
-   embedded gateway, settings against ``ClientSettings``, agents connected
-   before they act. Parts that failed pass 2 are skipped here, so one slip
+3. ``_Checker`` (with ``steps.StepPlay`` for the steps): what a schema cannot
+   say well: agents named in steps exist, the invite ``to`` is not the caller,
+   login-mode rules, faults only with the embedded gateway, settings against
+   ``ClientSettings``, agents connected before they act. Parts that failed pass 2 are skipped here, so one slip
    gives one message.
 
 All problems are reported together in one ``InvalidScenario`` (a
@@ -22,7 +22,6 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -33,9 +32,7 @@ from callprobe.scenario.model import (
     DEFAULT_PLATFORM_ID,
     DEFAULT_SECRET,
     DEFAULT_TOKEN_PATH,
-    Action,
     AgentConfig,
-    Expectation,
     LoginConfig,
     Scenario,
     ServerConfig,
@@ -43,6 +40,7 @@ from callprobe.scenario.model import (
 )
 from callprobe.scenario.schema import check_shape
 from callprobe.scenario.source import Path, Problem, Source, field_name, parse
+from callprobe.scenario.steps import StepPlay
 from callprobe.scenario.values import (
     LOGIN_PLACEHOLDERS,
     describe,
@@ -250,9 +248,8 @@ class _Checker:
         if ring is not None and remote:
             self.error(base + ("ring_timeout_s",), "ring_timeout_s sets the embedded gateway's "
                        "ring time; with a remote gateway use the invite's timeout_s")
-        login = self.login(given.get("login") or {}, remote, api_url)
-        if login is None:
-            return None
+        conflict = bool(ws_url) == embedded  # intent unclear: skip the checks that depend on it
+        login = self.login(given.get("login") or {}, remote and not conflict, api_url)
         return ServerConfig(embedded=not remote, ws_url=ws_url, api_url=api_url, login=login,
                             faults=faults, ring_timeout_s=ring_s)
 
@@ -273,7 +270,7 @@ class _Checker:
                     message = str(exc)
                 self.error(("server", "faults", index), message)
 
-    def login(self, given: dict[str, Any], remote: bool, api_url: str) -> LoginConfig | None:
+    def login(self, given: dict[str, Any], remote: bool, api_url: str) -> LoginConfig:
         base: Path = ("server", "login")
         mode = str(given.get("mode") or "admin_user_token")
         for key in given:
@@ -295,11 +292,12 @@ class _Checker:
             body = given.get("body")
             if isinstance(body, str):
                 self.check_json_body(base + ("body",), body)
-        needs_api = mode in ("admin_user_token", "user_token") or (mode == "custom" and url.startswith("/"))
-        needs_api = needs_api or (mode == "custom" and bool(url) and "://" not in url)
-        if remote and needs_api and not api_url:
-            self.error(("server", "ws_url"), f"missing key 'api_url' in server: login mode {mode} "
-                       "gets tokens from the auth API (like http://10.0.0.5:10002)")
+        relative_url = mode == "custom" and bool(url) and "://" not in url
+        if remote and not api_url and (mode in ("admin_user_token", "user_token") or relative_url):
+            why = f"the custom login url {url!r} is relative to it" if relative_url else \
+                f"login mode {mode} gets tokens from the auth API"
+            self.error(("server", "api_url"), f"missing key 'api_url' in server: {why} "
+                       "(like http://10.0.0.5:10002)")
         headers = given.get("headers") or {}
         return LoginConfig(
             mode=mode,
@@ -402,8 +400,8 @@ class _Checker:
             token = self.text(base + ("token",), spec["token"]) if "token" in spec else ""
             password = self.text(base + ("password",), spec["password"]) if "password" in spec else ""
             if mode == "fixed" and not token:
-                self.error(base, f"missing key 'token' in {name}: login mode fixed needs a token "
-                                 "for every agent")
+                self.error(base + ("token",), f"missing key 'token' in {name}: login mode fixed "
+                                              "needs a token for every agent")
             if mode is not None and mode != "fixed" and "token" in spec:
                 self.error(base + ("token",), f"token is used by login mode fixed only (mode is {mode})")
             if mode is not None and mode != "custom" and "password" in spec:
@@ -412,7 +410,8 @@ class _Checker:
             if mode == "custom" and server is not None and not password and any(
                     p == "password" for p in placeholders([server.login.body, server.login.headers,
                                                             server.login.url])):
-                self.error(base, f"missing key 'password' in {name}: the custom login uses {{password}}")
+                self.error(base + ("password",), f"missing key 'password' in {name}: the custom "
+                                                 "login uses {password}")
             self.agents[name] = AgentConfig(
                 name=name, user_id=user_id, platform_id=platform_id,
                 media=str(spec.get("media", "video")),
@@ -426,7 +425,7 @@ class _Checker:
         given = self.data.get("steps")
         if not isinstance(given, list):
             return None
-        play = _Play(self)
+        play = StepPlay(self)
         out: list[Step] = []
         for index, item in enumerate(given):
             path: Path = ("steps", index)
@@ -438,206 +437,6 @@ class _Checker:
             if step is not None:
                 out.append(step)
         return tuple(out)
-
-
-class _Play:
-    """Walks the steps in order, tracking who is connected and who was called."""
-
-    def __init__(self, checker: _Checker) -> None:
-        self.c = checker
-        self.connected: dict[str, int] = {}       # agent -> line of its connect
-        self.ever_connected: set[str] = set()
-        self.callers: set[str] = set()
-        self.invited_users: set[str] = set()
-        self.invites = 0                          # invite steps so far
-        self.calls_upper = 0                      # callees invited so far (upper bound on calls)
-        self.lost_track = False                   # a broken step came before: skip order checks
-
-    def order_error(self, path: Path, message: str) -> None:
-        """An error that depends on earlier steps; dropped once an earlier step was broken."""
-        if not self.lost_track:
-            self.c.error(path, message)
-
-    def step(self, path: Path, verb: str, value: Any) -> Step | None:
-        line = self.c.source.value_line(path) or 0
-        text = self.c.source.snippet(path)
-        handler: Callable[[Path, Any, int, str], Step | None] = getattr(self, f"_{verb}")
-        return handler(path + (verb,), value, line, text)
-
-    # -------------------------------------------------------------- helpers
-
-    def names(self, path: Path, value: Any) -> tuple[str, ...] | None:
-        """An agent name or a list of them, each known and listed once."""
-        items = [(path + (i,), v) for i, v in enumerate(value)] if isinstance(value, list) else [(path, value)]
-        out: list[str] = []
-        for item_path, name in items:
-            known = self.c.agent_ref(item_path, name)
-            if known is None:
-                continue
-            if known in out:
-                self.c.error(item_path, f"agent {known!r} is listed twice")
-                continue
-            out.append(known)
-        return tuple(out) if len(out) == len(items) else None
-
-    def must_be_connected(self, path: Path, name: str, doing: str) -> None:
-        if name not in self.connected:
-            again = "reconnect" if name in self.ever_connected else "connect"
-            self.order_error(path, f"{name} is not connected when it would {doing}; "
-                               f"add '- {again}: {name}' before this step")
-
-    # -------------------------------------------------------------- actions
-
-    def _connection(self, verb: str, path: Path, value: Any, line: int, text: str) -> Step | None:
-        names = self.names(path, value)
-        if names is None:
-            self.lost_track = True
-            return None
-        for index, name in enumerate(names):
-            where = path + (index,) if isinstance(value, list) else path
-            if verb == "connect":
-                if name in self.connected:
-                    self.order_error(where, f"{name} is already connected (line {self.connected[name]}); "
-                                        "use reconnect to drop and open the connection again")
-                self.connected[name] = line
-                self.ever_connected.add(name)
-            elif verb == "disconnect":
-                if name not in self.connected:
-                    self.order_error(where, f"{name} is not connected, so it cannot disconnect")
-                self.connected.pop(name, None)
-            else:  # reconnect
-                if name not in self.ever_connected:
-                    self.order_error(where, f"{name} was never connected; use connect first")
-                self.connected[name] = line
-        return Action(line, text, verb, None, names, {})
-
-    def _connect(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return self._connection("connect", path, value, line, text)
-
-    def _disconnect(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return self._connection("disconnect", path, value, line, text)
-
-    def _reconnect(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return self._connection("reconnect", path, value, line, text)
-
-    def _invite(self, path: Path, value: dict[str, Any], line: int, text: str) -> Step | None:
-        caller = self.c.agent_ref(path + ("from",), value["from"])
-        callees = self.names(path + ("to",), value["to"])
-        self.invites += 1
-        if caller is None or callees is None:
-            self.lost_track = True
-            return None
-        self.must_be_connected(path + ("from",), caller, "invite")
-        to_path = path + ("to",)
-        users: dict[str, str] = {}
-        for index, callee in enumerate(callees):
-            where = to_path + (index,) if isinstance(value["to"], list) else to_path
-            user = self.c.user_of(callee)
-            if callee == caller:
-                self.c.error(where, f"the invite 'to' names the caller {caller!r}; "
-                                    "an agent cannot call itself")
-            elif user == self.c.user_of(caller):
-                self.c.error(where, f"{callee!r} is the caller's own user {user!r}; every device of "
-                                    "an invited user rings, so a user cannot call itself")
-            elif user in users:
-                self.c.error(where, f"{callee!r} and {users[user]!r} are the same user {user!r}; "
-                                    "invite the user once: all its devices ring")
-            users.setdefault(user, callee)
-        self.callers.add(caller)
-        self.invited_users.update(users)
-        self.calls_upper += len(callees)
-        caller_cfg = self.c.agents.get(caller)
-        media = value.get("media") or (caller_cfg.media if caller_cfg else "video")
-        params = {"media": media, "timeout_s": value.get("timeout_s"), "call": self.invites}
-        return Action(line, text, "invite", caller, callees, params)
-
-    def _call_action(self, verb: str, path: Path, value: Any, line: int, text: str) -> Step | None:
-        agent_path = path + ("agent",) if isinstance(value, dict) else path
-        name = self.c.agent_ref(agent_path, value["agent"] if isinstance(value, dict) else value)
-        if name is None:
-            return None
-        self.must_be_connected(agent_path, name, verb)
-        user = self.c.user_of(name)
-        if verb in ("accept", "reject") and user not in self.invited_users:
-            self.order_error(agent_path, f"{name} cannot {verb}: no earlier invite calls its user {user!r}")
-        elif verb == "cancel" and name not in self.callers:
-            self.order_error(agent_path, f"{name} cannot cancel: it has not invited anyone in an earlier step")
-        elif verb == "hangup" and name not in self.callers and user not in self.invited_users:
-            self.order_error(agent_path, f"{name} cannot hang up: no earlier invite involves it")
-        return Action(line, text, verb, name, (), {})
-
-    def _accept(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return self._call_action("accept", path, value, line, text)
-
-    def _reject(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return self._call_action("reject", path, value, line, text)
-
-    def _cancel(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return self._call_action("cancel", path, value, line, text)
-
-    def _hangup(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return self._call_action("hangup", path, value, line, text)
-
-    def _send_text(self, path: Path, value: dict[str, Any], line: int, text: str) -> Step | None:
-        sender = self.c.agent_ref(path + ("from",), value["from"])
-        receivers = self.names(path + ("to",), value["to"])
-        if sender is None or receivers is None:
-            return None
-        self.must_be_connected(path + ("from",), sender, "send a text")
-        for index, receiver in enumerate(receivers):
-            where = path + ("to", index) if isinstance(value["to"], list) else path + ("to",)
-            if self.c.user_of(receiver) == self.c.user_of(sender):
-                self.c.error(where, f"{receiver!r} is the sender's own user; the gateway refuses "
-                                    "a message to oneself (errCode 1004)")
-        body = self.c.text(path + ("text",), value["text"])
-        return Action(line, text, "send_text", sender, receivers, {"text": body})
-
-    def _wait(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return Action(line, text, "wait", None, (), {"duration_s": parse_duration(value)})
-
-    # -------------------------------------------------------------- expect
-
-    def _expect(self, path: Path, value: dict[str, Any], line: int, text: str) -> Step | None:
-        event, outcome = value.get("event"), value.get("outcome")
-        if event is None and outcome is None:
-            self.c.error(path, "an expectation needs event (ringing, answered, ...) or outcome "
-                               "(answered, rejected, ...)")
-            return None
-        if event is not None and outcome is not None:
-            self.c.error(path + ("outcome",), "give event or outcome, not both; use two expect steps")
-            return None
-        agent = None
-        if "agent" in value:
-            agent = self.c.agent_ref(path + ("agent",), value["agent"])
-            if agent is None:
-                return None
-        absent = bool(value.get("absent", False))
-        if outcome is not None:
-            for key in ("agent", "absent", "for", "direction"):
-                if key in value:
-                    self.c.error(path + (key,), f"{key} does not apply to an outcome (the outcome "
-                                                "is the call's); use call: N to pick the call")
-        if "direction" in value and event != "media_flowing":
-            self.c.error(path + ("direction",), "direction applies to event media_flowing only")
-        if absent and "within" in value:
-            self.c.error(path + ("within",), "an absent expectation takes 'for' (how long nothing "
-                                             "may happen), not 'within'")
-        if "for" in value and not absent:
-            self.c.error(path + ("for",), "'for' goes with absent: true; for an event that must "
-                                          "happen use 'within'")
-        if outcome is not None and self.invites == 0:
-            self.order_error(path + ("outcome",), "no invite before this step, so there is no call "
-                                              "to have an outcome")
-        call = value.get("call")
-        if call is not None and call > self.calls_upper:
-            placed = self.calls_upper
-            self.order_error(path + ("call",), f"call {call} does not exist at this step: "
-                         f"{placed} call{'s' if placed != 1 else ''} placed before it")
-        within = parse_duration(value["within"]) if "within" in value else None
-        for_s = parse_duration(value["for"]) if "for" in value else None
-        direction = str(value.get("direction", "both")) if event == "media_flowing" else None
-        return Expectation(line, text, event=event, agent=agent, within_s=within, absent=absent,
-                           for_s=for_s, outcome=outcome, direction=direction, call_index=call)
 
 
 def _coerce_setting(hint: Any, value: Any) -> Any:

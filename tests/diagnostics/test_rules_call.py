@@ -74,7 +74,7 @@ def test_ring_after_the_deadline_is_a_late_invite_with_the_ring_as_evidence() ->
     tl = TL()
     call_up_to_ringing(tl, ring_dt=7000.0)
     found = diagnose_timeline(tl.finish(), CTX)
-    assert [(f.code, f.severity) for f in found] == [("INVITE_NOT_DELIVERED", Severity.WARNING)]
+    assert [(f.code, f.severity) for f in found] == [("INVITE_NOT_DELIVERED", Severity.ERROR)]
     f = found[0]
     assert "late" in f.detail and "3000 ms" in f.detail
     assert [e.kind for e in f.evidence] == ["invite_sent", "ringing"]

@@ -97,3 +97,23 @@ async def test_parse_token_returns_claims(gateway: EmbeddedGateway) -> None:
     assert body["data"]["userID"] == "dave" and body["data"]["platformID"] == 2
     _, bad = await api_post(gateway.api_url, "/auth/parse_token", {"token": "x.y.z"})
     assert bad["errCode"] == 1503
+
+
+async def test_force_logout_sends_2003_closes_and_kills_the_token(gateway: EmbeddedGateway) -> None:
+    from tests.gateway.rawclient import RawClient, refused, ws_query
+
+    token = await user_token(gateway.api_url, "erin", 5)
+    client = await RawClient.connect(gateway.ws_url, "erin", token, 5)
+    try:
+        headers = {"operationID": "x", "token": await admin_token(gateway.api_url)}
+        _, body = await api_post(gateway.api_url, "/auth/force_logout", {"platformID": 5, "userID": "erin"},
+                                 headers=headers)
+        assert body["errCode"] == 0
+        notice = await client.next_unsolicited(2003)
+        assert notice.data is None and notice.msg_incr == ""
+        closed = await client.wait_closed()
+        assert closed.code == 1000 and "forced logout" in closed.reason
+    finally:
+        await client.close()
+    _, refusal = await refused(gateway.ws_url, ws_query("erin", token, 5))
+    assert refusal["errCode"] == 1506

@@ -196,3 +196,14 @@ async def test_gateway_stop_closes_connections(make_gateway: GatewayFactory) -> 
     closed = await client.wait_closed()
     assert closed.code == 1001
     await client.close()
+
+
+def test_threaded_gateway_serves_a_blocking_client(threaded_gateway) -> None:  # type: ignore[no-untyped-def]
+    from websockets.sync.client import connect as sync_connect
+
+    from tests.gateway.rawclient import ws_query
+
+    token = asyncio.run(user_token(threaded_gateway.api_url, "alice"))
+    with sync_connect(threaded_gateway.ws_url + ws_query("alice", token), compression=None) as ws:
+        ws.send('{"type":"ping","body":1}')
+        assert json.loads(ws.recv(timeout=5)) == {"type": "pong", "body": 1}

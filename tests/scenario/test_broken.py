@@ -128,13 +128,16 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
     ("embedded and ws_url", "name: t\nserver:\n  embedded: true\n  ws_url: ws://10.0.0.5:10001\n"
      "agents: {a: }\nsteps: [{connect: a}]\n", 3, "server.embedded", "exclude each other"),
     ("remote without api_url", "name: t\nserver:\n  ws_url: ws://10.0.0.5:10001\nagents: {a: }\n"
-     "steps: [{connect: a}]\n", 3, "server.ws_url", "missing key 'api_url'"),
+     "steps: [{connect: a}]\n", 2, "server.api_url", "missing key 'api_url' in server: login mode"),
+    ("relative custom url without api_url", "name: t\nserver:\n  ws_url: ws://h:1\n  login:\n"
+     "    mode: custom\n    url: /login\nagents: {a: }\nsteps: [{connect: a}]\n", 2, "server.api_url",
+     "the custom login url '/login' is relative to it"),
     ("ws_url not a websocket url", "name: t\nserver:\n  ws_url: http://10.0.0.5:10001\nagents: {a: }\n"
      "steps: [{connect: a}]\n", 3, "server.ws_url", "a WebSocket URL like ws://"),
     ("unknown login mode", "name: t\nserver:\n  login: {mode: admin_token}\nagents: {a: }\n"
      "steps: [{connect: a}]\n", 3, "server.login.mode", "(did you mean 'admin_user_token'?)"),
     ("fixed mode without token", "name: t\nserver:\n  login: {mode: fixed}\nagents:\n  a: {token: x}\n"
-     "  b: {}\nsteps: [{connect: a}]\n", 6, "agents.b", "login mode fixed needs a token"),
+     "  b: {}\nsteps: [{connect: a}]\n", 6, "agents.b.token", "login mode fixed needs a token"),
     ("token without fixed mode", "name: t\nagents:\n  a: {token: x}\nsteps: [{connect: a}]\n", 3,
      "agents.a.token", "login mode fixed only"),
     ("custom-only key in another mode", "name: t\nserver:\n  login:\n    token_path: data.token\n"
@@ -149,7 +152,7 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
      "must be JSON once placeholders are filled"),
     ("password missing for custom login", "name: t\nserver:\n  login:\n    mode: custom\n"
      "    url: /login\n    body: {pw: '{password}'}\nagents:\n  a: {}\nsteps: [{connect: a}]\n", 8,
-     "agents.a", "missing key 'password'"),
+     "agents.a.password", "missing key 'password' in a: the custom login uses {password}"),
     ("unknown setting", HEAD + "settings:\n  request_timeout: 5\n", 8, "settings.request_timeout",
      "(did you mean 'request_timeout_s'?)"),
     ("setting of the wrong type", HEAD + "settings:\n  connect_timeout_s: fast\n", 8,

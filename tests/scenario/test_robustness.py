@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from callprobe.errors import ScenarioError
 from callprobe.scenario import InvalidScenario, load_scenario_text
 
+from tests.scenario.samples import FULL
+
 BASIC = yaml.safe_load((Path(__file__).resolve().parents[2] / "scenarios" / "basic.yaml").read_text())
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 20), st.floats(allow_nan=False, width=32),
@@ -36,6 +38,8 @@ def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 PATHS = [p for p in _paths(BASIC) if p]
+FULL_DATA = yaml.safe_load(FULL)
+FULL_PATHS = [p for p in _paths(FULL_DATA) if p]
 
 
 def _check(text: str) -> None:
@@ -64,4 +68,19 @@ def test_one_value_of_a_good_scenario_replaced(path: tuple[Any, ...], value: Any
     for part in path[:-1]:
         holder = holder[part]
     holder[path[-1]] = value
+    _check(yaml.safe_dump(data, sort_keys=False))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(FULL_PATHS), values), min_size=1, max_size=3))
+def test_values_of_a_full_scenario_replaced(changes: list[tuple[tuple[Any, ...], Any]]) -> None:
+    data = yaml.safe_load(yaml.safe_dump(FULL_DATA))
+    for path, value in changes:
+        holder = data
+        try:
+            for part in path[:-1]:
+                holder = holder[part]
+            holder[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier change removed this path
     _check(yaml.safe_dump(data, sort_keys=False))

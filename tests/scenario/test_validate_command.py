@@ -29,7 +29,7 @@ def invoke(*args: str) -> tuple[int, str]:
 
 def test_a_good_file() -> None:
     code, out = invoke(str(SCENARIOS / "basic.yaml"))
-    assert code == ExitCode.OK == 0
+    assert code == int(ExitCode.OK) == 0
     assert out == f"{SCENARIOS / 'basic.yaml'}: ok (2 agents, 11 steps)\n"
 
 
@@ -37,7 +37,7 @@ def test_a_broken_file_lists_every_problem(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(BROKEN)
     code, out = invoke(str(path))
-    assert code == ExitCode.SCENARIO_INVALID == 3
+    assert code == 3 and int(ExitCode.SCENARIO_INVALID) == 3
     assert out.splitlines() == [
         f"{path}:3: agents.alice.platform: unknown platform 'webb' (did you mean 'web'?); "
         "expected 1..11 or one of ios, android, windows, osx, web, mini-web, linux, android-pad, "

@@ -1,0 +1,217 @@
+"""``callprobe diagnose``: walk every link of a call and name the first broken one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from callprobe.errors import ConfigError, ExitCode
+
+if TYPE_CHECKING:
+    from callprobe.walk import WalkResult
+
+
+@click.command("diagnose")
+@click.option("--server", "ws_url", metavar="WS_URL",
+              help="Gateway WebSocket URL (ws://host:10001). Default: the embedded gateway.")
+@click.option("--api", "api_url", metavar="API_URL", help="Auth API base URL (http://host:10002).")
+@click.option("--caller", default="probe_caller", show_default=True, help="Caller's user ID.")
+@click.option("--callee", default="probe_callee", show_default=True, help="Callee's user ID.")
+@click.option("--caller-platform", type=click.IntRange(1, 11), default=5, show_default=True,
+              help="Caller's platformID.")
+@click.option("--callee-platform", type=click.IntRange(1, 11), default=5, show_default=True,
+              help="Callee's platformID.")
+@click.option("--media", type=click.Choice(["audio", "video"]), default="video", show_default=True)
+@click.option("--secret", default="openIM123", show_default=True, help="Auth API secret (admin token).")
+@click.option("--admin-user", default="imAdmin", show_default=True, help="Admin user ID for the admin token.")
+@click.option("--login-mode", type=click.Choice(["admin_user_token", "user_token"]),
+              default="admin_user_token", show_default=True, help="How tokens are obtained.")
+@click.option("--stun", multiple=True, metavar="URL", help="STUN server URL (repeatable).")
+@click.option("--turn", multiple=True, metavar="URL", help="TURN server URL (repeatable).")
+@click.option("--turn-user", default="", help="TURN username.")
+@click.option("--turn-password", default="", help="TURN credential.")
+@click.option("--relay-only", is_flag=True, help="Allow relay candidates only (tests TURN alone).")
+@click.option("--host-address", multiple=True, metavar="IP",
+              help="Restrict host candidates to these addresses (default: loopback for the "
+                   "embedded gateway, every interface otherwise).")
+@click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
+              help="Embedded gateway only: inject a field failure (see `callprobe serve --help`).")
+@click.option("--deadline", type=click.FloatRange(0.1, 120), default=None,
+              help="Seconds a notice (ring, accept, hangup, text) may take. Default 3.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the findings and the timeline as JSON.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the ladder diagram as a self-contained HTML page.")
+@click.option("--bundle", "bundle_path", type=click.Path(path_type=Path),
+              help="Write report.json, ladder.html and ladder.txt into this .zip (or directory) "
+                   "to hand to support.")
+@click.option("--no-ladder", is_flag=True, help="Do not draw the ladder in the terminal.")
+def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, caller_platform: int,
+            callee_platform: int, media: str, secret: str, admin_user: str, login_mode: str,
+            stun: tuple[str, ...], turn: tuple[str, ...], turn_user: str, turn_password: str,
+            relay_only: bool, host_address: tuple[str, ...], faults: tuple[str, ...],
+            deadline: float | None, json_path: Path | None, html_path: Path | None,
+            bundle_path: Path | None, no_ladder: bool) -> None:
+    """Walk every link of a call (login, handshake, auth, heartbeat, push, invite,
+    ring, accept notice, SDP/ICE relay, ICE, media, hangup, history, stale state)
+    and name the first broken one with evidence and a hint.
+
+    Exit codes: 0 healthy; 5 at least one error finding; 4 server unreachable;
+    2 bad options.
+    """
+    if ws_url and not api_url:
+        raise ConfigError("--server needs --api too (the auth API that issues tokens)")
+    if faults and ws_url:
+        raise ConfigError("--fault applies to the embedded gateway only; drop --server")
+    if caller == callee:
+        raise ConfigError("--caller and --callee must be different users")
+
+    from callprobe.rtc.ice_config import IceConfig, IceServer
+    from callprobe.scenario.model import LoginConfig
+    from callprobe.settings import ClientSettings
+
+    servers = [IceServer(urls=(u,)) for u in stun]
+    servers += [IceServer(urls=(u,), username=turn_user, credential=turn_password) for u in turn]
+    hosts = tuple(host_address) or (("127.0.0.1",) if not ws_url else None)
+    ice = IceConfig(servers=tuple(servers), host_addresses=hosts, relay_only=relay_only)
+    settings = ClientSettings()
+    if deadline is not None:
+        settings = replace(settings, default_expect_within_s=deadline)
+    login = LoginConfig(mode=login_mode, secret=secret, admin_user=admin_user)
+
+    err, out = Console(stderr=True), Console()
+    result = asyncio.run(_walk(ws_url, api_url, caller, callee, caller_platform, callee_platform,
+                               media, login, ice, settings, faults, err))
+    _report(result, out, show_ladder=not no_ladder)
+    if json_path:
+        json_path.write_text(json.dumps(report_dict(result), indent=2, default=str) + "\n")
+    if html_path:
+        html_path.write_text(_html(result))
+    if bundle_path:
+        _bundle(result, bundle_path)
+    if result.aborted:
+        sys.exit(int(ExitCode.SERVER_UNREACHABLE))
+    sys.exit(int(ExitCode.OK if result.healthy else ExitCode.DIAGNOSIS_FOUND_ERRORS))
+
+
+async def _walk(ws_url: str | None, api_url: str | None, caller: str, callee: str, caller_platform: int,
+                callee_platform: int, media: str, login: Any, ice: Any, settings: Any,
+                faults: tuple[str, ...], err: Console) -> WalkResult:
+    from callprobe.walk import Walk, WalkTarget
+
+    gateway = None
+    if not ws_url:
+        from callprobe.gateway import EmbeddedGateway
+        from callprobe.gateway.faults import parse_fault
+        from callprobe.settings import GatewaySettings
+
+        gw = GatewaySettings(ws_port=0, api_port=0, secret=login.secret, admin_users=(login.admin_user,),
+                             faults=tuple(parse_fault(f) for f in faults))
+        gateway = EmbeddedGateway(gw)
+        await gateway.start()
+        ws_url, api_url = gateway.ws_url, gateway.api_url
+    target = WalkTarget(ws_url=ws_url, api_url=api_url or "", caller=caller, callee=callee,
+                        caller_platform=caller_platform, callee_platform=callee_platform,
+                        media=media, login=login, ice=ice)  # type: ignore[arg-type]
+    status = err.status("walking", spinner="dots") if err.is_terminal else None
+    try:
+        walk = Walk(target, settings, progress=status.update if status else None)
+        if status is not None:
+            with status:
+                return await walk.run()
+        return await walk.run()
+    finally:
+        if gateway is not None:
+            await gateway.stop()
+
+
+def report_dict(result: WalkResult) -> dict[str, Any]:
+    t = result.target
+    return {
+        "schema": 1,
+        "target": {"ws_url": t.ws_url, "api_url": t.api_url, "caller": t.caller, "callee": t.callee,
+                   "caller_platform": t.caller_platform, "callee_platform": t.callee_platform,
+                   "media": t.media},
+        "healthy": result.healthy,
+        "aborted": result.aborted or None,
+        "first_broken": result.first.to_json() if result.first else None,
+        "links": [{"link": link, "agent": agent, "ok": ok} for link, agent, ok in result.links],
+        "findings": [f.to_json() for f in result.findings],
+        "duration_ms": round(result.duration_ms, 3),
+        "events": [e.to_json() for e in result.events],
+    }
+
+
+def _ladder(result: WalkResult) -> Any:
+    from callprobe.reporters.ladder import build_ladder
+
+    return build_ladder(result.events, result.findings)
+
+
+def _html(result: WalkResult) -> str:
+    from callprobe.reporters.ladder_html import render_ladder_html
+
+    t = result.target
+    return render_ladder_html(_ladder(result), title=f"callprobe diagnose {t.caller} → {t.callee}")
+
+
+def _report(result: WalkResult, out: Console, show_ladder: bool) -> None:
+    from callprobe.reporters.ladder import render_ladder
+
+    t = result.target
+    out.print(Text(f"diagnose {t.caller} → {t.callee} ({t.media}) at {t.ws_url}", style="bold"))
+    for link, agent, ok in result.links:
+        who = f" ({agent})" if agent else ""
+        out.print(Text(f"  {'✓' if ok else '✗'} {link}{who}", style="green" if ok else "red"))
+    if show_ladder and result.events:
+        out.print(render_ladder(_ladder(result), width=min(out.width, 140)))
+    for finding in result.findings:
+        style = {"error": "bold red", "warning": "yellow"}.get(finding.severity.value, "")
+        out.print(Text(f"{finding.code} ({finding.severity.value}) — {finding.title}", style=style))
+        if finding.detail:
+            out.print(f"  what happened: {finding.detail}")
+        if finding.hint:
+            out.print(f"  hint: {finding.hint}")
+        for e in finding.evidence[:4]:
+            extra = {k: v for k, v in e.fields.items() if k not in ("room_id",)}
+            out.print(f"  evidence +{e.t_ms:.0f} ms {e.agent or '-'} {e.kind} {_short(extra)}")
+    if result.aborted:
+        out.print(Text(f"UNREACHABLE  {result.aborted}", style="bold red"))
+    elif result.first is not None:
+        out.print(Text(f"BROKEN  first broken link: {result.first.link} — {result.first.code}: "
+                       f"{result.first.title}", style="bold red"))
+    elif result.healthy:
+        out.print(Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s",
+                       style="bold green"))
+
+
+def _short(fields: dict[str, Any]) -> str:
+    text = json.dumps(fields, default=str, separators=(",", ":"))
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _bundle(result: WalkResult, path: Path) -> None:
+    from callprobe.reporters.ladder import render_ladder_text
+
+    files = {
+        "report.json": json.dumps(report_dict(result), indent=2, default=str) + "\n",
+        "ladder.html": _html(result),
+        "ladder.txt": render_ladder_text(_ladder(result)),
+    }
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, text in files.items():
+                zf.writestr(name, text)
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (path / name).write_text(text)

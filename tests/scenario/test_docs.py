@@ -1,0 +1,67 @@
+"""scenarios/README.md documents every key, event, fault and setting the loader accepts."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callprobe.gateway.faults import FAULTS
+from callprobe.scenario.model import ACTION_VERBS, EXPECT_EVENTS, OUTCOMES
+from callprobe.scenario.schema import scenario_schema
+from callprobe.scenario.values import PLATFORM_NAMES
+from callprobe.settings import ClientSettings
+
+README = (Path(__file__).resolve().parents[2] / "scenarios" / "README.md").read_text()
+
+
+def _keys(schema: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(schema, dict):
+        found.update(schema.get("properties", {}))
+        for value in schema.values():
+            found |= _keys(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found |= _keys(value)
+    return found
+
+
+def _documented(word: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", README) is not None
+
+
+@pytest.mark.parametrize("key", sorted(_keys(scenario_schema())))
+def test_every_schema_key_is_documented(key: str) -> None:
+    assert _documented(key), key
+
+
+@pytest.mark.parametrize("word", [*ACTION_VERBS, *EXPECT_EVENTS, *OUTCOMES, *FAULTS])
+def test_every_name_is_documented(word: str) -> None:
+    assert _documented(word), word
+
+
+def test_platform_names_are_documented() -> None:
+    rows = re.findall(r"^\| (\d+) \| `([\w-]+)` \|([^|]*)\|", README, re.M)
+    documented = {name.replace("-", ""): int(pid) for pid, name, _ in rows}
+    for _, _, also in rows:
+        documented.update({alias: 0 for alias in re.findall(r"`([\w-]+)`", also)})
+    for name, platform in PLATFORM_NAMES.items():
+        assert name in documented, name
+        assert documented[name] in (0, platform), name
+
+
+def test_settings_table_matches_client_settings() -> None:
+    rows = dict(re.findall(r"^\| `(\w+_s)` \| ([\d.]+) \|", README, re.M))
+    for field in dataclasses.fields(ClientSettings):
+        assert field.name in rows, f"{field.name} is not in the settings table of scenarios/README.md"
+        assert float(rows[field.name]) == float(field.default), field.name  # type: ignore[arg-type]
+
+
+def test_every_event_is_known_to_the_judge() -> None:
+    from callprobe.expectations import EVENT_NAMES
+
+    assert set(EXPECT_EVENTS) == set(EVENT_NAMES)
