@@ -30,10 +30,11 @@ from typing import Any
 CONNECT_CONCURRENCY = 50
 SETUP_TIMEOUT_S = 120.0
 DRAIN_S = 2.0
+IDLE_S = 2.0
 
 
-def _pin(cpu: int) -> None:
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+def _pin(cpu: int, enabled: bool) -> None:
+    if enabled and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {cpu})
 
 
@@ -126,6 +127,11 @@ async def _load(ws_url: str, api_url: str, args: argparse.Namespace, marks: Any)
         req = Request(1003, sender, msg_incr=str(counter), token=token_of[sender], data=msg.SerializeToString())
         await conns[sender].send(pack(encode_request(req, "base64"), gz))
 
+    # idle: connected, silent (what 500 idle connections cost the gateway)
+    marks.send("idle-start")
+    await asyncio.sleep(IDLE_S)
+    marks.send("idle-end")
+
     # phase 1: fixed rate
     marks.send("rate-start")
     n = len(users)
@@ -178,7 +184,7 @@ def _cpu_s() -> float:
 
 
 def _load_main(ws_url: str, api_url: str, args: argparse.Namespace, out: Any) -> None:
-    _pin(1)
+    _pin(1, args.pin)
     try:
         result = asyncio.run(_load(ws_url, api_url, args, out))
         result["cpu_s"] = _cpu_s()
@@ -199,7 +205,7 @@ async def _main(args: argparse.Namespace) -> int:
     from callprobe.gateway import EmbeddedGateway
     from callprobe.settings import GatewaySettings
 
-    _pin(0)
+    _pin(0, args.pin)
     cpu0, wall0 = _cpu_s(), time.perf_counter()
     gw = EmbeddedGateway(GatewaySettings(ws_port=0, api_port=0, read_deadline_s=3600))
     await gw.start()
@@ -242,6 +248,9 @@ async def _main(args: argparse.Namespace) -> int:
               f"p99 {_pct(lat, 0.99):.2f}  max {max(lat):.2f}  mean {statistics.fmean(lat):.2f}")
         verdict = "met" if _pct(lat, 0.99) < 5.0 else "NOT met"
         print(f"goal push p99 < 5 ms at {args.rate} msg/s: {verdict}")
+    if "idle-start" in cpu_marks and "idle-end" in cpu_marks:
+        idle = (cpu_marks["idle-end"] - cpu_marks["idle-start"]) / IDLE_S * 100
+        print(f"gateway cpu with {args.users} idle connections: {idle:.1f}% of a core")
     if "rate-start" in cpu_marks and "rate-end" in cpu_marks:
         per_msg = (cpu_marks["rate-end"] - cpu_marks["rate-start"]) / rate["sent"] * 1e6
         print(f"gateway cpu per message at the fixed rate: {per_msg:.0f} us "
@@ -263,6 +272,8 @@ def main() -> int:
     parser.add_argument("--saturate", type=float, default=5.0, help="seconds of phase 2 (0 skips it)")
     parser.add_argument("--gzip", action="store_true", help="compression=gzip on every connection")
     parser.add_argument("--json", action="store_true", help="also print the raw figures as JSON")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="let the scheduler place both processes (default: gateway on cpu 0, clients on cpu 1)")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="move start-up objects out of the cyclic GC's reach in both processes (gc.freeze)")
     args = parser.parse_args()

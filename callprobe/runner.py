@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from callprobe.agent import Agent
-from callprobe.drivers.base import AgentIdentity
+from callprobe.drivers.base import AgentIdentity, MediaKind
 from callprobe.drivers.kkim import KkimDriver
 from callprobe.errors import CallprobeError, ServerUnreachable
 from callprobe.events import Event, Kind, Timeline
@@ -117,46 +117,40 @@ class Runner:
             driver = KkimDriver(
                 identity, self.timeline, self.settings,
                 ws_url=str(self.ws_url), api_url=str(self.api_url or ""),
-                login_config=self.scenario.server.login, data_encoding=cfg.data_encoding,
+                login_config=self.scenario.server.login,
+                data_encoding="base64" if cfg.data_encoding == "base64" else "array",
                 compression=cfg.compression == "gzip", token=cfg.token or "",
                 password=cfg.password or "",
             )
-            self.agents[name] = Agent(name, driver, self.timeline, self.settings, ice, cfg.media)
+            media: MediaKind = "audio" if cfg.media == "audio" else "video"
+            self.agents[name] = Agent(name, driver, self.timeline, self.settings, ice, media)
 
     # ---------------------------------------------------------------- steps
 
     async def _act(self, step: Action) -> None:
-        verb, agents = step.verb, self.agents
-        targets = [agents[t] for t in step.targets] if step.targets else []
-        agent = agents[step.agent] if step.agent else None
-        params = step.params
-        if verb == "connect":
-            await asyncio.gather(*(a.connect() for a in (targets or [agent])))  # type: ignore[union-attr]
-        elif verb == "disconnect":
-            await asyncio.gather(*(a.disconnect() for a in (targets or [agent])))  # type: ignore[union-attr]
-        elif verb == "reconnect":
-            await asyncio.gather(*(a.reconnect() for a in (targets or [agent])))  # type: ignore[union-attr]
-        elif verb == "invite":
-            assert agent is not None
-            media = params.get("media") or agent.media
+        verb, agents, params = step.verb, self.agents, step.params
+        targets = [agents[t] for t in step.targets]
+        actor = agents[step.agent] if step.agent else None
+        if verb in ("connect", "disconnect", "reconnect"):
+            await asyncio.gather(*(getattr(a, verb)() for a in targets))
+            return
+        if verb == "wait":
+            await asyncio.sleep(float(params.get("duration_s", 0)))
+            return
+        if actor is None:
+            raise CallprobeError(f"line {step.line}: {verb} needs an agent")
+        if verb == "invite":
+            media: MediaKind = "audio" if (params.get("media") or actor.media) == "audio" else "video"
             timeout_s = int(params.get("timeout_s") or 60)
             for callee in targets:
-                await agent.invite(callee.user_id, media, timeout_s)
-        elif verb == "accept":
-            await agent.accept()  # type: ignore[union-attr]
-        elif verb == "reject":
-            await agent.reject()  # type: ignore[union-attr]
-        elif verb == "cancel":
-            await agent.cancel()  # type: ignore[union-attr]
-        elif verb == "hangup":
-            await agent.hangup()  # type: ignore[union-attr]
+                await actor.invite(callee.user_id, media, timeout_s)
+        elif verb in ("accept", "reject", "cancel", "hangup"):
+            await getattr(actor, verb)()
         elif verb == "send_text":
             for peer in targets:
-                await agent.send_text(peer.user_id, str(params.get("text", "")))  # type: ignore[union-attr]
-        elif verb == "wait":
-            await asyncio.sleep(float(params.get("duration_s", 0)))
+                await actor.send_text(peer.user_id, str(params.get("text", "")))
         else:
-            raise CallprobeError(f"unknown action {verb!r}")
+            raise CallprobeError(f"line {step.line}: unknown action {verb!r}")
 
     async def _expect(self, step: Expectation) -> Verdict:
         within = step.for_s if step.absent else step.within_s

@@ -241,7 +241,7 @@ class Walk:
                 ws = await websockets.connect(url, open_timeout=deadline, max_size=None)
         except InvalidStatus as exc:
             status = exc.response.status_code
-            code, msg, _ = parse_refusal(exc.response.body or b"")
+            code, msg, _ = parse_refusal(bytes(exc.response.body or b""))
             return {"outcome": OUTCOME_REFUSED, "status": status, "err_code": code, "err_msg": msg}
         except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
             return {"outcome": OUTCOME_FAILED, "status": None, "error": f"{type(exc).__name__}: {exc}"}

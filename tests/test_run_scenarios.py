@@ -75,3 +75,27 @@ async def test_two_devices_ring_and_the_other_is_cancelled() -> None:
     assert len(call.rang) == 2
     cancelled = {e.agent for e in result.events if e.kind == "cancelled"}
     assert cancelled and call.callee not in cancelled
+
+
+async def test_failing_run_says_why_with_the_diagnostic_rules() -> None:
+    from callprobe.diagnostics.run_rules import findings_for_run
+    from callprobe.scenario.loader import load_scenario_text
+
+    scenario = load_scenario_text(
+        "name: invite lost by the server\n"
+        "server: {faults: [invite-not-pushed]}\n"
+        "agents: {alice: {media: audio}, bob: {}}\n"
+        "steps:\n"
+        "  - connect: [alice, bob]\n"
+        "  - send_text: {from: alice, to: bob, text: hello}\n"
+        "  - expect: {agent: bob, event: text_received, within: 2s}\n"
+        "  - invite: {from: alice, to: bob}\n"
+        "  - expect: {agent: bob, event: ringing, within: 1s}\n",
+        file="lost.yaml",
+    )
+    result = await run_scenario(scenario)
+    assert result.verdict == "fail"
+    assert [s.line for s in result.failures] == [9]
+    assert "no ringing on bob" in result.failures[0].detail
+    codes = [f.code for f in findings_for_run(result.events, scenario)]
+    assert codes == ["INVITE_NOT_DELIVERED"]

@@ -26,11 +26,16 @@ def context_for_scenario(scenario: Any) -> RuleContext:
         callee = invite.targets[0] if invite.targets else ""
         callee_user = scenario.agents[callee].user_id if callee in scenario.agents else ""
         devices = tuple(n for n, cfg in scenario.agents.items() if cfg.user_id == callee_user and n != callee)
+    # the scenario's own word on how fast a ring must come, when it says so
+    rings = [s.within_s for s in scenario.steps
+             if getattr(s, "event", None) == "ringing" and not getattr(s, "absent", False)
+             and getattr(s, "within_s", None)]
+    extra: dict[str, Any] = {"ring_deadline_ms": min(rings) * 1000.0} if rings else {}
     base = RuleContext.from_settings(
         scenario.settings, caller=caller, callee=callee,
         caller_user=scenario.agents[caller].user_id if caller in scenario.agents else "",
         callee_user=scenario.agents[callee].user_id if callee in scenario.agents else "",
-        callee_devices=devices, users=users,
+        callee_devices=devices, users=users, **extra,
     )
     return base
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
+import random
 import time
 from typing import Callable, Iterable
 
@@ -36,7 +36,7 @@ def now_ms() -> int:
 
 def server_msg_id(send_id: str) -> str:
     """md5 hex of time, sender and a random number, as upstream (B§11.1)."""
-    seed = f"{time.time_ns()}-{send_id}-{os.urandom(8).hex()}"
+    seed = f"{time.time_ns()}-{send_id}-{random.getrandbits(64)}"
     return hashlib.md5(seed.encode()).hexdigest()
 
 

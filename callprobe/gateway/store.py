@@ -70,6 +70,13 @@ class Store:
             "SELECT conversation_id, MAX(seq) FROM messages GROUP BY conversation_id").fetchall())
         self._members: set[tuple[str, str]] = set(self._db.execute(
             "SELECT user_id, conversation_id FROM members").fetchall())
+        # the token map is read on every request that carries a token: mirror it in memory
+        self._token_state: dict[str, int] = {}
+        self._tokens_of: dict[tuple[str, int], set[str]] = {}
+        for token, user_id, platform_id, state in self._db.execute(
+                "SELECT token, user_id, platform_id, state FROM tokens"):
+            self._token_state[token] = int(state)
+            self._tokens_of.setdefault((user_id, int(platform_id)), set()).add(token)
 
     def close(self) -> None:
         self._db.close()
@@ -96,18 +103,23 @@ class Store:
     def add_token(self, token: str, user_id: str, platform_id: int, expires: int) -> None:
         self._db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?, ?)",
                          (token, user_id, platform_id, TOKEN_NORMAL, expires))
+        self._token_state[token] = TOKEN_NORMAL
+        self._tokens_of.setdefault((user_id, platform_id), set()).add(token)
 
     def token_state(self, token: str) -> int | None:
         """Upstream's token map: ``None`` when the token was never issued here."""
-        row = self._db.execute("SELECT state FROM tokens WHERE token = ?", (token,)).fetchone()
-        return None if row is None else int(row[0])
+        return self._token_state.get(token)
 
     def kick_tokens(self, user_id: str, platform_id: int, keep: str = "") -> int:
         """Mark the user's other tokens on that platform kicked (policy 1, B§9)."""
-        cur = self._db.execute(
-            "UPDATE tokens SET state = ? WHERE user_id = ? AND platform_id = ? AND token != ? AND state = ?",
-            (TOKEN_KICKED, user_id, platform_id, keep, TOKEN_NORMAL))
-        return cur.rowcount
+        victims = [t for t in self._tokens_of.get((user_id, platform_id), ())
+                   if t != keep and self._token_state.get(t) == TOKEN_NORMAL]
+        if victims:
+            self._db.executemany("UPDATE tokens SET state = ? WHERE token = ?",
+                                 [(TOKEN_KICKED, t) for t in victims])
+            for token in victims:
+                self._token_state[token] = TOKEN_KICKED
+        return len(victims)
 
     # messages
 

@@ -85,7 +85,11 @@ def render(result: RunResult, console: Console, verbose: bool = False) -> None:
             steps.add_row(mark, str(step.line), step.text, detail)
         console.print(steps)
     for finding in result.findings:
-        console.print(Text(f"finding {finding.code}: {finding.title}", style="red"))
+        severity = getattr(finding.severity, "value", str(finding.severity))
+        style = {"error": "bold red", "warning": "yellow"}.get(severity, "")
+        console.print(Text(f"{finding.code} ({severity}) — {finding.title}", style=style))
+        if getattr(finding, "detail", ""):
+            console.print(f"  what happened: {finding.detail}")
         if getattr(finding, "hint", ""):
             console.print(f"  hint: {finding.hint}")
     failed = len(result.failures)
@@ -97,4 +101,7 @@ def render(result: RunResult, console: Console, verbose: bool = False) -> None:
         first = result.failures[0] if result.failures else None
         why = result.aborted or (f"line {first.line}: {first.text}: {first.detail}" if first else "")
         line = Text(f"FAIL  {failed}/{total} failed — {why}", style="bold red")
+        errors = [f for f in result.findings if getattr(f.severity, "value", "") == "error"]
+        if errors:
+            line.append(f"\n      likely cause: {errors[0].code} — {errors[0].title}")
     console.print(line)

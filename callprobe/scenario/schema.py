@@ -118,11 +118,15 @@ def _expected(schema: Any) -> str:
 
 def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
     path: Path = tuple(error.absolute_path)
-    kind, value, schema = error.validator, error.instance, error.schema
+    # jsonschema's stubs type these as "maybe unset"; a reported error has them all
+    kind: Any = error.validator
+    value: Any = error.instance
+    schema: Any = error.schema
+    validator_value: Any = error.validator_value
 
     if kind in ("anyOf", "oneOf"):
-        branches = [b for b in range(len(error.validator_value))
-                    if _accepts_type(error.validator_value[b], value)]
+        branches = [b for b in range(len(validator_value))
+                    if _accepts_type(validator_value[b], value)]
         structural = isinstance(value, (dict, list))
         if len(branches) == 1 and structural:
             inner = [e for e in error.context or () if e.relative_schema_path[0] == branches[0]]
@@ -133,7 +137,7 @@ def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
         if len(branches) == 1 and not structural:
             inner = [e for e in error.context or () if e.relative_schema_path[0] == branches[0]]
             detail = _value_detail(inner[0]) if inner else ""
-            branch = _deref(error.validator_value[branches[0]])
+            branch = _deref(validator_value[branches[0]])
             wanted = branch.get("x-expected") if isinstance(branch, Mapping) else None
             if detail:
                 yield source.problem(path, f"expected {wanted or _expected(schema)}; {detail}")
@@ -148,7 +152,7 @@ def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
         return
 
     if kind == "enum":
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in validator_value]
         hint = suggest(str(value), choices) if isinstance(value, str) else ""
         yield source.problem(path, f"expected one of {one_of(choices)}, got {describe(value)}{hint}")
         return
@@ -157,7 +161,7 @@ def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
         holder = path[-1] if path else "the scenario"
         known = list(schema.get("properties", {}))
         extras = [k for k in value if k not in known] if isinstance(value, dict) else []
-        for key in error.validator_value:
+        for key in validator_value:
             if not isinstance(value, dict) or key in value:
                 continue
             if any(difflib.get_close_matches(extra, [key], n=1, cutoff=0.6) for extra in extras):
@@ -172,7 +176,7 @@ def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
     if kind == "propertyNames":
         # jsonschema reports the name itself as the instance, at the mapping's path.
         name = str(value)
-        yield source.problem(path + (name,), f"{_expected(error.validator_value)}; got {name!r}")
+        yield source.problem(path + (name,), f"{_expected(validator_value)}; got {name!r}")
         return
 
     if kind == "maxProperties" and _is_step(schema):
@@ -210,14 +214,15 @@ def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
 def _value_detail(error: ValidationError) -> str:
     """What was wrong with a scalar, for errors inside a chosen anyOf branch."""
     kind, value = error.validator, error.instance
+    validator_value: Any = error.validator_value
     if kind == "pattern":
         return f"got {describe(value)}"
     if kind in ("minimum", "exclusiveMinimum"):
         bound = "at least" if kind == "minimum" else "above"
-        return f"got {describe(value)}, expected {bound} {error.validator_value}"
+        return f"got {describe(value)}, expected {bound} {validator_value}"
     if kind in ("maximum", "exclusiveMaximum"):
         bound = "at most" if kind == "maximum" else "below"
-        return f"got {describe(value)}, expected {bound} {error.validator_value}"
+        return f"got {describe(value)}, expected {bound} {validator_value}"
     if kind == "type":
         return f"got {describe(value)}"
     return ""

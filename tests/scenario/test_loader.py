@@ -61,7 +61,7 @@ def test_basic_scenario_model() -> None:
     accept = steps[3]
     assert isinstance(accept, Action) and (accept.verb, accept.agent, accept.targets) == ("accept", "bob", ())
     ice = steps[5]
-    assert isinstance(ice, Expectation) and ice.agent is None and ice.within_s == 5.0
+    assert isinstance(ice, Expectation) and ice.agent is None and ice.within_s == 8.0
     wait = steps[6]
     assert isinstance(wait, Action) and wait.params == {"duration_s": 2.0}
     media = steps[7]
