@@ -62,7 +62,7 @@ async def _load(ws_url: str, api_url: str, args: argparse.Namespace, marks: Any)
                 return str((await r.json())["data"]["token"])
 
         tokens = await asyncio.gather(*(token(u) for u in users))
-    token_of = dict(zip(users, tokens))  # sent in every request, as real clients do
+    token_of = dict(zip(users, tokens, strict=True))  # sent in every request, as real clients do
 
     latencies: list[float] = []
     phase = {"name": "rate", "delivered": 0, "acked": 0, "errors": 0}
@@ -115,7 +115,7 @@ async def _load(ws_url: str, api_url: str, args: argparse.Namespace, marks: Any)
             asyncio.create_task(reader(uid, ws))
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(open_conn(u, t) for u, t in zip(users, tokens)))
+    await asyncio.gather(*(open_conn(u, t) for u, t in zip(users, tokens, strict=True)))
     setup_s = time.perf_counter() - t0
     if args.gc_freeze:
         gc.collect()

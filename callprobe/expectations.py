@@ -170,9 +170,8 @@ def _media_seen(call: CallMetrics, agent: str) -> str:
     firsts = entry.get("first_frame_ms", {})
     parts = []
     for kind in ("audio", "video"):
-        count = entry.get(f"{kind}_frames", 0)
-        if count:
-            parts.append(f"{count} {kind} frames")
-        elif kind in firsts:
-            parts.append(f"first {kind} frame at {_fmt(firsts[kind] - call.invite_sent_ms)} after invite")
-    return f"{agent} received " + ", ".join(parts)
+        if kind in firsts:
+            parts.append(f"{kind} +{_fmt(firsts[kind] - call.invite_sent_ms)}")
+        elif entry.get(f"{kind}_frames", 0):
+            parts.append(f"{entry[f'{kind}_frames']} {kind} frames")
+    return f"{agent}: " + ", ".join(parts)

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
               help="Write the machine-readable report here.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write JUnit XML here (one test case per expectation).")
-@click.option("-v", "--verbose", is_flag=True, help="Show every expectation's detail.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also draw the ladder diagram of every frame and notice.")
 def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
             json_path: Path | None, junit_path: Path | None, verbose: bool) -> None:
     """Run a call scenario against a gateway and report the call's figures.

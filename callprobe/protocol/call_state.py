@@ -79,6 +79,7 @@ class Rule:
 
 
 _S, _E, _R = CallState, CallEvent, Role
+_NO_ANSWER = (Sym.TIMEOUT_CANCEL_RINGING, Sym.TIMEOUT_REJECT_TO_INVITER)
 
 #: (call state, event, actor role) -> rule. Anything absent is refused (1801).
 TRANSITIONS: dict[tuple[CallState, CallEvent, Role], Rule] = {
@@ -97,8 +98,8 @@ TRANSITIONS: dict[tuple[CallState, CallEvent, Role], Rule] = {
     (_S.ACTIVE, _E.HANGUP, _R.INVITER): Rule(_S.ENDED, None, (Sym.TELL_ACCEPTED,)),
     (_S.ACTIVE, _E.HANGUP, _R.ACCEPTED): Rule(_S.ACTIVE, _R.GONE, (Sym.TELL_INVITER, Sym.TELL_ACCEPTED)),
     # nobody answered in time (Part A row 18)
-    (_S.RINGING, _E.TIMEOUT, _R.SERVER): Rule(_S.ENDED, None, (Sym.TIMEOUT_CANCEL_RINGING, Sym.TIMEOUT_REJECT_TO_INVITER)),
-    (_S.ACTIVE, _E.TIMEOUT, _R.SERVER): Rule(_S.ACTIVE, None, (Sym.TIMEOUT_CANCEL_RINGING, Sym.TIMEOUT_REJECT_TO_INVITER)),
+    (_S.RINGING, _E.TIMEOUT, _R.SERVER): Rule(_S.ENDED, None, _NO_ANSWER),
+    (_S.ACTIVE, _E.TIMEOUT, _R.SERVER): Rule(_S.ACTIVE, None, _NO_ANSWER),
 }
 
 # ------------------------------------------------------------------ effects

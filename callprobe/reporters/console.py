@@ -65,7 +65,13 @@ def _media(media: dict[str, Any]) -> str:
 
 
 def render(result: RunResult, console: Console, verbose: bool = False) -> None:
+    """The report; ``verbose`` adds the ladder diagram of everything that crossed the wire."""
     console.print(Text(f"{result.scenario}  ({result.file})", style="bold"))
+    if verbose and result.events:
+        from callprobe.reporters.ladder import build_ladder, render_ladder
+
+        console.print(render_ladder(build_ladder(result.events, result.findings),
+                                    width=min(console.width, 160)))
     if result.aborted:
         console.print(Text(f"run aborted: {result.aborted}", style="red"))
     for index, call in enumerate(result.calls, start=1):
@@ -77,12 +83,8 @@ def render(result: RunResult, console: Console, verbose: bool = False) -> None:
         steps.add_column("step")
         steps.add_column("detail")
         for step in result.steps:
-            if step.passed and not verbose:
-                mark = Text("✓", style="green")
-            else:
-                mark = Text("✓", style="green") if step.passed else Text("✗", style="red")
-            detail = step.detail if (verbose or not step.passed) else step.detail[:60]
-            steps.add_row(mark, str(step.line), step.text, detail)
+            mark = Text("✓", style="green") if step.passed else Text("✗", style="red")
+            steps.add_row(mark, str(step.line), step.text, step.detail)
         console.print(steps)
     for finding in result.findings:
         severity = getattr(finding.severity, "value", str(finding.severity))

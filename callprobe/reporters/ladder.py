@@ -4,7 +4,8 @@
 pure model: one column per party (caller | gateway | callee, then any other
 agent, e.g. a second device of the callee), and one row per meaningful frame
 or notice, in time order. A driver records a frame *and* what it meant (a
-FRAME_OUT and an INVITE_SENT); the two become one arrow labelled with both.
+FRAME_OUT and an INVITE_SENT); the two become one arrow labelled with both
+(``callprobe.reporters.ladder_pairs`` decides which meaning is whose).
 WebRTC rows (ICE/DTLS up, media) are drawn agent to agent, past the gateway,
 because that traffic never touches it. Each finding sits on the row of its
 evidence, so a broken link shows where it broke.
@@ -30,6 +31,7 @@ from callprobe.diagnostics.rules import SEND_ACTIONS, first_broken_link
 from callprobe.diagnostics.view import TimelineView
 from callprobe.events import Event, Kind
 from callprobe.protocol.constants import REQ_IDENTIFIER_TEXT, explain_err_code
+from callprobe.reporters.ladder_pairs import NOTICES, PUSHED, REPLIES, pair_frames
 
 GATEWAY = "(gateway)"
 
@@ -37,25 +39,8 @@ GATEWAY = "(gateway)"
 REQUEST, REPLY, PUSH, ERROR, MEDIA, QUIET, NOTE, STEP = (
     "request", "reply", "push", "error", "media", "quiet", "note", "step")
 
-#: Semantic events a FRAME_OUT of this reqIdentifier may stand for.
-_OUT_PAIRS: dict[int, frozenset[str]] = {
-    1004: frozenset({Kind.INVITE_SENT.value, Kind.ACCEPT_SENT.value, Kind.REJECT_SENT.value,
-                     Kind.CANCEL_SENT.value, Kind.HANGUP_SENT.value}),
-    1003: frozenset({Kind.TEXT_SENT.value, Kind.SIGNAL_SENT.value}),
-}
-_NOTICES = frozenset({Kind.ANSWERED.value, Kind.REJECTED.value, Kind.CANCELLED.value,
-                      Kind.HUNG_UP.value, Kind.CALL_TIMEOUT.value})
-_ACKS = frozenset({Kind.INVITE_ACKED.value, Kind.INVITE_REFUSED.value, Kind.ACTION_ACKED.value,
-                   Kind.ACTION_REFUSED.value})
-_FAILED = frozenset({Kind.REQUEST_FAILED.value})
-_REPLIES = _ACKS | _FAILED
-_NOTE = frozenset({Kind.NOTE.value})
-_PUSHED = _NOTICES | {Kind.RINGING.value, Kind.TEXT_RECEIVED.value, Kind.SIGNAL_RECEIVED.value,
-                      Kind.NOTICE_UNDECODABLE.value}
 #: A notice's ``path`` as the frame that carried it.
 _PATH_TAG = {"unsolicited_1004": "1004", "push_1601": "2001/1601"}
-#: How far (in the agent's own events) a frame looks for what it meant.
-_PAIR_REACH = 3
 
 
 @dataclass(frozen=True)
@@ -153,7 +138,7 @@ def _semantic_label(e: Event) -> tuple[str, str]:
         return f"{request_name(g('req_identifier'))} failed{_err(e)}", ERROR
     if k == Kind.RINGING.value:
         return f"ringing{_room(e)}", PUSH
-    if k in _NOTICES:
+    if k in NOTICES:
         return k.replace("_", " "), PUSH
     if k == Kind.TEXT_SENT.value:
         return "text" + (f" to {g('to')}" if g("to") else ""), REQUEST
@@ -228,66 +213,6 @@ def _columns(v: TimelineView, ctx: RuleContext) -> tuple[LadderColumn, ...]:
     return tuple(cols)
 
 
-def _tiers(e: Event) -> tuple[frozenset[str], ...]:
-    """What a frame may have meant, best first (the semantic kinds to look for)."""
-    req = e.get("req_identifier")
-    if e.kind == Kind.FRAME_OUT.value:
-        return (_OUT_PAIRS.get(req, frozenset()),)
-    if e.kind != Kind.FRAME_IN.value:
-        return ()
-    if e.get("msg_incr"):
-        return (_ACKS, _FAILED) if req in (1003, 1004) else (_FAILED,)
-    if req == 1004:
-        return (_NOTICES | {Kind.NOTICE_UNDECODABLE.value}, _NOTE)
-    if req == 2001:
-        return (_PUSHED, _NOTE)
-    if req in (2002, 2003):
-        return (frozenset({Kind.KICKED.value}),)
-    return (_NOTE,)
-
-
-def _pairs(v: TimelineView) -> dict[int, list[int]]:
-    """Frame index -> the semantic events it carried, the main one first.
-
-    A driver records a frame and its meaning next to each other, in either
-    order, among the same agent's events: the nearest match wins, and a
-    reply takes the REQUEST_FAILED of its own msgIncr along.
-    """
-    taken: set[int] = set()
-    out: dict[int, list[int]] = {}
-    by_agent: dict[str, list[int]] = {}
-    for i, e in enumerate(v.events):
-        by_agent.setdefault(e.agent, []).append(i)
-    for seq in by_agent.values():
-        for pos, i in enumerate(seq):
-            e = v.events[i]
-            tiers = _tiers(e)
-            if not tiers:
-                continue
-            span = range(max(0, pos - _PAIR_REACH), min(len(seq), pos + _PAIR_REACH + 1))
-            near = [seq[p] for p in sorted(span, key=lambda p: (abs(p - pos), p > pos)) if p != pos]
-
-            def fits(j: int, kinds: frozenset[str]) -> bool:
-                o = v.events[j]
-                return (j not in taken and o.kind in kinds
-                        and o.get("msg_incr") in (None, "", e.get("msg_incr")))
-
-            for kinds in tiers:
-                main = next((j for j in near if fits(j, kinds)), None)
-                if main is not None:
-                    got = [main]
-                    taken.add(main)
-                    if e.kind == Kind.FRAME_IN.value and e.get("msg_incr") and kinds is not _FAILED:
-                        failed = next((j for j in near if fits(j, _FAILED)
-                                       and v.events[j].get("msg_incr") == e.get("msg_incr")), None)
-                        if failed is not None:
-                            got.append(failed)
-                            taken.add(failed)
-                    out[i] = got
-                    break
-    return out
-
-
 def _peer(v: TimelineView, agent: str, idx: int) -> tuple[str, int]:
     """The other end of ``agent``'s peer connection at ``idx``, and the call's invite index."""
     calls = [c for c in v.calls() if c.invite_idx < idx and (c.caller == agent or agent in c.callee_agents)]
@@ -312,7 +237,8 @@ def _echo(v: TimelineView, e: Event) -> bool:
 def _rows(v: TimelineView, columns: set[str], heartbeats: bool,
           echoes: bool) -> list[tuple[LadderRow, list[int]]]:
     """Rows in time order, each with the indexes of the events it stands for."""
-    paired = _pairs(v)
+    pairing = pair_frames(v.events)
+    paired = pairing.meant
     out: list[tuple[LadderRow, list[int]]] = []
     done: set[int] = {j for meant in paired.values() for j in meant}  # drawn with their frame
     linked: dict[tuple[str, frozenset[str], int], int] = {}  # one line per call and outcome
@@ -330,7 +256,8 @@ def _rows(v: TimelineView, columns: set[str], heartbeats: bool,
             req = e.get("req_identifier")
             err = e.get("err_code")
             meant = paired.get(i, [])
-            if not outgoing and e.get("msg_incr") and not err and req == 1003:
+            reply = i in pairing.replies
+            if reply and not err and req == 1003:
                 continue  # a SendMsg ack says nothing the arrow before it did not
             if meant:
                 sem = v.events[meant[0]]
@@ -347,7 +274,7 @@ def _rows(v: TimelineView, columns: set[str], heartbeats: bool,
             if not outgoing and req == 2001 and not echoes and _echo(v, e):
                 continue
             style = (ERROR if err or e.get("error") else REQUEST if outgoing
-                     else REPLY if e.get("msg_incr") else PUSH)
+                     else REPLY if reply else PUSH)
             label = _frame_label(e) + (f" errCode {err}" if err else "")
             out.append((LadderRow(e.t_ms, src, dst, label, style, k, (e,)), [i]))
             continue
@@ -355,7 +282,7 @@ def _rows(v: TimelineView, columns: set[str], heartbeats: bool,
             continue
         label, style = _semantic_label(e)
         if label:
-            incoming = (k in _REPLIES or k in _PUSHED or k in (
+            incoming = (k in REPLIES or k in PUSHED or k in (
                 Kind.WS_REFUSED.value, Kind.HEARTBEAT_REPLY.value, Kind.KICKED.value)
                 or (k == Kind.WS_CLOSED.value and e.get("by") != "client"))
             src, dst = (GATEWAY, a) if incoming else (a, GATEWAY)

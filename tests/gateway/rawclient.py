@@ -143,7 +143,8 @@ class RawClient:
         await self.ws.send(frame)
 
     def envelope(self, ident: int, payload: Message | bytes | None = None, *, encoding: DataEncoding = "array",
-                 token: str | None = None, send_id: str | None = None, msg_incr: str | None = None) -> tuple[str, bytes]:
+                 token: str | None = None, send_id: str | None = None,
+                 msg_incr: str | None = None) -> tuple[str, bytes]:
         data = payload.SerializeToString() if isinstance(payload, Message) else (payload or b"")
         incr = msg_incr if msg_incr is not None else f"{self.user_id}-{next(_incr)}"
         req = Request(req_identifier=ident, send_id=self.user_id if send_id is None else send_id,

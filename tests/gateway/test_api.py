@@ -59,7 +59,8 @@ async def test_get_user_token_needs_the_admin_token(gateway: EmbeddedGateway) ->
 ])
 async def test_get_user_token_argument_errors(gateway: EmbeddedGateway, body: dict[str, object], detail: str) -> None:
     admin = await admin_token(gateway.api_url)
-    _, reply = await api_post(gateway.api_url, "/auth/get_user_token", body, headers={"operationID": "x", "token": admin})
+    headers = {"operationID": "x", "token": admin}
+    _, reply = await api_post(gateway.api_url, "/auth/get_user_token", body, headers=headers)
     assert reply["errCode"] == 1001 and detail in reply["errDlt"]
 
 

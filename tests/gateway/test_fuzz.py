@@ -32,7 +32,8 @@ PROBE = '{"type":"ping","body":"probe"}'
 ALLOWED_CLOSE = {1000, 1002, 1003, 1008, 1009}
 
 ids = st.sampled_from([1001, 1002, 1003, 1004, 1005, 1006, 1007, 2004, 2005])
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=False, allow_infinity=False),
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
+                      st.floats(allow_nan=False, allow_infinity=False),
                       st.text(max_size=12))
 # shallow on purpose: deep recursive JSON costs generation time and finds nothing more
 json_any = st.one_of(json_leaf, st.lists(json_leaf, max_size=3),

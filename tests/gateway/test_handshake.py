@@ -66,7 +66,8 @@ async def test_token_errors_map_to_upstream_codes(gateway: EmbeddedGateway) -> N
     now = int(time.time())
     _, malformed = await refused(gateway.ws_url, ws_query("alice", "not-a-jwt"))
     assert malformed["errCode"] == 1503
-    forged = jwt.encode({"UserID": "alice", "PlatformID": 5, "exp": now + 60, "iat": now}, "wrong-secret-of-32-bytes-or-more!")
+    claims = {"UserID": "alice", "PlatformID": 5, "exp": now + 60, "iat": now}
+    forged = jwt.encode(claims, "wrong-secret-of-32-bytes-or-more!")
     _, unknown = await refused(gateway.ws_url, ws_query("alice", forged))
     assert unknown["errCode"] == 1505
     secret = gateway.settings.secret

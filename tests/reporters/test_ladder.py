@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 
 from callprobe.diagnostics import diagnose_timeline
@@ -17,6 +19,7 @@ from callprobe.reporters.ladder import (
     render_ladder,
     render_ladder_text,
 )
+from callprobe.reporters.ladder_pairs import pair_frames
 from tests.diagnostics.timeline_fakes import ALICE, BOB, CTX, TL, healthy_walk
 
 
@@ -207,3 +210,296 @@ def test_two_calls_get_two_webrtc_lines() -> None:
         tl.hangup(room=room)
     direct = [r for r in build_ladder(tl.finish(), ctx=CTX).rows if r.direct]
     assert [r.label for r in direct] == ["ICE+DTLS connected host↔host"] * 2
+
+
+# ------------------------------------------------------------------ which frame carried which meaning
+#
+# Timelines below carry the fields the KKIM driver records (callprobe/drivers/kkim.py,
+# kkim_connection.py): a 2001 FRAME_IN's ``msgs`` summary, a notice's ``path``, an
+# ack's ``temp_room_id``/``room_id``/``client_msg_id``, REQUEST_FAILED's ``msg_incr``.
+
+ROOM, TMP = "696ee2ac", "tmp_u_alice_1"
+
+
+def ev(t: float, agent: str, kind: Kind, **fields: Any) -> Event:
+    return Event(t, agent, kind.value, fields)
+
+
+def push(t: float, agent: str, *msgs: tuple[int, str, int, str]) -> Event:
+    """A 2001 FRAME_IN holding (content_type, send_id, seq, client_msg_id) messages."""
+    return ev(t, agent, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=300, err_code=0,
+              msgs=[{"map": "msgs", "conversation": "si_u_alice_u_bob", "content_type": ct, "send_id": who,
+                     "seq": seq, "client_msg_id": cid} for ct, who, seq, cid in msgs])
+
+
+def unsolicited(t: float, agent: str) -> Event:
+    return ev(t, agent, Kind.FRAME_IN, req_identifier=1004, msg_incr="", size=166, err_code=0)
+
+
+def out(t: float, agent: str, req: int, incr: str) -> Event:
+    return ev(t, agent, Kind.FRAME_OUT, req_identifier=req, msg_incr=incr, size=700)
+
+
+def reply(t: float, agent: str, req: int, incr: str, err: int = 0) -> Event:
+    return ev(t, agent, Kind.FRAME_IN, req_identifier=req, msg_incr=incr, size=160, err_code=err,
+              latency_ms=2.0)
+
+
+def meanings(events: list[Event]) -> dict[float, list[str]]:
+    """Frame time -> what it was paired with (kind, or ``note:<name>``), the main one first."""
+    got = pair_frames(events).meant
+    return {events[f].t_ms: [f"note:{events[j].get('note')}" if events[j].kind == "note" else events[j].kind
+                             for j in meant] for f, meant in got.items()}
+
+
+def recorded_call() -> list[Event]:
+    """The walk's text, invite and answer from a recorded run (67-93 ms), field for field.
+
+    The caller's echo of its own 1601 invite (78.7) sits three events before the
+    unsolicited 1004 that carries the answer (92.1): pairing by nearness gave the
+    echo the ``answered`` notice, and the 1004 frame the echo's note.
+    """
+    text, invite = "169277c6", "c7ab719e"
+    return [
+        ev(67.17, ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id=text, length=27),
+        out(67.38, ALICE, 1003, "1"),
+        reply(70.01, ALICE, 1003, "1"),
+        push(70.19, ALICE, (101, "u_alice", 1, text)),
+        ev(70.22, ALICE, Kind.NOTE, note="own_echo", content_type=101, client_msg_id=text, seq=1, status=2),
+        push(70.35, BOB, (101, "u_alice", 1, text)),
+        ev(70.40, BOB, Kind.TEXT_RECEIVED, client_msg_id=text, seq=1, via="push", **{"from": "u_alice"}),
+        ev(70.57, ALICE, Kind.ACTION_ACKED, action="send_text", client_msg_id=text, server_msg_id="s1"),
+        ev(71.22, ALICE, Kind.INVITE_SENT, callees=["u_bob"], room_id=TMP, media="video", timeout_s=30),
+        out(71.38, ALICE, 1004, "2"),
+        reply(78.51, ALICE, 1004, "2"),
+        ev(78.58, ALICE, Kind.INVITE_ACKED, room_id=ROOM, server_room_id=ROOM, temp_room_id=TMP, busy=[],
+           adopted=True),
+        push(78.73, ALICE, (1601, "u_alice", 2, invite)),
+        ev(78.83, ALICE, Kind.NOTE, note="own_echo", content_type=1601, client_msg_id=invite, seq=2, status=2,
+           action="invite", room_id=ROOM, dialect="bare-SignalInviteReq"),
+        push(78.95, BOB, (1601, "u_alice", 2, invite)),
+        ev(79.04, BOB, Kind.RINGING, room_id=ROOM, inviter="u_alice", media="video",
+           dialect="bare-SignalInviteReq", via="push_1601", platform=5, timeout_s=30, seq=2,
+           invitees=["u_bob"]),
+        ev(89.39, BOB, Kind.ACCEPT_SENT, room_id=ROOM, peer="u_alice"),
+        out(89.62, BOB, 1004, "1"),
+        reply(91.98, BOB, 1004, "1"),
+        unsolicited(92.10, ALICE),
+        ev(92.22, ALICE, Kind.ANSWERED, room_id=ROOM, path="unsolicited_1004", by="u_bob",
+           dialect="unsolicited-1004-SignalResp", action="accept"),
+        ev(93.34, ALICE, Kind.PEER_CREATED, room_id=ROOM, media="video", ice_servers=[]),
+        ev(95.00, BOB, Kind.ACTION_ACKED, action="accept", room_id=ROOM, resp_payload="accept"),
+    ]
+
+
+def test_recorded_call_labels_the_own_echo_and_the_answer_by_what_they_carried() -> None:
+    ladder = build_ladder(recorded_call(), ctx=CTX)
+    row = {r.t_ms: r for r in ladder.arrows}
+    echo, answer = row[78.73], row[92.10]
+    assert (echo.src, echo.dst, echo.label) == (GATEWAY, ALICE, "own_echo ·2001/1601")
+    assert [e.kind for e in echo.events] == ["frame_in", "note"]
+    assert (answer.src, answer.dst, answer.label) == (GATEWAY, ALICE, "answered ·1004")
+    assert [e.kind for e in answer.events] == ["frame_in", "answered"]
+    assert arrows(ladder) == [
+        (ALICE, GATEWAY, "text to u_bob ·1003"),
+        (GATEWAY, ALICE, "own_echo ·2001/101"),
+        (GATEWAY, BOB, "text from u_alice ·2001/101"),
+        (ALICE, GATEWAY, "invite video ·1004"),
+        (GATEWAY, ALICE, f"invite ok room={ROOM} ·1004"),
+        (GATEWAY, ALICE, "own_echo ·2001/1601"),
+        (GATEWAY, BOB, f"ringing room={ROOM} ·2001/1601"),
+        (BOB, GATEWAY, f"accept room={ROOM} ·1004"),
+        (GATEWAY, BOB, "accept ok ·1004"),      # the ack written 3 ms later, after other frames
+        (GATEWAY, ALICE, "answered ·1004"),
+    ]
+    assert not any(r.is_note and r.kind == "note" for r in ladder.rows)  # every driver note found its frame
+    text = render_ladder_text(ladder, width=120)
+    assert "answered ·2001/1601" not in text and "own_echo ·1004" not in text
+
+
+def drawn(events: list[Event]) -> dict[float, list[str]]:
+    """Arrow time -> the meanings drawn on it (kind, ``note:<name>``, or the client_msg_id)."""
+    return {r.t_ms: [str(e.get("client_msg_id") or (f"note:{e.get('note')}" if e.kind == "note" else e.kind))
+                     for e in r.events if e.kind not in ("frame_in", "frame_out")]
+            for r in build_ladder(events, ctx=CTX).arrows}
+
+
+def test_a_notice_by_unsolicited_1004_takes_the_1004_frame_not_an_earlier_push() -> None:
+    events = [
+        push(1.0, ALICE, (1601, "u_alice", 4, "e1")),
+        ev(2.0, ALICE, Kind.NOTE, note="own_echo", content_type=1601, client_msg_id="e1", seq=4),
+        unsolicited(3.0, ALICE),
+        ev(4.0, ALICE, Kind.ANSWERED, room_id="r1", path="unsolicited_1004", by="u_bob"),
+    ]
+    assert meanings(events) == {1.0: ["note:own_echo"], 3.0: ["answered"]}
+    labels = [r.label for r in build_ladder(events, ctx=CTX).arrows]
+    assert labels == ["own_echo ·2001/1601", "answered ·1004"]
+
+
+def test_a_notice_by_push_1601_takes_the_push_holding_a_1601_message() -> None:
+    events = [
+        unsolicited(1.0, ALICE),
+        ev(2.0, ALICE, Kind.NOTE, note="unsolicited_1004_ignored", err_code=0, payload=None),
+        push(3.0, ALICE, (1601, "u_bob", 7, "n1")),
+        ev(4.0, ALICE, Kind.HUNG_UP, room_id="r1", path="push_1601", by="u_bob", seq=7),
+        push(5.0, ALICE, (101, "u_bob", 8, "t1"), (1601, "u_bob", 9, "n2")),
+        ev(6.0, ALICE, Kind.TEXT_RECEIVED, client_msg_id="t1", seq=8, via="push", **{"from": "u_bob"}),
+        ev(7.0, ALICE, Kind.NOTE, note="second_arrival", action="hungUp", room_id="r1", path="push_1601"),
+    ]
+    assert meanings(events) == {1.0: ["note:unsolicited_1004_ignored"], 3.0: ["hung_up"],
+                                5.0: ["text_received", "note:second_arrival"]}
+    labels = [r.label for r in build_ladder(events, ctx=CTX).arrows]
+    assert labels == ["unsolicited_1004_ignored ·1004", "hung up ·2001/1601",
+                      "text from u_bob ·2001/101,1601"]
+
+
+def test_own_echo_notes_find_their_message_by_content_type_and_client_msg_id() -> None:
+    events = [
+        push(1.0, ALICE, (110, "u_alice", 1, "a")),
+        push(2.0, ALICE, (110, "u_alice", 2, "b")),
+        ev(3.0, ALICE, Kind.NOTE, note="own_echo", content_type=110, client_msg_id="b", seq=2),
+        ev(4.0, ALICE, Kind.NOTE, note="own_echo", content_type=110, client_msg_id="a", seq=1),
+        push(5.0, ALICE, (101, "u_alice", 3, "c"), (1601, "u_alice", 4, "d")),
+        ev(6.0, ALICE, Kind.NOTE, note="own_echo", content_type=1601, client_msg_id="d", seq=4),
+        ev(7.0, ALICE, Kind.NOTE, note="own_echo", content_type=101, client_msg_id="c", seq=3),
+        push(8.0, ALICE, (101, "u_alice", 5, "")),
+        ev(9.0, ALICE, Kind.NOTE, note="own_echo", content_type=1601, seq=6),  # says another message
+    ]
+    pairing = pair_frames(events)
+    ids = {events[f].t_ms: [events[j].get("client_msg_id") for j in got] for f, got in pairing.meant.items()}
+    assert ids == {1.0: ["a"], 2.0: ["b"], 5.0: ["d", "c"]}
+    assert drawn(events) == {1.0: ["a"], 2.0: ["b"], 5.0: ["d", "c"]}  # 8.0: an unpaired echo, folded
+    assert 7 not in pairing.meant and any(r.is_note and r.t_ms == 9.0 for r in build_ladder(events).rows)
+
+
+def test_replies_go_by_msg_incr_and_acks_through_the_request_they_answer() -> None:
+    events = [
+        ev(1.0, ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id="c1"),
+        out(2.0, ALICE, 1003, "1"),
+        ev(3.0, ALICE, Kind.ACCEPT_SENT, room_id="r1"),
+        out(4.0, ALICE, 1004, "2"),
+        reply(5.0, ALICE, 1004, "2"),                  # replies in the other order
+        reply(6.0, ALICE, 1003, "1"),
+        push(7.0, ALICE, (101, "u_alice", 1, "c1")),
+        ev(8.0, ALICE, Kind.NOTE, note="own_echo", content_type=101, client_msg_id="c1", seq=1),
+        ev(9.0, ALICE, Kind.ACTION_ACKED, action="send_text", client_msg_id="c1"),
+        ev(10.0, ALICE, Kind.ACTION_ACKED, action="accept", room_id="r1"),
+        ev(11.0, ALICE, Kind.INVITE_SENT, room_id=TMP, media="audio"),
+        out(12.0, ALICE, 1004, "3"),
+        reply(13.0, ALICE, 1004, "3"),
+        ev(14.0, ALICE, Kind.INVITE_ACKED, room_id=ROOM, temp_room_id=TMP),
+        ev(15.0, ALICE, Kind.HANGUP_SENT, room_id=ROOM),
+        out(16.0, ALICE, 1004, "4"),                   # its reply was never recorded
+        ev(17.0, ALICE, Kind.ACTION_ACKED, action="hungUp", room_id=ROOM),
+    ]
+    pairing = pair_frames(events)
+    got = meanings(events)
+    assert got[5.0] == ["action_acked"] and events[pairing.meant[4][0]].get("action") == "accept"
+    assert got[6.0] == ["action_acked"] and events[pairing.meant[5][0]].get("action") == "send_text"
+    assert got[13.0] == ["invite_acked"] and 16 not in {j for m in pairing.meant.values() for j in m}
+    assert {events[i].t_ms for i in pairing.replies} == {5.0, 6.0, 13.0}
+    labels = [(r.t_ms, r.label) for r in build_ladder(events, ctx=CTX).rows]
+    assert (5.0, "accept ok ·1004") in labels and (13.0, f"invite ok room={ROOM} ·1004") in labels
+    assert (17.0, "hungUp ok") in labels       # on its own: it did not take an older reply
+
+
+def test_request_failed_takes_the_reply_with_its_msg_incr() -> None:
+    events = [
+        ev(1.0, ALICE, Kind.CANCEL_SENT, room_id="r1"),
+        out(2.0, ALICE, 1004, "3"),
+        ev(3.0, ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id="c9"),
+        out(4.0, ALICE, 1003, "4"),
+        reply(5.0, ALICE, 1003, "4", err=1302),
+        reply(6.0, ALICE, 1004, "3", err=1003),
+        ev(7.0, ALICE, Kind.REQUEST_FAILED, req_identifier=1004, msg_incr="3", err_code=1003, err_msg="x"),
+        ev(8.0, ALICE, Kind.REQUEST_FAILED, req_identifier=1003, msg_incr="4", err_code=1302, err_msg="y"),
+    ]
+    pairing = pair_frames(events)
+    assert drawn(events)[5.0] == ["request_failed"] and drawn(events)[6.0] == ["request_failed"]
+    assert [events[j].get("msg_incr") for j in pairing.meant[4]] == ["4"]
+    assert [events[j].get("msg_incr") for j in pairing.meant[5]] == ["3"]
+    rows = {r.t_ms: r for r in build_ladder(events, ctx=CTX).arrows}
+    assert rows[6.0].label == f"SendSignalMsg failed {explain_err_code(1003)} ·1004"
+    assert rows[6.0].style == ERROR
+
+
+def test_received_text_and_signals_find_their_push_by_client_msg_id() -> None:
+    events = [
+        push(1.0, BOB, (110, "u_alice", 3, "s1")),
+        push(2.0, BOB, (101, "u_alice", 4, "t1")),
+        ev(3.0, BOB, Kind.TEXT_RECEIVED, client_msg_id="t1", seq=4, via="push", **{"from": "u_alice"}),
+        ev(4.0, BOB, Kind.SIGNAL_RECEIVED, signal_type="offer", room_id="r1", client_msg_id="s1",
+           **{"from": "u_alice"}),
+    ]
+    assert meanings(events) == {1.0: ["signal_received"], 2.0: ["text_received"]}
+    assert arrows(build_ladder(events, ctx=CTX)) == [
+        (GATEWAY, BOB, "offer ·2001/110"), (GATEWAY, BOB, "text from u_alice ·2001/101")]
+
+
+def test_sent_requests_take_the_frame_of_their_req_identifier_in_order() -> None:
+    events = [
+        ev(1.0, ALICE, Kind.INVITE_SENT, room_id=TMP, media="video"),
+        ev(2.0, ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id="c1"),
+        out(3.0, ALICE, 1003, "1"),
+        out(4.0, ALICE, 1004, "2"),
+        ev(5.0, ALICE, Kind.SIGNAL_SENT, signal_type="offer", room_id="r1"),   # the connection was lost
+        ev(6.0, ALICE, Kind.SIGNAL_SENT, signal_type="candidate", room_id="r1"),
+        out(7.0, ALICE, 1003, "3"),
+        out(8.0, ALICE, 1004, "4"),                     # frame first, then its meaning
+        ev(9.0, ALICE, Kind.HANGUP_SENT, room_id="r1"),
+    ]
+    assert meanings(events) == {3.0: ["text_sent"], 4.0: ["invite_sent"], 7.0: ["signal_sent"],
+                                8.0: ["hangup_sent"]}
+    assert arrows(build_ladder(events, ctx=CTX)) == [
+        (ALICE, GATEWAY, "text to u_bob ·1003"), (ALICE, GATEWAY, "invite video ·1004"),
+        (ALICE, GATEWAY, "offer"), (ALICE, GATEWAY, "candidate ·1003"),
+        (ALICE, GATEWAY, "hangup room=r1 ·1004")]
+
+
+def test_meanings_without_keys_fall_back_to_the_nearest_frame_that_allows_them() -> None:
+    events = [
+        unsolicited(1.0, ALICE),
+        push(2.0, ALICE, (101, "u_alice", 4, "e1")),
+        ev(3.0, ALICE, Kind.ANSWERED, room_id="r1", by="u_bob"),       # no path: a 101 push cannot be it
+        ev(4.0, ALICE, Kind.NOTE, note="own_echo", content_type=101, client_msg_id="e1"),
+        ev(5.0, BOB, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=300),   # no msgs summary
+        ev(6.0, BOB, Kind.RINGING, room_id="r1"),
+        reply(7.0, BOB, 1004, "2"),
+        ev(8.0, BOB, Kind.ACTION_ACKED, action="reject"),
+    ]
+    assert meanings(events) == {1.0: ["answered"], 2.0: ["note:own_echo"], 5.0: ["ringing"],
+                                7.0: ["action_acked"]}
+    assert [r.label for r in build_ladder(events, ctx=CTX).arrows] == [
+        "answered ·1004", "own_echo ·2001/101", "ringing room=r1 ·2001", "reject ok ·1004"]
+
+
+def test_the_fallback_never_reaches_past_a_frame_that_holds_its_own_match() -> None:
+    events = [
+        ev(1.0, BOB, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=300),   # could carry anything
+        push(2.0, BOB, (1601, "u_alice", 3, "n3")),
+        ev(3.0, BOB, Kind.RINGING, room_id="r1", via="push_1601", seq=3),            # proven: 2.0
+        ev(4.0, BOB, Kind.CANCELLED, room_id="r1"),                                  # keyless
+    ]
+    assert meanings(events) == {2.0: ["ringing"]}
+    ladder = build_ladder(events, ctx=CTX)
+    assert arrows(ladder) == [(GATEWAY, BOB, "push"), (GATEWAY, BOB, "ringing room=r1 ·2001/1601"),
+                              (GATEWAY, BOB, "cancelled")]
+
+
+def test_kicks_late_replies_and_stray_frames_pair_by_what_they_name() -> None:
+    events = [
+        out(1.0, ALICE, 1001, "5"),
+        ev(2.0, ALICE, Kind.REQUEST_TIMEOUT, req_identifier=1001, msg_incr="5", setting="request_timeout_s",
+           seconds=5),
+        ev(3.0, ALICE, Kind.FRAME_IN, req_identifier=1001, msg_incr="5", size=60, err_code=0, late=True),
+        ev(4.0, ALICE, Kind.NOTE, note="late_reply", req_identifier=1001, msg_incr="5"),
+        ev(5.0, ALICE, Kind.FRAME_IN, req_identifier=1005, msg_incr="", size=60, err_code=0),
+        ev(6.0, ALICE, Kind.NOTE, note="unhandled_frame", req_identifier=1005, msg_incr=""),
+        ev(7.0, ALICE, Kind.FRAME_IN, req_identifier=2002, msg_incr="", size=60, err_code=0),
+        ev(8.0, ALICE, Kind.KICKED, by="2002", text="another login took the connection"),
+        ev(9.0, ALICE, Kind.NOTE, note="history_pulled", count=0),   # about no frame: stays a note
+    ]
+    assert meanings(events) == {3.0: ["note:late_reply"], 5.0: ["note:unhandled_frame"], 7.0: ["kicked"]}
+    rows = build_ladder(events, ctx=CTX).rows
+    assert [(r.t_ms, r.label) for r in rows if not r.is_note][-1] == (7.0, "kicked (2002) ·2002")
+    assert any(r.is_note and r.label == "history_pulled" for r in rows)

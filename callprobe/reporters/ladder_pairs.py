@@ -1,0 +1,397 @@
+"""Which frame carried which meaning: the pairing behind each ladder arrow.
+
+A driver records each frame (FRAME_OUT/FRAME_IN) and, next to it, what the frame
+meant (INVITE_SENT, ANSWERED, NOTE own_echo, ...). Other frames and other tasks'
+events may sit in between (an ack is written when the awaiting task resumes,
+after pushes that arrived meanwhile), so nearness alone mislabels frames. A
+meaning is tied to its frame by its own fields wherever it has them:
+
+* a notice's ``path``: ``unsolicited_1004`` -> a 1004 frame that answers no
+  request; ``push_1601`` -> a 2001 push holding a 1601 message;
+* ``client_msg_id``, ``content_type``, ``seq``, ``from`` -> one message of a 2001
+  push (the frame's ``msgs`` summary);
+* REQUEST_FAILED's ``msg_incr`` -> the reply with that msgIncr;
+* an ack (INVITE_ACKED ``temp_room_id``, ACTION_* ``room_id`` or
+  ``client_msg_id``) -> its request event -> that request's FRAME_OUT -> the
+  reply carrying the FRAME_OUT's msgIncr;
+* INVITE_SENT, TEXT_SENT, ... -> the FRAME_OUT of their reqIdentifier beside
+  them, in order (neither carries a key the other has).
+
+A meaning without such fields (another backend's, or a hand-built timeline)
+falls back to the nearest received frame before it whose fields allow it, and
+only when that frame has room left: the fallback runs after every proven pair,
+and never reaches past a frame already holding its own, better match.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from callprobe.events import Event, Kind
+from callprobe.protocol.constants import ContentType
+
+#: The events a FRAME_OUT of this reqIdentifier may stand for.
+OUT_PAIRS: dict[int, frozenset[str]] = {
+    1004: frozenset({Kind.INVITE_SENT.value, Kind.ACCEPT_SENT.value, Kind.REJECT_SENT.value,
+                     Kind.CANCEL_SENT.value, Kind.HANGUP_SENT.value}),
+    1003: frozenset({Kind.TEXT_SENT.value, Kind.SIGNAL_SENT.value}),
+}
+NOTICES = frozenset({Kind.ANSWERED.value, Kind.REJECTED.value, Kind.CANCELLED.value,
+                     Kind.HUNG_UP.value, Kind.CALL_TIMEOUT.value})
+ACKS = frozenset({Kind.INVITE_ACKED.value, Kind.INVITE_REFUSED.value, Kind.ACTION_ACKED.value,
+                  Kind.ACTION_REFUSED.value})
+FAILED = frozenset({Kind.REQUEST_FAILED.value})
+REPLIES = ACKS | FAILED
+PUSHED = NOTICES | {Kind.RINGING.value, Kind.TEXT_RECEIVED.value, Kind.SIGNAL_RECEIVED.value,
+                    Kind.NOTICE_UNDECODABLE.value}
+
+_PROVEN, _FITS = 2, 1
+#: How far back (in the agent's own events) a meaning looks for a frame that proves it
+#: (the meanings of one push follow it one per message).
+_PROOF_REACH = 256
+#: How far back a meaning without keys looks for its frame (a driver writes it right after).
+_PAIR_REACH = 3
+_PATH_1004, _PATH_1601 = "unsolicited_1004", "push_1601"
+_TEXT, _CUSTOM, _CALL = (int(ContentType.TEXT), int(ContentType.CUSTOM),
+                         int(ContentType.SIGNALING_NOTIFICATION))
+#: NOTEs a driver writes about one received frame; any other NOTE is drawn on its own.
+_FRAME_NOTES = frozenset({
+    "own_echo", "second_arrival", "custom_message", "message_ignored", "1601_ignored",
+    "invite_not_for_me", "push_without_messages", "unsolicited_1004_ignored", "unhandled_frame",
+    "late_reply", "undecodable_frame", "unexpected_text_frame"})
+#: The request event an ACTION_ACKED/ACTION_REFUSED answers, by ``action``, and the field both carry.
+_ACTION_REQUEST: dict[str, tuple[str, str]] = {
+    "accept": (Kind.ACCEPT_SENT.value, "room_id"), "reject": (Kind.REJECT_SENT.value, "room_id"),
+    "cancel": (Kind.CANCEL_SENT.value, "room_id"), "hungUp": (Kind.HANGUP_SENT.value, "room_id"),
+    "send_text": (Kind.TEXT_SENT.value, "client_msg_id"),
+    "send_signal": (Kind.SIGNAL_SENT.value, "client_msg_id"),
+}
+#: Key fields of the request events, for finding the one an ack answers.
+_REQUEST_KEYS = (
+    (Kind.INVITE_SENT.value, "room_id"), *_ACTION_REQUEST.values())
+
+Slot = tuple[Any, ...]
+Option = tuple[int, Slot]
+
+
+def _note(e: Event) -> str | None:
+    return str(e.get("note")) if e.kind == Kind.NOTE.value else None
+
+
+def _is_meaning(e: Event) -> bool:
+    """Whether ``e`` says what a received frame meant (it then draws on that frame's arrow)."""
+    return (e.kind in PUSHED or e.kind in REPLIES or e.kind == Kind.KICKED.value
+            or _note(e) in _FRAME_NOTES)
+
+
+def _ack_request(s: Event) -> tuple[str, str, Any] | None:
+    """(request kind, field, value) naming the request an ack or refusal answers."""
+    if s.kind == Kind.INVITE_ACKED.value:
+        return Kind.INVITE_SENT.value, "room_id", s.get("temp_room_id")
+    if s.kind == Kind.INVITE_REFUSED.value:
+        return Kind.INVITE_SENT.value, "room_id", s.get("room_id")
+    target = _ACTION_REQUEST.get(str(s.get("action")))
+    return (target[0], target[1], s.get(target[1])) if target else None
+
+
+def _ack_req_identifier(s: Event) -> int | None:
+    """The reqIdentifier whose reply an ack follows, when its fields say."""
+    if s.kind in (Kind.INVITE_ACKED.value, Kind.INVITE_REFUSED.value):
+        return 1004
+    target = _ACTION_REQUEST.get(str(s.get("action")))
+    if target is None:
+        return None
+    return 1003 if target[0] in OUT_PAIRS[1003] else 1004
+
+
+def _pushed_type(s: Event) -> tuple[bool, int | None]:
+    """Whether ``s`` can stand for one message of a 2001 push, and that message's contentType."""
+    k, note = s.kind, _note(s)
+    if k == Kind.RINGING.value:
+        return s.get("via") in (None, "", _PATH_1601), _CALL
+    if k in NOTICES or note == "second_arrival":
+        path = s.get("path")
+        return path == _PATH_1601 or (k in NOTICES and path in (None, "")), _CALL
+    if k == Kind.TEXT_RECEIVED.value:
+        return s.get("via") in (None, "", "push"), _TEXT
+    if k == Kind.SIGNAL_RECEIVED.value or note == "custom_message":
+        return True, _CUSTOM
+    if k == Kind.NOTICE_UNDECODABLE.value:
+        ct = s.get("content_type")
+        return ct != 1004, ct if isinstance(ct, int) else None
+    if note in ("own_echo", "message_ignored"):
+        ct = s.get("content_type")
+        return True, ct if isinstance(ct, int) else None
+    if note in ("1601_ignored", "invite_not_for_me"):
+        return True, _CALL
+    return False, None
+
+
+def _msg_evidence(m: dict[str, Any], s: Event, ctype: int | None) -> int:
+    """How surely ``s`` stands for push message ``m`` (a ``msgs`` entry of FRAME_IN 2001); 0: it does not."""
+    mct = m.get("content_type")
+    if ctype is not None and mct is not None and mct != ctype:
+        return 0
+    frm, sender = s.get("from"), m.get("send_id")
+    if frm and sender and frm != sender:
+        return 0
+    cid, mid = s.get("client_msg_id"), m.get("client_msg_id")
+    if cid and mid:
+        return _PROVEN if cid == mid else 0
+    seq, mseq = s.get("seq"), m.get("seq")
+    if seq and mseq:
+        return _PROVEN if seq == mseq else 0
+    return _FITS
+
+
+def _push_evidence(f: Event, s: Event) -> list[Option]:
+    if _note(s) == "push_without_messages":
+        return [] if f.get("msgs") else [(_PROVEN, ("push",))]
+    pushed, ctype = _pushed_type(s)
+    if not pushed or f.get("error"):
+        return []
+    msgs = f.get("msgs")
+    if not isinstance(msgs, list):  # a backend that does not summarise pushes
+        return [(_FITS, ("push",))]
+    options = [(got, ("msg", n)) for n, m in enumerate(msgs)
+               if isinstance(m, dict) and (got := _msg_evidence(m, s, ctype))]
+    return sorted(options, key=lambda o: -o[0])
+
+
+def _reply_evidence(f: Event, s: Event) -> list[Option]:
+    incr, req = s.get("msg_incr"), s.get("req_identifier")
+    same = incr in (None, "") or (incr == f.get("msg_incr") and req in (None, f.get("req_identifier")))
+    if s.kind == Kind.REQUEST_FAILED.value:
+        return [(_PROVEN if incr else _FITS, ("failed",))] if same else []
+    if _note(s) == "late_reply":
+        return [(_PROVEN, ("late",))] if f.get("late") and incr and same else []
+    if s.kind in ACKS and _ack_req_identifier(s) in (None, f.get("req_identifier")):
+        return [(_FITS, ("ack",))]
+    return []
+
+
+def _other_evidence(f: Event, s: Event) -> int:
+    """Unsolicited 1004, kicks and frames no handler knows."""
+    req, note = f.get("req_identifier"), _note(s)
+    if req == 1004:
+        if s.kind in NOTICES or note == "second_arrival":
+            path = s.get("path")
+            if path == _PATH_1004:
+                return _PROVEN
+            return _FITS if s.kind in NOTICES and path in (None, "") else 0
+        if s.kind == Kind.NOTICE_UNDECODABLE.value:
+            ct = s.get("content_type")
+            return _PROVEN if ct == 1004 else _FITS if ct is None else 0
+        return _PROVEN if note == "unsolicited_1004_ignored" else 0
+    if req in (2002, 2003):
+        by = s.get("by")
+        if s.kind != Kind.KICKED.value:
+            return 0
+        return _PROVEN if str(by) == str(req) else _FITS if by in (None, "") else 0
+    if note == "unhandled_frame":
+        return _PROVEN if req is not None and s.get("req_identifier") == req else 0
+    if note == "undecodable_frame":
+        return _PROVEN if f.get("error") else 0
+    if note == "unexpected_text_frame":
+        return _PROVEN if f.get("data_form") == "text" and not f.get("status_frame") else 0
+    return 0
+
+
+def _evidence(f: Event, s: Event, reply: bool) -> list[Option]:
+    """How ``s``'s own fields tie it to received frame ``f``: (strength, slot) options,
+    best first; none when they say it came from elsewhere. A slot is the part of the
+    frame it stands for (one push message, the reply's ack, ...): one meaning each."""
+    if reply:
+        return _reply_evidence(f, s)
+    if f.get("req_identifier") == 2001:
+        return _push_evidence(f, s)
+    got = _other_evidence(f, s)
+    return [(got, ("meaning",))] if got else []
+
+
+@dataclass
+class Pairing:
+    """Which frame carried which meaning, and which received frames are replies."""
+
+    meant: dict[int, list[int]]     # frame index -> its meaning(s), the main one first
+    replies: frozenset[int]         # FRAME_IN indexes that answer one of the agent's requests
+
+
+class _AgentPairing:
+    """Pairs one agent's frames with their meanings; ``seq`` is its event indexes in order."""
+
+    def __init__(self, events: Sequence[Event], seq: list[int]) -> None:
+        self.ev, self.seq = events, seq
+        self.pos = {i: p for p, i in enumerate(seq)}
+        self.meant: dict[int, list[int]] = {}
+        self.slots: dict[int, set[Slot]] = {}
+        self.request_frame = self._pair_requests()
+        self.reply_of = self._match_replies()
+        self.replies = set(self.reply_of.values())
+        no_requests = not any(events[i].kind == Kind.FRAME_OUT.value for i in seq)
+        for i in seq:
+            e = events[i]
+            if e.kind == Kind.FRAME_IN.value and (
+                    "latency_ms" in e.fields or e.get("late") or (no_requests and e.get("msg_incr"))):
+                self.replies.add(i)
+        self.keyed: dict[tuple[str, str, str], list[int]] = {}
+        for p, i in enumerate(seq):
+            for kind, name in _REQUEST_KEYS:
+                if events[i].kind == kind and events[i].get(name):
+                    self.keyed.setdefault((kind, name, str(events[i].get(name))), []).append(p)
+
+    def run(self) -> None:
+        for s, f in self.request_frame.items():
+            if self.ev[f].kind == Kind.FRAME_OUT.value:
+                self._claim(f, s, ("request",))
+        unproven = [i for i in self.seq if _is_meaning(self.ev[i]) and not self._prove(i)]
+        for i in unproven:
+            self._fall_back(i)
+
+    # -- requests
+
+    def _pair_requests(self) -> dict[int, int]:
+        """INVITE_SENT, TEXT_SENT, ... with the FRAME_OUT of their reqIdentifier, both ways.
+
+        Neither carries a key the other has, so order decides: first the pairs
+        recorded back to back (a driver writes one right after the other, in
+        either order), then the neighbours left, never across another frame or
+        request of that reqIdentifier."""
+        ev, seq = self.ev, self.seq
+        pairs: dict[int, int] = {}
+        for req, kinds in OUT_PAIRS.items():
+            stream = [p for p, i in enumerate(seq) if ev[i].kind in kinds or (
+                ev[i].kind == Kind.FRAME_OUT.value and ev[i].get("req_identifier") == req)]
+            for back_to_back in (True, False):
+                for a, b in zip(stream, stream[1:]):
+                    ia, ib = seq[a], seq[b]
+                    same = (ev[ia].kind == Kind.FRAME_OUT.value) == (ev[ib].kind == Kind.FRAME_OUT.value)
+                    if same or ia in pairs or ib in pairs or (back_to_back and b != a + 1):
+                        continue
+                    pairs[ia], pairs[ib] = ib, ia
+        return pairs
+
+    def _match_replies(self) -> dict[int, int]:
+        """FRAME_OUT -> the first later FRAME_IN with its msgIncr, on the same connection."""
+        ev, seq = self.ev, self.seq
+        epoch: list[int] = []
+        n = 0
+        ins: dict[str, list[int]] = {}
+        outs: dict[str, list[int]] = {}
+        for p, i in enumerate(seq):
+            e = ev[i]
+            if e.kind in (Kind.WS_OPEN.value, Kind.WS_CLOSED.value):
+                n += 1
+            epoch.append(n)
+            incr = e.get("msg_incr")
+            if incr and e.kind in (Kind.FRAME_IN.value, Kind.FRAME_OUT.value):
+                (ins if e.kind == Kind.FRAME_IN.value else outs).setdefault(str(incr), []).append(p)
+        taken: set[int] = set()
+        reply_of: dict[int, int] = {}
+        for incr, out_ps in outs.items():
+            for k, p in enumerate(out_ps):
+                until = out_ps[k + 1] if k + 1 < len(out_ps) else len(seq)
+                req = ev[seq[p]].get("req_identifier")
+                cands = ins.get(incr, [])
+                for q in cands[bisect.bisect_right(cands, p):]:
+                    if q >= until or epoch[q] != epoch[p]:
+                        break
+                    o = ev[seq[q]]
+                    if q not in taken and (o.get("req_identifier") == req or o.get("late")):
+                        taken.add(q)
+                        reply_of[seq[p]] = seq[q]
+                        break
+        return reply_of
+
+    # -- received frames
+
+    def _claim(self, f: int, s: int, slot: Slot) -> None:
+        self.slots.setdefault(f, set()).add(slot)
+        self.meant.setdefault(f, []).append(s)
+
+    def _free(self, f: int, slot: Slot) -> bool:
+        return slot not in self.slots.get(f, ())
+
+    def _prove(self, i: int) -> bool:
+        """Pair ``i`` by its own fields; True when settled (paired, or known to have no frame)."""
+        s = self.ev[i]
+        if s.kind in ACKS:
+            settled, reply = self._reply_of_ack(i)
+            if reply is not None and self._free(reply, ("ack",)):
+                self._claim(reply, i, ("ack",))
+            if settled:
+                return True
+        p = self.pos[i]
+        for q in range(p - 1, max(-1, p - 1 - _PROOF_REACH), -1):
+            f = self.seq[q]
+            e = self.ev[f]
+            if e.kind == Kind.WS_OPEN.value:
+                break
+            if e.kind != Kind.FRAME_IN.value:
+                continue
+            for strength, slot in _evidence(e, s, f in self.replies):
+                if strength == _PROVEN and self._free(f, slot):
+                    self._claim(f, i, slot)
+                    return True
+        return False
+
+    def _reply_of_ack(self, i: int) -> tuple[bool, int | None]:
+        """(settled, reply frame) of an ack, through the request it answers; unsettled
+        when the ack names no request, or that request's frame was not recorded."""
+        named = _ack_request(self.ev[i])
+        if named is None or not named[2]:
+            return False, None
+        before = self.keyed.get((named[0], named[1], str(named[2])), [])
+        k = bisect.bisect_left(before, self.pos[i])
+        if k == 0:
+            return False, None
+        out = self.request_frame.get(self.seq[before[k - 1]])
+        if out is None:
+            return False, None
+        return True, self.reply_of.get(out)
+
+    def _fall_back(self, i: int) -> None:
+        """The nearest received frame before ``i`` that its fields allow, if it has room."""
+        s, p = self.ev[i], self.pos[i]
+        for q in range(p - 1, max(-1, p - 1 - _PAIR_REACH), -1):
+            f = self.seq[q]
+            e = self.ev[f]
+            if e.kind == Kind.WS_OPEN.value:
+                return
+            options = _evidence(e, s, f in self.replies) if e.kind == Kind.FRAME_IN.value else []
+            if not options:
+                continue  # not a frame, or one whose fields say it did not carry ``s``
+            for _, slot in options:
+                if self._free(f, slot):
+                    self._claim(f, i, slot)
+                    return
+            return  # that frame already has its own, better match: never past it
+
+
+def _rank(e: Event) -> int:
+    """Which of a frame's meanings names its arrow: events, then failures, then notes."""
+    if e.kind == Kind.NOTE.value:
+        return 3 if e.get("note") == "second_arrival" else 2
+    return 1 if e.kind == Kind.REQUEST_FAILED.value else 0
+
+
+def pair_frames(events: Sequence[Event]) -> Pairing:
+    """Each frame in ``events`` with the events that say what it meant (see above)."""
+    by_agent: dict[str, list[int]] = {}
+    for i, e in enumerate(events):
+        by_agent.setdefault(e.agent, []).append(i)
+    meant: dict[int, list[int]] = {}
+    replies: set[int] = set()
+    for seq in by_agent.values():
+        agent = _AgentPairing(events, seq)
+        agent.run()
+        replies |= agent.replies
+        for f, got in agent.meant.items():
+            meant[f] = sorted(got, key=lambda j: (_rank(events[j]), j))
+    return Pairing(meant, frozenset(replies))
+
+
+__all__ = ["ACKS", "NOTICES", "OUT_PAIRS", "PUSHED", "Pairing", "REPLIES", "pair_frames"]
