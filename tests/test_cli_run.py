@@ -53,9 +53,10 @@ def test_failed_expectation_exits_1_and_names_the_line(tmp_path: Path) -> None:
         "  - expect: {outcome: rejected, within: 1s}\n"
         "  - hangup: alice\n"
     )
-    junit = tmp_path / "junit.xml"
-    proc = callprobe("run", str(scenario), "--junit", str(junit))
+    junit, html = tmp_path / "junit.xml", tmp_path / "ladder.html"
+    proc = callprobe("run", str(scenario), "--junit", str(junit), "--html", str(html))
     assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "<svg" in html.read_text() and "accept" in html.read_text()
     assert "FAIL" in proc.stdout and "line 7" in proc.stdout
     assert "answered, expected rejected" in " ".join(proc.stdout.split())
     failures = ET.parse(junit).getroot().findall(".//failure")

@@ -28,10 +28,13 @@ if TYPE_CHECKING:
               help="Write the machine-readable report here.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write JUnit XML here (one test case per expectation).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the ladder diagram of the run, findings marked, as an HTML page.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Also draw the ladder diagram of every frame and notice.")
 def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
-            json_path: Path | None, junit_path: Path | None, verbose: bool) -> None:
+            json_path: Path | None, junit_path: Path | None, html_path: Path | None,
+            verbose: bool) -> None:
     """Run a call scenario against a gateway and report the call's figures.
 
     Exit codes: 0 every expectation held; 1 an expectation failed;
@@ -71,6 +74,12 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
         from callprobe.reporters.junit import write_junit
 
         write_junit(result, junit_path)
+    if html_path:
+        from callprobe.reporters.ladder import build_ladder
+        from callprobe.reporters.ladder_html import render_ladder_html
+
+        ladder = build_ladder(result.events, result.findings)
+        html_path.write_text(render_ladder_html(ladder, title=f"callprobe run {result.scenario}"))
     if result.aborted:
         sys.exit(int(ExitCode.SERVER_UNREACHABLE))
     sys.exit(int(ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED))

@@ -92,6 +92,11 @@ def decode_request_data(value: Any) -> bytes:
     if value is None:
         return b""
     if isinstance(value, list):
+        if set(map(type, value)) <= {int}:  # the usual case, checked in C
+            try:
+                return bytes(value)
+            except ValueError:
+                pass  # out of range: the loop below names the element
         out = bytearray()
         for index, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 255:
@@ -149,19 +154,25 @@ class _JSONObject(dict[str, Any]):
 
     Go binds every key that folds to a field name, in order, so duplicate and
     case-variant keys matter; a plain dict would keep only one of them.
+    ``folded`` indexes the pairs by folded key, built on first use.
     """
 
     pairs: list[tuple[str, Any]]
+    folded: dict[str, list[Any]] | None
 
 
 def _object_pairs(pairs: list[tuple[str, Any]]) -> _JSONObject:
     obj = _JSONObject(pairs)
     obj.pairs = pairs
+    obj.folded = None
     return obj
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
 
 
 def _loads(raw: bytes | str, what: str, error: type[FatalFrameError]) -> Any:
@@ -173,7 +184,7 @@ def _loads(raw: bytes | str, what: str, error: type[FatalFrameError]) -> Any:
     """
     text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
     try:
-        return json.loads(text, object_pairs_hook=_object_pairs, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except RecursionError:
         raise error(f"{what} nests JSON too deeply") from None
     except ValueError as exc:
@@ -219,9 +230,15 @@ def _occurrences(obj: dict[str, Any], name: str) -> list[Any]:
     Go's decoder matches keys case-insensitively and assigns each match in
     turn, so the last one wins (B§3.1).
     """
-    pairs = obj.pairs if isinstance(obj, _JSONObject) else list(obj.items())
+    if isinstance(obj, _JSONObject):
+        if obj.folded is None:  # one pass per object, not one per field
+            index: dict[str, list[Any]] = {}
+            for key, value in obj.pairs:
+                index.setdefault(_fold(key), []).append(value)
+            obj.folded = index
+        return obj.folded.get(_fold(name), [])
     want = _fold(name)
-    return [value for key, value in pairs if _fold(key) == want]
+    return [value for key, value in obj.items() if _fold(key) == want]
 
 
 def _field(obj: dict[str, Any], name: str) -> Any:
@@ -274,11 +291,19 @@ def _go_json(obj: dict[str, Any]) -> bytes:
     U+2029 (Go's HTML-safe escaping); a lone surrogate, which Go would have as
     invalid UTF-8, is written as the ``\\ufffd`` escape Go uses.
     """
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = _ENCODER.encode(obj)
+    if text.isascii():  # the usual frame: only the HTML-safe escapes can apply
+        for char, escape in _GO_ESCAPES[:3]:
+            if char in text:
+                text = text.replace(char, escape)
+        return text.encode()
     text = _SURROGATE.sub(lambda _m: "\\ufffd", text)
     for char, escape in _GO_ESCAPES:
         text = text.replace(char, escape)
     return text.encode()
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 # --------------------------------------------------------------- envelopes
