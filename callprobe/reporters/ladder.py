@@ -259,6 +259,9 @@ def _rows(v: TimelineView, columns: set[str], heartbeats: bool,
             reply = i in pairing.replies
             if reply and not err and req == 1003:
                 continue  # a SendMsg ack says nothing the arrow before it did not
+            if (meant and not outgoing and req == 2001 and not echoes and _echo(v, e)
+                    and all(v.events[j].kind == Kind.NOTE.value for j in meant)):
+                continue  # only the agent's own messages coming back (sender sync)
             if meant:
                 sem = v.events[meant[0]]
                 label, style = _semantic_label(sem) if sem.kind != Kind.NOTE.value else _note_label(sem)

@@ -293,7 +293,7 @@ def recorded_call() -> list[Event]:
 
 
 def test_recorded_call_labels_the_own_echo_and_the_answer_by_what_they_carried() -> None:
-    ladder = build_ladder(recorded_call(), ctx=CTX)
+    ladder = build_ladder(recorded_call(), ctx=CTX, echoes=True)
     row = {r.t_ms: r for r in ladder.arrows}
     echo, answer = row[78.73], row[92.10]
     assert (echo.src, echo.dst, echo.label) == (GATEWAY, ALICE, "own_echo ·2001/1601")
@@ -321,7 +321,7 @@ def drawn(events: list[Event]) -> dict[float, list[str]]:
     """Arrow time -> the meanings drawn on it (kind, ``note:<name>``, or the client_msg_id)."""
     return {r.t_ms: [str(e.get("client_msg_id") or (f"note:{e.get('note')}" if e.kind == "note" else e.kind))
                      for e in r.events if e.kind not in ("frame_in", "frame_out")]
-            for r in build_ladder(events, ctx=CTX).arrows}
+            for r in build_ladder(events, ctx=CTX, echoes=True).arrows}
 
 
 def test_a_notice_by_unsolicited_1004_takes_the_1004_frame_not_an_earlier_push() -> None:
@@ -332,7 +332,7 @@ def test_a_notice_by_unsolicited_1004_takes_the_1004_frame_not_an_earlier_push()
         ev(4.0, ALICE, Kind.ANSWERED, room_id="r1", path="unsolicited_1004", by="u_bob"),
     ]
     assert meanings(events) == {1.0: ["note:own_echo"], 3.0: ["answered"]}
-    labels = [r.label for r in build_ladder(events, ctx=CTX).arrows]
+    labels = [r.label for r in build_ladder(events, ctx=CTX, echoes=True).arrows]
     assert labels == ["own_echo ·2001/1601", "answered ·1004"]
 
 
@@ -368,7 +368,7 @@ def test_own_echo_notes_find_their_message_by_content_type_and_client_msg_id() -
     pairing = pair_frames(events)
     ids = {events[f].t_ms: [events[j].get("client_msg_id") for j in got] for f, got in pairing.meant.items()}
     assert ids == {1.0: ["a"], 2.0: ["b"], 5.0: ["d", "c"]}
-    assert drawn(events) == {1.0: ["a"], 2.0: ["b"], 5.0: ["d", "c"]}  # 8.0: an unpaired echo, folded
+    assert {t: m for t, m in drawn(events).items() if m} == {1.0: ["a"], 2.0: ["b"], 5.0: ["d", "c"]}
     assert 7 not in pairing.meant and any(r.is_note and r.t_ms == 9.0 for r in build_ladder(events).rows)
 
 
@@ -469,7 +469,7 @@ def test_meanings_without_keys_fall_back_to_the_nearest_frame_that_allows_them()
     ]
     assert meanings(events) == {1.0: ["answered"], 2.0: ["note:own_echo"], 5.0: ["ringing"],
                                 7.0: ["action_acked"]}
-    assert [r.label for r in build_ladder(events, ctx=CTX).arrows] == [
+    assert [r.label for r in build_ladder(events, ctx=CTX, echoes=True).arrows] == [
         "answered ·1004", "own_echo ·2001/101", "ringing room=r1 ·2001", "reject ok ·1004"]
 
 
@@ -503,3 +503,14 @@ def test_kicks_late_replies_and_stray_frames_pair_by_what_they_name() -> None:
     rows = build_ladder(events, ctx=CTX).rows
     assert [(r.t_ms, r.label) for r in rows if not r.is_note][-1] == (7.0, "kicked (2002) ·2002")
     assert any(r.is_note and r.label == "history_pulled" for r in rows)
+
+
+def test_own_echo_pushes_are_folded_by_default() -> None:
+    """Sender sync brings every message back to its sender; by default those
+    arrows are left out, and ``echoes=True`` draws them."""
+    events = recorded_call()
+    plain = [r.label for r in build_ladder(events, ctx=CTX).arrows]
+    full = [r.label for r in build_ladder(events, ctx=CTX, echoes=True).arrows]
+    assert not any(label.startswith("own_echo") for label in plain)
+    assert any(label.startswith("own_echo") for label in full)
+    assert len(full) > len(plain)
