@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
-
 from callprobe.errors import CallprobeError, ConfigError, DeadlineExceeded, ExitCode, ServerUnreachable
 from callprobe.protocol.constants import explain_err_code
 from callprobe.settings import ClientSettings
@@ -45,7 +43,7 @@ _BODY_PREVIEW = 300
 
 
 class LoginConfigLike(Protocol):
-    """What a scenario's login block provides (``scenario.model.LoginConfig``)."""
+    """What a login needs to know; ``LoginConfig`` is the one callprobe uses."""
 
     mode: str
     secret: str
@@ -59,7 +57,12 @@ class LoginConfigLike(Protocol):
 
 @dataclass(frozen=True)
 class LoginConfig:
-    """A ready-made ``LoginConfigLike`` with the OpenIM defaults."""
+    """How agents get their tokens; a scenario's ``server.login`` block.
+
+    ``url``, ``method``, ``headers``, ``body`` and ``token_path`` serve mode
+    ``custom`` only; ``secret`` and ``admin_user`` the OpenIM modes; ``token``
+    mode ``fixed``. Empty text means "not given".
+    """
 
     mode: str = "admin_user_token"
     secret: str = DEFAULT_SECRET
@@ -69,7 +72,7 @@ class LoginConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
     token_path: str = "data.token"
-    token: str = ""           # mode "fixed"
+    token: str = ""           # mode "fixed" (a scenario gives it per agent instead)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,8 @@ class _Api:
     def __init__(self, mode: str, settings: ClientSettings) -> None:
         self.mode, self.settings = mode, settings
         self.steps: list[str] = []
+        import aiohttp  # here, not at import: it costs ~0.1 s, and validation needs none of it
+
         self.session = aiohttp.ClientSession(trust_env=False)
 
     async def __aenter__(self) -> _Api:
@@ -181,6 +186,8 @@ class _Api:
         step = f"{method.upper()} {urlsplit(url).path or '/'}"
         self.steps.append(step)
         seconds = self.settings.login_timeout_s
+        import aiohttp
+
         try:
             async with asyncio.timeout(seconds):
                 async with self.session.request(

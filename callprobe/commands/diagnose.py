@@ -76,7 +76,7 @@ def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, c
         raise ConfigError("--caller and --callee must be different users")
 
     from callprobe.rtc.ice_config import IceConfig, IceServer
-    from callprobe.scenario.model import LoginConfig
+    from callprobe.login import LoginConfig
     from callprobe.settings import ClientSettings
 
     servers = [IceServer(urls=(u,)) for u in stun]

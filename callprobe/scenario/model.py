@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from callprobe.login import DEFAULT_ADMIN_USER as DEFAULT_ADMIN_USER
+from callprobe.login import DEFAULT_SECRET as DEFAULT_SECRET
+from callprobe.login import LoginConfig as LoginConfig
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.settings import ClientSettings
 
@@ -38,29 +41,8 @@ DIRECTIONS = ("both", "to", "from")
 
 LOGIN_MODES = ("admin_user_token", "user_token", "fixed", "custom")
 
-DEFAULT_SECRET = "openIM123"
-DEFAULT_ADMIN_USER = "imAdmin"
 DEFAULT_TOKEN_PATH = "data.token"
 DEFAULT_PLATFORM_ID = 5  # Web
-
-
-@dataclass(frozen=True)
-class LoginConfig:
-    """How agents get their tokens (PROTOCOL.md A21; ``callprobe.login``).
-
-    ``url``, ``method``, ``headers``, ``body`` and ``token_path`` are used by
-    mode ``custom`` only; ``secret`` and ``admin_user`` by the OpenIM modes.
-    Empty text means "not given".
-    """
-
-    mode: str = "admin_user_token"
-    secret: str = DEFAULT_SECRET
-    admin_user: str = DEFAULT_ADMIN_USER
-    url: str = ""
-    method: str = "POST"
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    token_path: str = DEFAULT_TOKEN_PATH
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -17,36 +17,11 @@ from callprobe.gateway import EmbeddedGateway
 from callprobe.login import LoginConfig, LoginFailed
 from callprobe.protocol._pb.openim import rtc_pb2
 from callprobe.protocol.call_notice import DIALECT_BARE_INVITE, DIALECT_SIGNAL_RESP
-from callprobe.settings import GatewaySettings
+
+from tests.conftest import GatewayFactory
 
 from .conftest import FAST, DriverFactory
 from .scripted import STEP_S
-
-BASE = GatewaySettings(ws_port=0, api_port=0, shutdown_timeout_s=3.0)
-
-GatewayFactory = Callable[..., Awaitable[EmbeddedGateway]]
-
-
-@pytest.fixture
-async def make_gateway() -> AsyncIterator[GatewayFactory]:
-    started: list[EmbeddedGateway] = []
-
-    async def factory(**overrides: Any) -> EmbeddedGateway:
-        gw = EmbeddedGateway(dataclasses.replace(BASE, **overrides))
-        started.append(gw)
-        await gw.start()
-        return gw
-
-    try:
-        yield factory
-    finally:
-        for gw in started:
-            await gw.stop()
-
-
-@pytest.fixture
-async def gateway(make_gateway: GatewayFactory) -> EmbeddedGateway:
-    return await make_gateway()
 
 
 AgentFactory = Callable[..., Awaitable[KkimDriver]]
