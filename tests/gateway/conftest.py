@@ -11,6 +11,7 @@ from callprobe.gateway import EmbeddedGateway, ThreadedGateway
 from tests.conftest import BASE
 from tests.gateway.rawclient import RawClient, user_token
 
+
 @pytest.fixture
 def threaded_gateway() -> Iterator[ThreadedGateway]:
     """A gateway on its own loop in a thread, for tests that must not share the loop."""

@@ -10,7 +10,8 @@ from callprobe.protocol import payloads
 from callprobe.protocol._pb.openim import rtc_pb2, sdkws_pb2
 from callprobe.protocol.call_notice import DIALECT_BARE_INVITE, DIALECT_SIGNAL_REQ, decode_1601
 from callprobe.protocol.conversation import single_chat_id
-from tests.gateway.conftest import ClientFactory, GatewayFactory
+from tests.conftest import GatewayFactory
+from tests.gateway.conftest import ClientFactory
 from tests.gateway.rawclient import RawClient, action_req, invite_req, signal_resp, user_token
 
 CONV = single_chat_id("alice", "bob")

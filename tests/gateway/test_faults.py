@@ -16,7 +16,7 @@ from callprobe.protocol._pb.openim import msg_pb2, sdkws_pb2
 from callprobe.protocol.call_notice import decode_1601
 from callprobe.protocol.conversation import single_chat_id
 from callprobe.protocol.rtc_signal import WebRtcSignal, encode_signal
-from tests.gateway.conftest import GatewayFactory
+from tests.conftest import GatewayFactory
 from tests.gateway.rawclient import (
     WAIT_S,
     RawClient,

@@ -11,7 +11,8 @@ import pytest
 
 from callprobe.gateway import EmbeddedGateway
 from callprobe.protocol.envelope import compress
-from tests.gateway.conftest import ClientFactory, GatewayFactory
+from tests.conftest import GatewayFactory
+from tests.gateway.conftest import ClientFactory
 from tests.gateway.rawclient import RawClient, text_msg, until, user_token
 
 

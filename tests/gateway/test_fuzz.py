@@ -161,7 +161,7 @@ async def _well_behaved(ws_url: str, api_url: str) -> None:
 
 
 def test_malformed_frames_never_hurt_the_gateway() -> None:
-    from tests.gateway.conftest import BASE
+    from tests.conftest import BASE
 
     with ThreadedGateway(BASE) as gw, contextlib.ExitStack() as stack:
         bystander_token = asyncio.run(user_token(gw.api_url, "bystander"))

@@ -10,7 +10,8 @@ import jwt
 from websockets.asyncio.client import connect
 
 from callprobe.gateway import EmbeddedGateway
-from tests.gateway.conftest import ClientFactory, GatewayFactory
+from tests.conftest import GatewayFactory
+from tests.gateway.conftest import ClientFactory
 from tests.gateway.rawclient import WAIT_S, RawClient, refused, user_token, ws_query
 
 

@@ -12,7 +12,8 @@ import pytest
 from callprobe.protocol import payloads
 from callprobe.protocol._pb.openim import msg_pb2, push_pb2, sdkws_pb2
 from callprobe.protocol.conversation import single_chat_id
-from tests.gateway.conftest import ClientFactory, GatewayFactory
+from tests.conftest import GatewayFactory
+from tests.gateway.conftest import ClientFactory
 from tests.gateway.rawclient import RawClient, text_msg, user_token
 
 CONV = single_chat_id("alice", "bob")
