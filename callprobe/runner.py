@@ -40,7 +40,8 @@ class StepResult:
     passed: bool
     detail: str
     kind: str = "expectation"  # or "action"
-    t_ms: float = 0.0
+    t_ms: float = 0.0          # when it was judged (run time)
+    duration_ms: float = 0.0   # how long it took (an expectation's wait, an action's work)
 
 
 @dataclass
@@ -183,13 +184,15 @@ class Runner:
             if self.progress:
                 self.progress(index, len(steps), step.text, who or "")
             self.timeline.record("", Kind.STEP_STARTED, line=step.line, step=step.text, index=index)
+            began = self.timeline.now_ms()
             if isinstance(step, Expectation):
                 verdict = await self._expect(step)
                 passed = verdict.state == PASS
                 self.timeline.record("", Kind.EXPECTATION, line=step.line, text=step.text,
                                      passed=passed, detail=verdict.detail)
+                now = self.timeline.now_ms()
                 self.steps.append(StepResult(step.line, step.text, passed, verdict.detail,
-                                             t_ms=self.timeline.now_ms()))
+                                             t_ms=now, duration_ms=now - began))
                 continue
             self._anchor_ms = self.timeline.now_ms()
             try:
@@ -198,14 +201,16 @@ class Runner:
                 raise
             except CallprobeError as exc:
                 self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=False, error=str(exc))
+                now = self.timeline.now_ms()
                 self.steps.append(StepResult(step.line, step.text, False, str(exc), kind="action",
-                                             t_ms=self.timeline.now_ms()))
+                                             t_ms=now, duration_ms=now - began))
                 continue
             except Exception as exc:  # a driver failure must not lose the run's report
                 detail = f"{type(exc).__name__}: {exc}"
                 self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=False, error=detail)
+                now = self.timeline.now_ms()
                 self.steps.append(StepResult(step.line, step.text, False, detail, kind="action",
-                                             t_ms=self.timeline.now_ms()))
+                                             t_ms=now, duration_ms=now - began))
                 continue
             self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=True)
 

@@ -29,7 +29,7 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "calls": [c.to_json() for c in result.calls],
         "expectations": [
             {"line": s.line, "text": s.text, "passed": s.passed, "detail": s.detail, "kind": s.kind,
-             "t_ms": round(s.t_ms, 3)}
+             "t_ms": round(s.t_ms, 3), "duration_ms": round(s.duration_ms, 3)}
             for s in result.steps
         ],
         "findings": [f.to_json() for f in result.findings],

@@ -11,11 +11,13 @@ from callprobe.runner import RunResult
 
 def write_junit(result: RunResult, path: str | Path) -> None:
     suite = TestSuite(result.scenario or result.file)
+    errors = [f for f in result.findings if getattr(f.severity, "value", "") == "error"]
+    cause = f" (likely cause: {errors[0].code}: {errors[0].detail or errors[0].title})" if errors else ""
     for step in result.steps:
         case = TestCase(f"line {step.line}: {step.text}", classname=result.file or "scenario")
-        case.time = round(step.t_ms / 1000.0, 3)
+        case.time = round(step.duration_ms / 1000.0, 3)
         if not step.passed:
-            case.result = [Failure(step.detail, type_=step.kind)]
+            case.result = [Failure(step.detail + cause, type_=step.kind)]
         case.system_out = step.detail
         suite.add_testcase(case)
     if result.aborted:
