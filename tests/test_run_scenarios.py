@@ -99,3 +99,35 @@ async def test_failing_run_says_why_with_the_diagnostic_rules() -> None:
     assert "no ringing on bob" in result.failures[0].detail
     codes = [f.code for f in findings_for_run(result.events, scenario)]
     assert codes == ["INVITE_NOT_DELIVERED"]
+
+
+async def test_relay_only_call_through_a_real_turn_server(tmp_path: Path) -> None:
+    """ICE servers from the scenario reach the peers: relay-only through coturn."""
+    from callprobe.scenario.loader import load_scenario_text
+    from tests.rtc.coturn import Coturn
+
+    with Coturn(tmp_path) as turn:
+        scenario = load_scenario_text(
+            "name: relay only\n"
+            "ice:\n"
+            f"  servers: [{{urls: '{turn.url}?transport=udp', username: {turn.user}, "
+            f"credential: {turn.password}}}]\n"
+            "  relay_only: true\n"
+            "agents: {alice: {media: audio}, bob: {}}\n"
+            "steps:\n"
+            "  - connect: [alice, bob]\n"
+            "  - invite: {from: alice, to: bob}\n"
+            "  - accept: bob\n"
+            "  - expect: {event: ice_connected, within: 10s}\n"
+            "  - expect: {event: media_flowing, direction: both, within: 5s}\n"
+            "  - hangup: alice\n",
+            file="relay.yaml",
+        )
+        result = await run_scenario(scenario)
+    failed = [f"line {s.line}: {s.detail}" for s in result.failures]
+    assert result.verdict == "pass", failed
+    [call] = result.calls
+    for agent in ("alice", "bob"):
+        counts = call.ice["candidates"][agent]
+        assert counts["relay"] >= 1 and counts["host"] == 0
+        assert call.ice["selected"][agent]["local"] == "relay"
