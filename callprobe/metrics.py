@@ -16,6 +16,10 @@ from callprobe.events import Event, Kind
 
 CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
 
+#: NOTE marking the start of a run's teardown: actions after it (cancelling or
+#: hanging up what the scenario left open) do not decide a call's outcome.
+TEARDOWN_NOTE = "teardown"
+
 _OUTCOME_BY_KIND = {
     Kind.REJECTED.value: "rejected",
     Kind.CANCELLED.value: "cancelled",
@@ -78,9 +82,17 @@ def _calls_from_invites(events: Sequence[Event]) -> list[tuple[Event, Event | No
     return pairs
 
 
+def _teardown_ms(events: Sequence[Event]) -> float:
+    for e in events:
+        if e.kind == Kind.NOTE.value and e.get("note") == TEARDOWN_NOTE:
+            return e.t_ms
+    return float("inf")
+
+
 def derive_calls(events: Sequence[Event]) -> list[CallMetrics]:
     """Every call the timeline shows, with its figures."""
     calls = []
+    teardown_ms = _teardown_ms(events)
     for sent, answer in _calls_from_invites(events):
         room = str(answer.get("room_id", "")) if answer and answer.kind == Kind.INVITE_ACKED.value else ""
         call = CallMetrics(
@@ -93,12 +105,14 @@ def derive_calls(events: Sequence[Event]) -> list[CallMetrics]:
             busy = answer.get("err_code") == 1802 or bool(answer.get("busy"))
             call.outcome = "busy" if busy else "failed"
         else:
-            _fill(call, [e for e in events if e.get("room_id") == room and e.t_ms >= sent.t_ms])
+            _fill(call, [e for e in events if e.get("room_id") == room and e.t_ms >= sent.t_ms], teardown_ms)
         calls.append(call)
     return calls
 
 
-def _fill(call: CallMetrics, events: list[Event]) -> None:
+def _fill(call: CallMetrics, all_events: list[Event], teardown_ms: float = float("inf")) -> None:
+    events = [e for e in all_events if e.t_ms < teardown_ms]
+
     def first(kind: Kind, agent: str | None = None, not_agent: str | None = None,
               **match: Any) -> Event | None:
         for e in events:
@@ -138,6 +152,8 @@ def _fill(call: CallMetrics, events: list[Event]) -> None:
             call.outcome = "rejected"
         elif ending is not None:
             call.outcome = _OUTCOME_BY_KIND[ending.kind]
+        elif ringing:
+            call.outcome = "no-answer"  # still ringing when the scenario ended
         else:
             call.outcome = "failed"
     # hangup notice: the first hang-up sent, and its arrival on another agent
@@ -147,8 +163,8 @@ def _fill(call: CallMetrics, events: list[Event]) -> None:
         call.hangup_notice = Notice(got is not None, None if got is None else got.t_ms - hang.t_ms,
                                     None if got is None else got.get("path"))
         call.signaling["hung_up_by"] = hang.agent
-    _fill_ice(call, events)
-    _fill_media(call, events)
+    _fill_ice(call, all_events)
+    _fill_media(call, all_events)
 
 
 def _fill_ice(call: CallMetrics, events: list[Event]) -> None:

@@ -21,7 +21,7 @@ from callprobe.drivers.kkim import KkimDriver
 from callprobe.errors import CallprobeError, ServerUnreachable
 from callprobe.events import Event, Kind, Timeline
 from callprobe.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
-from callprobe.metrics import CallMetrics, derive_calls
+from callprobe.metrics import TEARDOWN_NOTE, CallMetrics, derive_calls
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.settings import ClientSettings, GatewaySettings
@@ -79,14 +79,13 @@ class Runner:
         self.steps: list[StepResult] = []
         self._anchor_ms = 0.0
         self._gateway: Any = None
+        # decided once: _start_gateway fills ws_url in, so it cannot be asked later
+        self.embedded = ws_url is None and scenario.server.embedded
 
     # --------------------------------------------------------------- set-up
 
-    def _embedded(self) -> bool:
-        return self.ws_url is None and self.scenario.server.embedded
-
     async def _start_gateway(self) -> None:
-        if not self._embedded():
+        if not self.embedded:
             self.ws_url = self.ws_url or self.scenario.server.ws_url
             self.api_url = self.api_url or self.scenario.server.api_url
             return
@@ -106,7 +105,7 @@ class Runner:
 
     def _ice(self) -> IceConfig:
         ice = self.scenario.ice
-        if ice.host_addresses is None and self._embedded():
+        if ice.host_addresses is None and self.embedded:
             ice = replace(ice, host_addresses=LOOPBACK_HOSTS)
         return ice
 
@@ -143,8 +142,7 @@ class Runner:
         if verb == "invite":
             media: MediaKind = "audio" if (params.get("media") or actor.media) == "audio" else "video"
             timeout_s = int(params.get("timeout_s") or 60)
-            for callee in targets:
-                await actor.invite(callee.user_id, media, timeout_s)
+            await actor.invite([callee.user_id for callee in targets], media, timeout_s)
         elif verb in ("accept", "reject", "cancel", "hangup"):
             await getattr(actor, verb)()
         elif verb == "send_text":
@@ -245,6 +243,10 @@ class Runner:
             await load_clip(kind)
 
     async def _teardown(self) -> None:
+        # calls the scenario left open are cancelled or hung up, so the next run
+        # finds no stale call state; metrics ignore what happens after this mark
+        self.timeline.record("", Kind.NOTE, note=TEARDOWN_NOTE, text="teardown: releasing open calls")
+        await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
         await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
         if self._gateway is not None:
             with contextlib.suppress(Exception):
@@ -253,7 +255,7 @@ class Runner:
 
     def result(self, duration_s: float, aborted: str = "") -> RunResult:
         events = self.timeline.events
-        server = {"embedded": self._embedded(), "ws_url": self.ws_url, "api_url": self.api_url}
+        server = {"embedded": self.embedded, "ws_url": self.ws_url, "api_url": self.api_url}
         return RunResult(
             scenario=self.scenario.name, file=self.scenario.file, server=server,
             duration_ms=duration_s * 1000.0, events=events, steps=list(self.steps),

@@ -279,7 +279,7 @@ class Walk:
     async def _invite(self) -> None:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
-            room = await self.caller.invite(self.target.callee, self.target.media, self.settings.diagnose_ring_s)
+            room = await self.caller.invite([self.target.callee], self.target.media, self.settings.diagnose_ring_s)
             if room is None:
                 return {"ok": True, "refused": True}
             self.room_id = room
@@ -370,7 +370,7 @@ class Walk:
     async def _stale_state(self) -> None:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
-            room = await self.caller.invite(self.target.callee, self.target.media, self.settings.diagnose_ring_s)
+            room = await self.caller.invite([self.target.callee], self.target.media, self.settings.diagnose_ring_s)
             if room is not None:
                 await self._wait_for(self.CALLEE, Kind.RINGING, self._notice_s + self._late_s, since)
                 with contextlib.suppress(CallprobeError):
@@ -407,6 +407,7 @@ class Walk:
             aborted = str(exc)
             self.links.append((Link.LOGIN.value, "", False))
         finally:
+            await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
             await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
             await asyncio.gather(warm, return_exceptions=True)
             self.timeline.record("", Kind.RUN_FINISHED, aborted=aborted)

@@ -88,5 +88,5 @@ def test_events_of_other_rooms_do_not_leak_into_a_call() -> None:
                               ev(3001, "alice", "invite_acked", room_id="R2"),
                               ev(3002, "bob", "ringing", room_id="R2")]
     first, second = derive_calls(events)
-    assert first.outcome == "answered" and second.outcome == "failed"
+    assert first.outcome == "answered" and second.outcome == "no-answer"
     assert second.time_to_ring_ms == 2 and second.ice["candidates"] == {}

@@ -33,6 +33,10 @@ async def test_basic_video_call_has_media_both_ways() -> None:
         assert call.ice["selected"][agent]["local"] == "host"
         assert call.media[agent]["first_frame_ms"].keys() == {"audio", "video"}
     assert call.hangup_notice.delivered
+    # the embedded gateway keeps every candidate on loopback
+    addresses = {e.get("address") for e in result.events if e.kind == "ice_candidate"}
+    assert addresses == {"127.0.0.1"}
+    assert result.server["embedded"] is True
 
 
 async def test_audio_call_carries_no_video() -> None:

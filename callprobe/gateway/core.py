@@ -49,6 +49,8 @@ class GatewayCore:
         self.faults = Faults.from_pairs(settings.faults)
         self.authority = Authority(settings.secret, settings.token_expire_s, store, settings.admin_users)
         self.hub = Hub()
+        #: called with a user ID when that user's last connection has closed
+        self.offline_hooks: list[Callable[[str], None]] = []
         self._conn_seq = 0
         self.stats = {"pushes": 0, "requests": 0, "bad_frames": 0}
 
@@ -69,8 +71,12 @@ class GatewayCore:
         self.online_changed(peer.user_id)
 
     def disconnect(self, peer: Peer) -> None:
+        """Unregister a closing connection; the first call per connection counts."""
         if self.hub.unregister(peer):
             self.online_changed(peer.user_id)
+            if not self.hub.peers(peer.user_id):
+                for hook in self.offline_hooks:
+                    hook(peer.user_id)
 
     def online_changed(self, user_id: str) -> None:
         """Push 2005 tips to the user's subscribers (B§5)."""

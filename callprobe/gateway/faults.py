@@ -27,9 +27,11 @@ push-delay=MS               every push leaves MS milliseconds late
 kick-callee                 after an invite is pushed, every connection of the
                             callee gets 2002 and is closed, as if the same
                             user had logged in again on the same platform
-                            (its token stays valid, so it can reconnect)
-stale-call-state            a call ended by a hangup leaves both users busy:
-                            their next invite is refused with 1802
+                            (its token stays valid, so it can reconnect); as
+                            for a real new login, the call keeps ringing
+stale-call-state            a call ended by a hangup, or by a party's last
+                            connection closing, leaves its users busy: their
+                            next invite is refused with 1802
 room-id-mismatch            the invite pushed to the callee carries a roomID
                             different from the one in the inviter's reply
 drop-all-pushes             every request is acknowledged, nothing is pushed
@@ -53,7 +55,7 @@ FAULTS: dict[str, tuple[tuple[str, ...] | str | None, str]] = {
     "drop-custom": (("all", "candidates"), "drop contentType 110 messages (all, or ICE candidates)"),
     "push-delay": ("ms", "delay every push by MS milliseconds"),
     "kick-callee": (None, "kick the callee (2002) right after pushing it an invite"),
-    "stale-call-state": (None, "never clear call state after a hangup: the next invite is busy"),
+    "stale-call-state": (None, "never clear call state after a hangup or a disconnect: the next invite is busy"),
     "room-id-mismatch": (None, "the invite push carries a roomID other than the reply's"),
     "drop-all-pushes": (None, "acknowledge everything, push nothing"),
 }

@@ -14,7 +14,20 @@ Rules (PROTOCOL.md Part A rows 14-19):
 * The ``operationID`` of an unsolicited notice is the actor's; when the
   gateway itself acts it names why: ``call-timeout`` (nobody answered),
   ``answered-elsewhere`` (another device of the same user accepted or
-  rejected), ``call-ended`` (the call ended while this invitee still rang).
+  rejected), ``call-ended`` (the call ended while this invitee still rang),
+  ``peer-disconnected`` (the other party's last connection closed).
+* A user whose last connection closes (client close, read deadline, kick,
+  logout, forced logout) has left every call it is in, since a crashed client
+  can never hang up: the gateway ends its part as the matching action would.
+  The inviter of a ringing call cancels it (invitees get ``cancel``); a
+  ringing invitee rejects it (the inviter gets ``reject``: the callee is no
+  longer reachable); a party of an answered call hangs up (the others get
+  ``hungUp``). Each is recorded as a 1601 message sent by the party that
+  left, with ``MsgData.ex`` = ``{"reason":"disconnected"}``. A connection
+  replaced by a new login of the same user (kick 2002) leaves the user
+  online, so its calls go on; so do they when the ``kick-callee`` fault kicks
+  the callee, which stands for such a login elsewhere. Connections closed by
+  the gateway's own shutdown end nothing.
 * Unanswered invites end after ``InvitationInfo.timeout`` seconds (default
   ``invite_timeout_default_s``; ``invite_timeout_override_s`` replaces it):
   invitees get ``cancel``, and the inviter gets ``reject`` (the reject-like
@@ -40,6 +53,7 @@ from callprobe.protocol import payloads
 from callprobe.protocol._pb.openim import rtc_pb2, sdkws_pb2
 from callprobe.protocol.call_state import (
     REASON_ACTION,
+    REASON_DISCONNECTED,
     REASON_ENDED,
     REASON_OTHER_DEVICE,
     REASON_TIMEOUT,
@@ -73,7 +87,11 @@ REASON_OPERATION_ID = {
     REASON_TIMEOUT: "call-timeout",
     REASON_OTHER_DEVICE: "answered-elsewhere",
     REASON_ENDED: "call-ended",
+    REASON_DISCONNECTED: "peer-disconnected",
 }
+
+#: endings after which the ``stale-call-state`` fault leaves the users busy
+_STALE_AFTER = (CallEvent.HANGUP.value, CallEvent.DISCONNECT.value)
 
 _ACTIONS = {"accept": CallEvent.ACCEPT, "reject": CallEvent.REJECT, "cancel": CallEvent.CANCEL,
             "hungUp": CallEvent.HANGUP}
@@ -88,6 +106,9 @@ class Signaling:
         self.invitations: dict[str, rtc_pb2.InvitationInfo] = {}
         self.stale_busy: set[str] = set()   # fault stale-call-state
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._kicked_by_fault: set[str] = set()  # fault kick-callee: online elsewhere, in theory
+        self._stopped = False
+        core.offline_hooks.append(self.user_left)
 
     # ------------------------------------------------------------ entry
 
@@ -108,6 +129,8 @@ class Signaling:
         return self._act(session, req, sreq, action, then)
 
     def stop(self) -> None:
+        """The gateway shuts down: no more timers, and closing connections end no call."""
+        self._stopped = True
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -179,10 +202,33 @@ class Signaling:
             targets = [session.user_id] if core.faults.invite_not_pushed else [callee, session.user_id]
             core.push_message(conv, msg, targets, operation_id)
             if core.faults.kick_callee:
-                for peer in core.hub.peers(callee):
-                    log.info("fault kick-callee: kicking %s after the invite", peer.conn_id)
-                    peer.kick()
+                self._kicked_by_fault.add(callee)
+                try:
+                    for peer in core.hub.peers(callee):
+                        log.info("fault kick-callee: kicking %s after the invite", peer.conn_id)
+                        peer.kick()
+                finally:
+                    self._kicked_by_fault.discard(callee)
         return ring
+
+    # ------------------------------------------------------------ leave
+
+    def user_left(self, user_id: str) -> None:
+        """The user's last connection closed: end its part in each of its calls."""
+        if self._stopped:
+            return
+        if user_id in self._kicked_by_fault:
+            log.info("fault kick-callee: %s counts as logged in elsewhere, its calls go on", user_id)
+            return
+        try:
+            then: FollowUps = []
+            for outcome in self.book.leave(user_id):
+                log.info("%s", outcome.transition)
+                self._apply(outcome, None, REASON_OPERATION_ID[REASON_DISCONNECTED], then)
+            for action in then:
+                action()
+        except Exception:  # a bug here must not break the connection's cleanup
+            log.exception("ending the calls of %s after its last connection closed failed", user_id)
 
     # ---------------------------------------------------------- actions
 
@@ -244,7 +290,7 @@ class Signaling:
         elif isinstance(effect, Ended):
             self.core.store.end_call(effect.room_id, now_ms(), effect.reason)
             self.invitations.pop(effect.room_id, None)
-            if self.core.faults.stale_call_state and effect.reason == CallEvent.HANGUP.value:
+            if self.core.faults.stale_call_state and effect.reason in _STALE_AFTER:
                 log.info("fault stale-call-state: %s stay busy", ", ".join(effect.users))
                 self.stale_busy.update(effect.users)
 

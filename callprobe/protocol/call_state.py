@@ -7,7 +7,7 @@ Rules (PROTOCOL.md Part A rows 15-19):
   ``ENDED`` once nobody is left to talk to. Ended calls are forgotten, so a
   later action naming their room is "call not found" (1801).
 * Each invitee is ``RINGING``, ``ACCEPTED`` or ``GONE`` (rejected, hung up,
-  timed out). A user is *busy* while ringing or accepted in any live call, and
+  timed out, disconnected). A user is *busy* while ringing or accepted in any live call, and
   while inviting one; inviting a busy user is 1802 with the user listed.
 * ``TRANSITIONS`` maps (call state, event, actor role) to the nominal next
   state, the actor's next role and symbolic effects. A missing key means the
@@ -15,6 +15,12 @@ Rules (PROTOCOL.md Part A rows 15-19):
   ``_settle`` ends a call nobody can continue (no invitee ringing or accepted;
   an active call left without an accepted invitee), cancelling whoever still
   rings.
+* A party whose last connection closed cannot act any more (a crashed client
+  never hangs up), so ``leave`` applies ``DISCONNECT`` to each of its calls,
+  ending its part as the matching action would: the inviter of a ringing call
+  cancels it, a ringing invitee rejects it, and a party of an answered call
+  hangs up. ``Rule.relay_as`` names that action; the notices carry the reason
+  ``disconnected``.
 * Effects say *who must be told what*; they never name connections. Devices
   are opaque strings the caller passes in, so "the callee's other devices get
   a cancel" is expressed as ``Notify(..., exclude_device=...)``.
@@ -51,13 +57,14 @@ class Role(str, Enum):
 
 
 class CallEvent(str, Enum):
-    """Events after the invite; values are the SignalReq oneof names."""
+    """Events after the invite; a user's action is named as its SignalReq oneof."""
 
     ACCEPT = "accept"
     REJECT = "reject"
     CANCEL = "cancel"
     HANGUP = "hungUp"
-    TIMEOUT = "timeout"
+    TIMEOUT = "timeout"          # the gateway: nobody answered in time
+    DISCONNECT = "disconnect"    # the gateway: the actor's last connection closed
 
 
 class Sym(str, Enum):
@@ -73,9 +80,12 @@ class Sym(str, Enum):
 
 @dataclass(frozen=True)
 class Rule:
+    """``relay_as``: the action the others are told, when not the event itself."""
+
     next_state: CallState
     actor_becomes: Role | None
     effects: tuple[Sym, ...]
+    relay_as: CallEvent | None = None
 
 
 _S, _E, _R = CallState, CallEvent, Role
@@ -100,6 +110,14 @@ TRANSITIONS: dict[tuple[CallState, CallEvent, Role], Rule] = {
     # nobody answered in time (Part A row 18)
     (_S.RINGING, _E.TIMEOUT, _R.SERVER): Rule(_S.ENDED, None, _NO_ANSWER),
     (_S.ACTIVE, _E.TIMEOUT, _R.SERVER): Rule(_S.ACTIVE, None, _NO_ANSWER),
+    # the actor's last connection closed: it left as by the matching action;
+    # none of its devices is left to be told
+    (_S.RINGING, _E.DISCONNECT, _R.INVITER): Rule(_S.ENDED, None, (Sym.TELL_RINGING,), _E.CANCEL),
+    (_S.ACTIVE, _E.DISCONNECT, _R.INVITER): Rule(_S.ENDED, None, (Sym.TELL_ACCEPTED,), _E.HANGUP),
+    (_S.RINGING, _E.DISCONNECT, _R.RINGING): Rule(_S.RINGING, _R.GONE, (Sym.TELL_INVITER,), _E.REJECT),
+    (_S.ACTIVE, _E.DISCONNECT, _R.RINGING): Rule(_S.ACTIVE, _R.GONE, (Sym.TELL_INVITER,), _E.REJECT),
+    (_S.ACTIVE, _E.DISCONNECT, _R.ACCEPTED): Rule(_S.ACTIVE, _R.GONE, (Sym.TELL_INVITER, Sym.TELL_ACCEPTED),
+                                                  _E.HANGUP),
 }
 
 # ------------------------------------------------------------------ effects
@@ -108,6 +126,10 @@ REASON_ACTION = ""          # the actor's own request is relayed
 REASON_TIMEOUT = "timeout"  # the gateway ended an unanswered invite
 REASON_ENDED = "ended"      # the call ended around a still-ringing invitee
 REASON_OTHER_DEVICE = "answered-elsewhere"
+REASON_DISCONNECTED = "disconnected"  # the actor's last connection closed
+
+#: the reason the notices of an event carry, when not the actor's own request
+_EVENT_REASON = {CallEvent.DISCONNECT: REASON_DISCONNECTED}
 
 
 @dataclass(frozen=True)
@@ -318,6 +340,20 @@ class CallBook:
             return None
         return self._apply(call, CallEvent.TIMEOUT, "", Role.SERVER, None)
 
+    def leave(self, user_id: str) -> list[Outcome]:
+        """The user's last connection closed: end its part in each of its calls.
+
+        Every call the user is still in (inviting, ringing or answered) gets a
+        ``DISCONNECT`` by the user; the caller decides when a user has left.
+        """
+        mine = [c for c in self.calls.values() if c.in_call(user_id)]
+        out = []
+        for call in mine:
+            role = call.role_of(user_id)
+            assert role is not None  # in_call
+            out.append(self._apply(call, CallEvent.DISCONNECT, user_id, role, None))
+        return out
+
     def due(self, now: float) -> list[str]:
         """Rooms whose ring deadline has passed with somebody still ringing."""
         return [c.room_id for c in self.calls.values()
@@ -333,7 +369,8 @@ class CallBook:
                 f"call not found: {event.value} by the {role.value} is not possible while the call "
                 f"in room {call.room_id} is {call.state.value}")
         before = call.state
-        effects = self._expand(call, event, actor, device, rule.effects)
+        effects = self._expand(call, rule.relay_as or event, _EVENT_REASON.get(event, REASON_ACTION),
+                               actor, device, rule.effects)
         if rule.actor_becomes is not None and actor in call.invitees:
             call.invitees[actor] = rule.actor_becomes
         if event is CallEvent.TIMEOUT or Sym.TELL_RINGING in rule.effects:
@@ -345,17 +382,18 @@ class CallBook:
                                 call.state.value, tuple(effects))
         return Outcome(transition, tuple(effects))
 
-    def _expand(self, call: Call, event: CallEvent, actor: str, device: str | None,
+    def _expand(self, call: Call, relayed: CallEvent, reason: str, actor: str, device: str | None,
                 syms: tuple[Sym, ...]) -> list[Effect]:
-        room, action = call.room_id, event.value
+        room, action = call.room_id, relayed.value
         out: list[Effect] = []
         for sym in syms:
             if sym is Sym.TELL_INVITER:
-                out.append(Notify(call.inviter, action, room, op_user_id=actor))
+                out.append(Notify(call.inviter, action, room, op_user_id=actor, reason=reason))
             elif sym is Sym.TELL_RINGING:
-                out += [Notify(u, action, room, op_user_id=actor) for u in call.with_role(Role.RINGING)]
+                out += [Notify(u, action, room, op_user_id=actor, reason=reason)
+                        for u in call.with_role(Role.RINGING)]
             elif sym is Sym.TELL_ACCEPTED:
-                out += [Notify(u, action, room, op_user_id=actor)
+                out += [Notify(u, action, room, op_user_id=actor, reason=reason)
                         for u in call.with_role(Role.ACCEPTED) if u != actor]
             elif sym is Sym.CANCEL_OWN_OTHER_DEVICES:
                 out.append(Notify(actor, CallEvent.CANCEL.value, room, op_user_id=actor,
