@@ -18,7 +18,7 @@ from typing import Any
 from callprobe.agent import Agent
 from callprobe.drivers.base import AgentIdentity, MediaKind
 from callprobe.drivers.kkim import KkimDriver
-from callprobe.errors import CallprobeError, ServerUnreachable
+from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
 from callprobe.events import Event, Kind, Timeline
 from callprobe.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.metrics import TEARDOWN_NOTE, CallMetrics, derive_calls
@@ -55,6 +55,7 @@ class RunResult:
     calls: list[CallMetrics]
     findings: list[Any] = field(default_factory=list)
     aborted: str = ""
+    unreachable: bool = False  # the run stopped because the server could not be reached
 
     @property
     def verdict(self) -> str:
@@ -81,6 +82,7 @@ class Runner:
         self._gateway: Any = None
         # decided once: _start_gateway fills ws_url in, so it cannot be asked later
         self.embedded = ws_url is None and scenario.server.embedded
+        self.unreachable = False
 
     # --------------------------------------------------------------- set-up
 
@@ -197,18 +199,16 @@ class Runner:
                 await self._act(step)
             except ServerUnreachable:
                 raise
-            except CallprobeError as exc:
-                self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=False, error=str(exc))
-                now = self.timeline.now_ms()
-                self.steps.append(StepResult(step.line, step.text, False, str(exc), kind="action",
-                                             t_ms=now, duration_ms=now - began))
-                continue
-            except Exception as exc:  # a driver failure must not lose the run's report
-                detail = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # a failed action must not lose the run's report
+                detail = str(exc) if isinstance(exc, CallprobeError) else f"{type(exc).__name__}: {exc}"
                 self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=False, error=detail)
                 now = self.timeline.now_ms()
                 self.steps.append(StepResult(step.line, step.text, False, detail, kind="action",
                                              t_ms=now, duration_ms=now - began))
+                if step.verb in ("connect", "reconnect"):
+                    # nothing after a failed connection can be judged: stop here, not
+                    # after every later expectation has waited out its window
+                    raise _ConnectFailed(exc) from None
                 continue
             self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=True)
 
@@ -225,6 +225,11 @@ class Runner:
             await self._play()
         except ServerUnreachable as exc:
             aborted = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+            self.unreachable = True
+        except _ConnectFailed as failed:
+            aborted = f"stopped after a failed connection: {failed.cause}"
+            # no WebSocket answer at all, or not a KKIM gateway there: unreachable
+            self.unreachable = _looks_unreachable(failed.cause)
         finally:
             await self._teardown()
             with contextlib.suppress(Exception):
@@ -259,8 +264,22 @@ class Runner:
         return RunResult(
             scenario=self.scenario.name, file=self.scenario.file, server=server,
             duration_ms=duration_s * 1000.0, events=events, steps=list(self.steps),
-            calls=derive_calls(events), aborted=aborted,
+            calls=derive_calls(events), aborted=aborted, unreachable=self.unreachable,
         )
+
+
+class _ConnectFailed(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _looks_unreachable(exc: BaseException) -> bool:
+    """A handshake that timed out, or an HTTP answer with no KKIM refusal in it."""
+    if isinstance(exc, DeadlineExceeded):
+        return True
+    status, err_code = getattr(exc, "status", None), getattr(exc, "err_code", 0)
+    return status is not None and not err_code and status != 200
 
 
 async def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:

@@ -26,7 +26,8 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 
 from callprobe.agent import Agent
 from callprobe.diagnostics.context import RuleContext
-from callprobe.diagnostics.findings import Finding, Severity
+from callprobe.diagnostics import findings as F
+from callprobe.diagnostics.findings import Finding, Severity, make_finding
 from callprobe.diagnostics.links import (
     OUTCOME_ACCEPTED,
     OUTCOME_FAILED,
@@ -56,6 +57,22 @@ from callprobe.protocol.constants import ContentType
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.settings import ClientSettings
 
+#: The finding a link gets when it failed in a way no rule has words for
+#: (an exception, a deadline): the walk must never call such a run healthy.
+LINK_FAILURE_CODE: dict[str, str] = {
+    Link.LOGIN.value: F.LOGIN_FAILED,
+    Link.HANDSHAKE.value: F.HANDSHAKE_REFUSED,
+    Link.AUTH_PROBES.value: F.HANDSHAKE_REFUSED,
+    Link.HEARTBEAT.value: F.HEARTBEAT_UNANSWERED,
+    Link.TEXT_PUSH.value: F.PUSH_PATH_BROKEN,
+    Link.RINGING.value: F.INVITE_REJECTED_BY_SERVER,
+    Link.ANSWER.value: F.ANSWER_NOT_DELIVERED,
+    Link.MEDIA.value: F.MEDIA_NOT_FLOWING,
+    Link.HANGUP.value: F.HANGUP_NOT_DELIVERED,
+    Link.HISTORY.value: F.HISTORY_PAYLOAD_MISSING,
+    Link.STALE_STATE.value: F.STALE_CALL_STATE,
+}
+
 #: A forged token: well-formed JWT shape, signature that no secret produces.
 FORGED_TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJVc2VySUQiOiJjYWxscHJvYmUiLCJQbGF0Zm9ybUlEIjo1fQ."
                 "Zm9yZ2VkLXNpZ25hdHVyZS1ieS1jYWxscHJvYmU")
@@ -82,13 +99,15 @@ class WalkResult:
     events: list[Event]
     findings: list[Finding]
     first: Finding | None
-    links: list[tuple[str, str, bool]]  # (link, agent, ok) in walk order
+    links: list[tuple[str, str, str, bool]]  # (link, step, agent, ok) in walk order
     duration_ms: float = 0.0
     aborted: str = ""
 
     @property
     def healthy(self) -> bool:
-        return not any(f.severity == Severity.ERROR for f in self.findings)
+        """No error finding, every link walked ended well, and nothing aborted."""
+        return (not self.aborted and all(ok for *_, ok in self.links)
+                and not any(f.severity == Severity.ERROR for f in self.findings))
 
 
 class Stop(Exception):
@@ -106,8 +125,9 @@ class Walk:
         self.settings = settings
         self.timeline = Timeline()
         self.progress = progress
-        self.links: list[tuple[str, str, bool]] = []
+        self.links: list[tuple[str, str, str, bool]] = []
         self._tried: set[str] = set()
+        self._unexplained: list[Finding] = []
         self.ctx = RuleContext.from_settings(
             settings, caller=self.CALLER, callee=self.CALLEE, caller_user=target.caller,
             callee_user=target.callee, media=target.media,
@@ -142,7 +162,8 @@ class Walk:
 
     def _findings(self) -> list[Finding]:
         ctx = self.ctx.with_probes(self._tried)
-        return diagnose_timeline(self.timeline.events, ctx)
+        found = diagnose_timeline(self.timeline.events, ctx) + self._unexplained
+        return sorted(found, key=lambda f: f.at_ms if f.at_ms is not None else float("inf"))
 
     async def _link(self, link: Link, step: str, agent: str,
                     body: Callable[[], Awaitable[dict[str, Any]]]) -> None:
@@ -157,11 +178,18 @@ class Walk:
         except (CallprobeError, OSError, asyncio.TimeoutError) as exc:
             fields = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         fields.setdefault("ok", True)
-        self.timeline.record(agent, Kind.STEP_FINISHED, step=step, **fields)
+        finished = self.timeline.record(agent, Kind.STEP_FINISHED, step=step, **fields)
         self._tried.add(link.value)
         broken = [f for f in self._findings() if f.severity == Severity.ERROR]
-        self.links.append((link.value, agent, not broken and bool(fields.get("ok"))))
-        if broken or not fields.get("ok"):
+        ok = not broken and bool(fields.get("ok"))
+        if not fields.get("ok") and not broken:
+            # a failure no rule explains (an exception, a deadline) still breaks the link
+            why = fields.get("error") or fields.get("reason") or "it did not complete"
+            self._unexplained.append(make_finding(
+                LINK_FAILURE_CODE[link.value], (finished,), agent=agent,
+                detail=f"{step}{' (' + agent + ')' if agent else ''} failed: {why}"))
+        self.links.append((link.value, step, agent, ok))
+        if not ok:
             raise Stop
 
     async def _wait_for(self, agent: str, kind: Kind, seconds: float, since: float | None = None,
@@ -405,13 +433,13 @@ class Walk:
             pass
         except ServerUnreachable as exc:
             aborted = str(exc)
-            self.links.append((Link.LOGIN.value, "", False))
+            self.links.append((Link.LOGIN.value, STEP_LOGIN, "", False))
         finally:
             await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
             await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
             await asyncio.gather(warm, return_exceptions=True)
             self.timeline.record("", Kind.RUN_FINISHED, aborted=aborted)
-        findings = diagnose_timeline(self.timeline.events, self.ctx.with_probes(self._tried))
+        findings = self._findings()
         return WalkResult(self.target, self.timeline.events, findings, first_broken_link(findings),
                           list(self.links), self.timeline.now_ms(), aborted)
 

@@ -80,3 +80,43 @@ def test_unreachable_server_exits_4(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     data = json.loads(report.read_text())
     assert data["verdict"] == "fail" and "127.0.0.1:9" in data["aborted"]
+
+
+def test_bad_options_are_refused_before_any_work(tmp_path: Path) -> None:
+    cases = [
+        (("--server", "http://127.0.0.1:1", "--api", "http://127.0.0.1:2"), "is not a ws/wss URL"),
+        (("--api", "http://127.0.0.1:2"), "--api needs --server"),
+        (("--server", "ws://127.0.0.1:1"), "--server needs --api"),
+        (("--json", str(tmp_path / "missing" / "r.json")), "does not exist"),
+    ]
+    for args, message in cases:
+        proc = callprobe("run", "scenarios/basic.yaml", *args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.stdout == ""  # refused before anything ran
+
+
+def test_a_silent_server_stops_the_run_at_the_connect_step(tmp_path: Path) -> None:
+    """A listener that never answers the handshake: exit 4 after the connect
+    deadline, not after every later expectation waited out its window."""
+    import socket
+
+    from callprobe.gateway import ThreadedGateway
+    from callprobe.settings import GatewaySettings
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    api = ThreadedGateway(GatewaySettings(ws_port=0, api_port=0))
+    api.start()
+    report = tmp_path / "r.json"
+    try:
+        proc = callprobe("run", "scenarios/basic.yaml", "--server", f"ws://127.0.0.1:{silent.getsockname()[1]}",
+                         "--api", api.api_url, "--json", str(report))
+    finally:
+        api.stop()
+        silent.close()
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    data = json.loads(report.read_text())
+    assert "connect_timeout_s" in data["aborted"]
+    assert len(data["expectations"]) == 1 and data["expectations"][0]["kind"] == "action"

@@ -45,9 +45,9 @@ def errors(result: WalkResult) -> list[str]:
 async def test_healthy_gateway_has_no_error_findings() -> None:
     result = await walk()
     assert errors(result) == [] and result.healthy and result.first is None
-    walked = [link for link, _, ok in result.links if ok]
+    walked = [link for link, _, _, ok in result.links if ok]
     assert walked[-4:] == ["media", "hangup", "history", "stale_state"]
-    assert all(ok for _, _, ok in result.links)
+    assert all(ok for *_, ok in result.links)
 
 
 @pytest.mark.parametrize(("fault", "code", "link"), [
@@ -120,3 +120,28 @@ def test_cli_unreachable_server_exits_4() -> None:
          "http://127.0.0.1:9", "--no-ladder"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_a_gateway_that_never_answers_the_handshake_is_broken_not_healthy() -> None:
+    """A TCP listener that accepts and stays silent: the handshake deadline
+    breaks the link, and the walk must not call that healthy."""
+    import socket
+
+    from callprobe.gateway import ThreadedGateway
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    api = ThreadedGateway(GatewaySettings(ws_port=0, api_port=0))
+    api.start()
+    try:
+        port = silent.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "callprobe", "diagnose", "--server", f"ws://127.0.0.1:{port}",
+             "--api", api.api_url, "--no-ladder", "--json", "/dev/stdout"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        api.stop()
+        silent.close()
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "HEALTHY" not in proc.stdout and "HANDSHAKE_REFUSED" in proc.stdout

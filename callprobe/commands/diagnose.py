@@ -68,8 +68,13 @@ def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, c
     Exit codes: 0 healthy; 5 at least one error finding; 4 server unreachable;
     2 bad options.
     """
-    if ws_url and not api_url:
-        raise ConfigError("--server needs --api too (the auth API that issues tokens)")
+    from callprobe.commands.checks import check_output, check_server
+
+    check_server(ws_url, api_url)
+    for path, option in ((json_path, "--json"), (html_path, "--html")):
+        check_output(path, option)
+    if bundle_path is not None and bundle_path.suffix == ".zip":
+        check_output(bundle_path, "--bundle")
     if faults and ws_url:
         raise ConfigError("--fault applies to the embedded gateway only; drop --server")
     if caller == callee:
@@ -144,7 +149,8 @@ def report_dict(result: WalkResult) -> dict[str, Any]:
         "healthy": result.healthy,
         "aborted": result.aborted or None,
         "first_broken": result.first.to_json() if result.first else None,
-        "links": [{"link": link, "agent": agent, "ok": ok} for link, agent, ok in result.links],
+        "links": [{"link": link, "step": step, "agent": agent, "ok": ok}
+                  for link, step, agent, ok in result.links],
         "findings": [f.to_json() for f in result.findings],
         "duration_ms": round(result.duration_ms, 3),
         "events": [e.to_json() for e in result.events],
@@ -169,9 +175,10 @@ def _report(result: WalkResult, out: Console, show_ladder: bool) -> None:
 
     t = result.target
     out.print(Text(f"diagnose {t.caller} → {t.callee} ({t.media}) at {t.ws_url}", style="bold"))
-    for link, agent, ok in result.links:
+    for link, step, agent, ok in result.links:
+        what = link if step in (link, "invite", "connect", "answer") else f"{link}: {step}"
         who = f" ({agent})" if agent else ""
-        out.print(Text(f"  {'✓' if ok else '✗'} {link}{who}", style="green" if ok else "red"))
+        out.print(Text(f"  {'✓' if ok else '✗'} {what}{who}", style="green" if ok else "red"))
     if show_ladder and result.events:
         out.print(render_ladder(_ladder(result), width=min(out.width, 140)))
     for finding in result.findings:
@@ -186,9 +193,13 @@ def _report(result: WalkResult, out: Console, show_ladder: bool) -> None:
             out.print(f"  evidence +{e.t_ms:.0f} ms {e.agent or '-'} {e.kind} {_short(extra)}")
     if result.aborted:
         out.print(Text(f"UNREACHABLE  {result.aborted}", style="bold red"))
-    elif result.first is not None:
-        out.print(Text(f"BROKEN  first broken link: {result.first.link} — {result.first.code}: "
-                       f"{result.first.title}", style="bold red"))
+    elif result.first is not None or not result.healthy:
+        first = result.first or next((f for f in result.findings), None)
+        if first is None:
+            out.print(Text("BROKEN  a link failed; see the list above", style="bold red"))
+            return
+        out.print(Text(f"BROKEN  first broken link: {first.link} — {first.code}: "
+                       f"{first.title}", style="bold red"))
     elif result.healthy:
         out.print(Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s",
                        style="bold green"))

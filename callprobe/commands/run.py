@@ -40,11 +40,16 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     Exit codes: 0 every expectation held; 1 an expectation failed;
     3 the scenario file is invalid; 4 the server could not be reached.
     """
+    from callprobe.commands.checks import check_output, check_server
     from callprobe.scenario.loader import load_scenario
 
-    if ws_url and not api_url:
-        raise ConfigError("--server needs --api too (the auth API that issues tokens)")
+    check_server(ws_url, api_url)
+    for path, option in ((json_path, "--json"), (junit_path, "--junit"), (html_path, "--html")):
+        check_output(path, option)
     scenario = load_scenario(scenario_file)
+    if ws_url and scenario.server.faults:
+        raise ConfigError(f"{scenario.file}: server.faults apply to the embedded gateway only; "
+                          "they cannot be injected into the --server gateway")
 
     from callprobe.reporters.console import render
     from callprobe.runner import Runner
@@ -80,7 +85,7 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
 
         ladder = build_ladder(result.events, result.findings)
         html_path.write_text(render_ladder_html(ladder, title=f"callprobe run {result.scenario}"))
-    if result.aborted:
+    if result.unreachable:
         sys.exit(int(ExitCode.SERVER_UNREACHABLE))
     sys.exit(int(ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callprobe.protocol.call_state import (
+    REASON_DISCONNECTED,
     REASON_ENDED,
     REASON_OTHER_DEVICE,
     REASON_TIMEOUT,
@@ -184,6 +185,101 @@ def test_every_table_row_is_reachable_and_consistent() -> None:
         assert (role is Role.SERVER) == (event is CallEvent.TIMEOUT)
         if rule.actor_becomes is not None:
             assert role in (Role.RINGING, Role.ACCEPTED)
+        assert (rule.relay_as is not None) == (event is CallEvent.DISCONNECT)
+
+
+def test_every_party_of_a_live_call_can_leave_it() -> None:
+    """``leave`` never meets a missing row: each (state, role) a party can hold has one."""
+    live = {(CallState.RINGING, Role.INVITER), (CallState.RINGING, Role.RINGING),
+            (CallState.ACTIVE, Role.INVITER), (CallState.ACTIVE, Role.RINGING),
+            (CallState.ACTIVE, Role.ACCEPTED)}
+    rows = {(state, role) for state, event, role in TRANSITIONS if event is CallEvent.DISCONNECT}
+    assert rows == live
+
+
+# ------------------------------------------------------------- disconnects
+
+
+def only_notices(effects: tuple[object, ...]) -> list[tuple[str, str, str, str]]:
+    return [(e.user_id, e.action, e.reason, e.op_user_id) for e in effects if isinstance(e, Notify)]
+
+
+@pytest.mark.parametrize("state, leaver, told, ends", [
+    # a ringing call the inviter left: the invitee gets a cancel
+    ("ringing", "alice", [("bob", "cancel", REASON_DISCONNECTED, "alice")], True),
+    # a ringing call whose only invitee left: the inviter gets a reject
+    ("ringing", "bob", [("alice", "reject", REASON_DISCONNECTED, "bob")], True),
+    # an answered call: the other party gets a hangup, whoever left
+    ("active", "alice", [("bob", "hungUp", REASON_DISCONNECTED, "alice")], True),
+    ("active", "bob", [("alice", "hungUp", REASON_DISCONNECTED, "bob")], True),
+])
+def test_leaving_ends_a_one_to_one_call_as_the_matching_action(
+        state: str, leaver: str, told: list[tuple[str, str, str, str]], ends: bool) -> None:
+    book = CallBook()
+    ring(book)
+    if state == "active":
+        book.act("r1", CallEvent.ACCEPT, "bob")
+    [out] = book.leave(leaver)
+    assert only_notices(out.effects) == told
+    assert out.effects[-1] == Ended("r1", "disconnect", ("alice", "bob"))
+    assert StopTimer("r1") in out.effects
+    assert book.get("r1") is None and not book.is_busy("alice") and not book.is_busy("bob")
+    assert out.transition.event == "disconnect" and out.transition.actor == leaver
+
+
+def test_leaving_a_group_call_keeps_it_for_the_others() -> None:
+    book = CallBook()
+    ring(book, invitees=("bob", "carol", "dave"))
+    book.act("r1", CallEvent.ACCEPT, "bob")
+    book.act("r1", CallEvent.ACCEPT, "carol")
+    [out] = book.leave("dave")  # still ringing: the inviter hears a reject
+    assert only_notices(out.effects) == [("alice", "reject", REASON_DISCONNECTED, "dave")]
+    [out] = book.leave("bob")   # answered: the inviter and the other accepted hear a hangup
+    assert only_notices(out.effects) == [("alice", "hungUp", REASON_DISCONNECTED, "bob"),
+                                         ("carol", "hungUp", REASON_DISCONNECTED, "bob")]
+    call = book.get("r1")
+    assert call is not None and call.state is CallState.ACTIVE
+    assert call.invitees == {"bob": Role.GONE, "carol": Role.ACCEPTED, "dave": Role.GONE}
+    assert not book.is_busy("bob") and not book.is_busy("dave") and book.is_busy("carol")
+
+
+def test_inviter_leaving_an_answered_group_call_ends_it_for_everyone() -> None:
+    book = CallBook()
+    ring(book, invitees=("bob", "carol"))
+    book.act("r1", CallEvent.ACCEPT, "bob")
+    [out] = book.leave("alice")
+    assert only_notices(out.effects) == [("bob", "hungUp", REASON_DISCONNECTED, "alice"),
+                                         ("carol", "cancel", REASON_ENDED, "")]
+    assert book.get("r1") is None and book.calls_of("carol") == []
+
+
+def test_leaving_ends_every_call_of_the_user_and_nothing_else() -> None:
+    book = CallBook()
+    ring(book, "r1", "alice", ("bob",))
+    ring(book, "r2", "carol", ("dave",))
+    assert book.leave("erin") == []
+    outcomes = book.leave("bob")
+    assert [o.transition.room_id for o in outcomes] == ["r1"]
+    assert book.get("r2") is not None and book.get("r1") is None
+    assert book.leave("bob") == []  # nothing left to end
+
+
+def test_a_user_who_already_rejected_leaves_nothing_behind() -> None:
+    book = CallBook()
+    ring(book, invitees=("bob", "carol"))
+    book.act("r1", CallEvent.REJECT, "bob")
+    assert book.leave("bob") == []
+    call = book.get("r1")
+    assert call is not None and call.invitees["carol"] is Role.RINGING
+
+
+def test_disconnect_log_line_names_the_relayed_action_and_reason() -> None:
+    book = CallBook()
+    ring(book)
+    book.act("r1", CallEvent.ACCEPT, "bob")
+    [out] = book.leave("bob")
+    assert str(out.transition).startswith(
+        "call r1: disconnect by bob (accepted): active -> ended; effects: notify alice hungUp [disconnected]")
 
 
 def test_transition_log_names_event_roles_and_states() -> None:
