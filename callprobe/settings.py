@@ -53,6 +53,7 @@ class ClientSettings:
     default_expect_within_s: float = 3.0    # expectation deadline when a step names none
     diagnose_late_window_s: float = 3.0     # diagnose keeps listening this long past a deadline (late vs never)
     diagnose_ring_s: int = 30               # InvitationInfo.timeout of the diagnose walk's invites
+    diagnose_media_s: float = 1.0           # media the walk lets flow after the first frames, before hanging up
     probe_settle_s: float = 0.5             # an auth probe that upgraded: wait this long for an error frame
 
 

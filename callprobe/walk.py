@@ -338,7 +338,9 @@ class Walk:
                     left = max(0.0, end - loop.time())
                     if await self._first_frame(agent, kind, left) is None:
                         return {"ok": True, "media": False}
-            return {"ok": True, "media": True}
+            # a first frame proves the path; a little more proves it holds
+            await asyncio.sleep(s.diagnose_media_s)
+            return {"ok": True, "media": True, "flowed_s": s.diagnose_media_s}
 
         self._tried.update({Link.SIGNAL_RELAY.value, Link.ICE.value})
         await self._link(Link.MEDIA, STEP_MEDIA, "", body)

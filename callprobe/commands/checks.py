@@ -7,6 +7,7 @@ refused up front with the option named.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,3 +49,11 @@ def check_output(path: Path | None, option: str) -> None:
         raise ConfigError(f"{option} {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(f"{option} {path}: not writable")
+
+
+def quiet_embedded_gateway(verbose: bool) -> None:
+    """The embedded gateway logs every refusal it makes, including the ones the
+    probes provoke on purpose: keep them off the report unless asked."""
+    logging.getLogger("callprobe.gateway").setLevel(logging.INFO if verbose else logging.ERROR)
+    if verbose:
+        logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")

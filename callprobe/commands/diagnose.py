@@ -55,12 +55,14 @@ if TYPE_CHECKING:
               help="Write report.json, ladder.html and ladder.txt into this .zip (or directory) "
                    "to hand to support.")
 @click.option("--no-ladder", is_flag=True, help="Do not draw the ladder in the terminal.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show the embedded gateway's log and the sender-sync echoes in the ladder.")
 def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, caller_platform: int,
             callee_platform: int, media: str, secret: str, admin_user: str, login_mode: str,
             stun: tuple[str, ...], turn: tuple[str, ...], turn_user: str, turn_password: str,
             relay_only: bool, host_address: tuple[str, ...], faults: tuple[str, ...],
             deadline: float | None, json_path: Path | None, html_path: Path | None,
-            bundle_path: Path | None, no_ladder: bool) -> None:
+            bundle_path: Path | None, no_ladder: bool, verbose: bool) -> None:
     """Walk every link of a call (login, handshake, auth, heartbeat, push, invite,
     ring, accept notice, SDP/ICE relay, ICE, media, hangup, history, stale state)
     and name the first broken one with evidence and a hint.
@@ -68,9 +70,10 @@ def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, c
     Exit codes: 0 healthy; 5 at least one error finding; 4 server unreachable;
     2 bad options.
     """
-    from callprobe.commands.checks import check_output, check_server
+    from callprobe.commands.checks import check_output, check_server, quiet_embedded_gateway
 
     check_server(ws_url, api_url)
+    quiet_embedded_gateway(verbose)
     for path, option in ((json_path, "--json"), (html_path, "--html")):
         check_output(path, option)
     if bundle_path is not None and bundle_path.suffix == ".zip":
@@ -96,7 +99,7 @@ def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, c
     err, out = Console(stderr=True), Console()
     result = asyncio.run(_walk(ws_url, api_url, caller, callee, caller_platform, callee_platform,
                                media, login, ice, settings, faults, err))
-    _report(result, out, show_ladder=not no_ladder)
+    _report(result, out, show_ladder=not no_ladder, echoes=verbose)
     if json_path:
         json_path.write_text(json.dumps(report_dict(result), indent=2, default=str) + "\n")
     if html_path:
@@ -157,10 +160,10 @@ def report_dict(result: WalkResult) -> dict[str, Any]:
     }
 
 
-def _ladder(result: WalkResult) -> Any:
+def _ladder(result: WalkResult, echoes: bool = False) -> Any:
     from callprobe.reporters.ladder import build_ladder
 
-    return build_ladder(result.events, result.findings)
+    return build_ladder(result.events, result.findings, echoes=echoes)
 
 
 def _html(result: WalkResult) -> str:
@@ -170,7 +173,7 @@ def _html(result: WalkResult) -> str:
     return render_ladder_html(_ladder(result), title=f"callprobe diagnose {t.caller} → {t.callee}")
 
 
-def _report(result: WalkResult, out: Console, show_ladder: bool) -> None:
+def _report(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = False) -> None:
     from callprobe.reporters.ladder import render_ladder
 
     t = result.target
@@ -180,7 +183,7 @@ def _report(result: WalkResult, out: Console, show_ladder: bool) -> None:
         who = f" ({agent})" if agent else ""
         out.print(Text(f"  {'✓' if ok else '✗'} {what}{who}", style="green" if ok else "red"))
     if show_ladder and result.events:
-        out.print(render_ladder(_ladder(result), width=min(out.width, 140)))
+        out.print(render_ladder(_ladder(result, echoes), width=min(out.width, 140)))
     for finding in result.findings:
         style = {"error": "bold red", "warning": "yellow"}.get(finding.severity.value, "")
         out.print(Text(f"{finding.code} ({finding.severity.value}) — {finding.title}", style=style))

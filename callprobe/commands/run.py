@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the ladder diagram of the run, findings marked, as an HTML page.")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Also draw the ladder diagram of every frame and notice.")
+              help="Also draw the ladder diagram of every frame and notice, and show the "
+                   "embedded gateway's log.")
 def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
             json_path: Path | None, junit_path: Path | None, html_path: Path | None,
             verbose: bool) -> None:
@@ -40,10 +41,11 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     Exit codes: 0 every expectation held; 1 an expectation failed;
     3 the scenario file is invalid; 4 the server could not be reached.
     """
-    from callprobe.commands.checks import check_output, check_server
+    from callprobe.commands.checks import check_output, check_server, quiet_embedded_gateway
     from callprobe.scenario.loader import load_scenario
 
     check_server(ws_url, api_url)
+    quiet_embedded_gateway(verbose)
     for path, option in ((json_path, "--json"), (junit_path, "--junit"), (html_path, "--html")):
         check_output(path, option)
     scenario = load_scenario(scenario_file)

@@ -168,12 +168,18 @@ def _refusal_after(v: TimelineView, idx: int) -> Hit | None:
                   pred=lambda e: e.get("action") not in SEND_ACTIONS)
 
 
+#: Hint for a notice that came, but past its deadline.
+LATE_HINT = ("It did arrive, only too late for a user to see it in time: look for queues or delays on the "
+             "server's push path (a slow consumer, a batch or retry interval, an overloaded node), not for a "
+             "lost message.")
+
+
 def _late(code: str, sent: Hit, got: Hit, delay: float, deadline: float | None, what: str,
           agent: str) -> Finding:
     # past its deadline a notice has failed the user (a ring after the caller
     # gave up is no ring): an error, with "late" and the delay as evidence
     return make_finding(code, (sent[1], got[1]), at_ms=sent[1].t_ms, agent=agent,
-                        severity=Severity.ERROR,
+                        severity=Severity.ERROR, hint=LATE_HINT,
                         detail=f"late: {what} arrived {_ms(delay)} after it was sent, past the "
                                f"{_ms(deadline or 0)} deadline")
 
@@ -359,8 +365,10 @@ def _text_pred(v: TimelineView, sent: Event) -> Callable[[Event], bool]:
     return match
 
 
-def _text_probe(v: TimelineView, users: Sequence[str]) -> tuple[list[Hit], list[Hit]]:
-    """Texts sent to ``users``: (delivered receipts, undelivered sends)."""
+def _text_probe(v: TimelineView, users: Sequence[str],
+                late: list[tuple[Hit, float]] | None = None) -> tuple[list[Hit], list[Hit]]:
+    """Texts sent to ``users``: (delivered receipts, undelivered sends); receipts
+    past the notice deadline are also added to ``late`` with their delay."""
     got: list[Hit] = []
     lost: list[Hit] = []
     for i, sent in v.of(Kind.TEXT_SENT):
@@ -374,6 +382,8 @@ def _text_probe(v: TimelineView, users: Sequence[str]) -> tuple[list[Hit], list[
                       _text_pred(v, sent))
         if d.hit is not None:
             got.append(d.hit)
+            if d.status == "late" and late is not None:
+                late.append((d.hit, d.hit[1].t_ms - sent.t_ms))
         elif d.status == "missing":
             lost.append((i, sent))
     return got, lost
@@ -388,7 +398,16 @@ def rule_push_path_broken(events: Sequence[Event], ctx: RuleContext) -> list[Fin
     out: list[Finding] = []
     users = list(dict.fromkeys(u for _, e in v.of(Kind.TEXT_SENT) for u in as_ids(e.get("to"))))
     for user in users:
-        got, lost = _text_probe(v, [user])
+        late: list[tuple[Hit, float]] = []
+        got, lost = _text_probe(v, [user], late)
+        if got and len(late) == len(got):
+            (j, text), delay = late[0]
+            out.append(replace(make_finding(
+                F.PUSH_PATH_BROKEN, (text,), agent=text.agent, severity=Severity.WARNING,
+                hint=LATE_HINT,
+                detail=f"late: every text to {user} was pushed past the "
+                       f"{_ms(ctx.notice_deadline_ms or 0)} deadline (first after {_ms(delay)})"),
+                title="Pushes to the callee arrive late"))
         if got or not lost:
             continue
         agents = v.agents_of(user)

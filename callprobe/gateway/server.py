@@ -13,8 +13,10 @@ connection is upgraded, gets one text frame with the JSON, then a close 1008.
 from __future__ import annotations
 
 import asyncio
+import errno
 import http
 import logging
+import socket
 import threading
 import time
 from types import TracebackType
@@ -24,7 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 
-from callprobe.errors import ConfigError, ServerUnreachable
+from callprobe.errors import CallprobeError, ConfigError, ServerUnreachable
 from callprobe.gateway.api import AuthApi
 from callprobe.gateway.core import GatewayCore
 from callprobe.gateway.handlers import Handlers
@@ -35,9 +37,48 @@ from callprobe.settings import GatewaySettings
 
 log = logging.getLogger("callprobe.gateway")
 
+#: the websockets library's own lines about the gateway's connections
+WEBSOCKETS_LOGGER = "callprobe.gateway.websockets"
+
+
+def listen_error(exc: OSError, host: str, port: int, option: str) -> CallprobeError:
+    """A failed bind in words a user can act on, naming the option to change.
+
+    Args:
+        exc: what ``create_server`` raised (``socket.gaierror`` included).
+        host: the ``--host`` value.
+        port: the port that failed to bind (0: any free one).
+        option: the option that gave ``port``, ``--ws-port`` or ``--api-port``.
+    """
+    where = f"cannot listen on {host}:{port}"
+    detail = exc.strerror or str(exc)
+    if isinstance(exc, socket.gaierror):
+        return ConfigError(f"{where} (--host): cannot resolve host {host!r} ({detail})",
+                           hint="give --host an address of this machine, such as 127.0.0.1")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError(f"{where} (--host): address not on this machine",
+                           hint="give --host an address of one of this machine's interfaces, such as 127.0.0.1")
+    if exc.errno == errno.EADDRINUSE:
+        return ServerUnreachable(f"{where} ({option}): port in use",
+                                 hint=f"stop what listens there or choose another {option} (0 picks a free one)")
+    if exc.errno == errno.EACCES:
+        return ConfigError(f"{where} ({option}): permission denied",
+                           hint=f"ports below 1024 need privileges: choose another {option} (0 picks a free one)")
+    return ServerUnreachable(f"{where} ({option}): {detail}",
+                             hint="check --host, --ws-port and --api-port")
+
 
 class EmbeddedGateway:
-    """A KKIM gateway on loopback; use ``async with`` or ``start()``/``stop()``."""
+    """A KKIM gateway on loopback; use ``async with`` or ``start()``/``stop()``.
+
+    Every line it logs goes to the ``callprobe.gateway`` logger or a child of
+    it (``callprobe.gateway.api``, and ``callprobe.gateway.websockets`` for the
+    websockets library's lines about its connections). In-process embedders
+    set that one logger's level to keep the gateway off the user's terminal:
+    ``logging.getLogger("callprobe.gateway").setLevel(logging.ERROR)``.
+    Malformed or refused input is logged at WARNING, one line each; the
+    connection life cycle and call transitions at INFO.
+    """
 
     def __init__(self, settings: GatewaySettings | None = None) -> None:
         self.settings = settings or GatewaySettings()
@@ -74,13 +115,24 @@ class EmbeddedGateway:
         return self._core is not None
 
     async def start(self) -> None:
-        """Open the store and bind both ports; raise ``ServerUnreachable`` if a bind fails."""
+        """Open the store and bind both ports.
+
+        Raises:
+            ConfigError: the database file is unusable, both ports are the
+                same, the host does not resolve or is not on this machine.
+            ServerUnreachable: a port is in use (or another bind failure).
+        """
         if self._core is not None:
             return
         settings = self.settings
+        if settings.ws_port and settings.ws_port == settings.api_port:
+            raise ConfigError(f"--ws-port and --api-port are both {settings.ws_port}: the WebSocket gateway "
+                              "and the auth API need a port each",
+                              hint="give them different ports, or 0 to pick free ones")
         store = Store(settings.db_path)
         core = GatewayCore(settings, store)
         handlers = Handlers(core)
+        option, port = "--ws-port", settings.ws_port
         try:
             self._ws_server = await serve(
                 self._serve_connection, settings.host, settings.ws_port,
@@ -90,8 +142,10 @@ class EmbeddedGateway:
                 ping_interval=None, ping_timeout=None,  # the session owns heartbeats (B§6)
                 close_timeout=settings.close_timeout_s,
                 create_connection=GatewayConnection,
+                logger=logging.getLogger(WEBSOCKETS_LOGGER),
             )
             self._ws_port = self._ws_server.sockets[0].getsockname()[1]
+            option, port = "--api-port", settings.api_port
             runner = web.AppRunner(AuthApi(core).app, access_log=None, handle_signals=False)
             await runner.setup()
             self._api_runner = runner
@@ -101,8 +155,7 @@ class EmbeddedGateway:
         except OSError as exc:
             await self._close_servers()
             store.close()
-            raise ServerUnreachable(f"gateway cannot listen on {settings.host}: {exc}",
-                                    hint="choose other ports (--ws-port/--api-port, 0 picks free ones)") from None
+            raise listen_error(exc, settings.host, port, option) from None
         self._core, self._handlers = core, handlers
         active = core.faults.active()
         log.info("gateway on %s, api on %s%s", self.ws_url, self.api_url,

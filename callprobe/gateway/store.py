@@ -13,9 +13,11 @@ All calls run on the gateway's event loop thread; SQLite calls are short
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 
+from callprobe.errors import ConfigError
 from callprobe.protocol._pb.openim import sdkws_pb2
 
 _SCHEMA = """
@@ -54,17 +56,53 @@ class CallRecord:
     end_reason: str | None
 
 
+def _unusable(path: str | None, exc: sqlite3.Error) -> ConfigError:
+    """Why ``path`` cannot hold the gateway's database, in words a user can act on."""
+    where = os.path.abspath(path) if path else ":memory:"
+    folder = os.path.dirname(where)
+    if path and not os.path.isdir(folder):
+        problem = f"directory {folder} does not exist"
+    elif path and os.path.isdir(where):
+        problem = "it is a directory"
+    elif path and os.path.exists(where) and not os.access(where, os.R_OK | os.W_OK):
+        problem = "no permission to read and write it"
+    elif path and not os.path.exists(where) and not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"no permission to create a file in {folder}"
+    elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        problem = "it is not an SQLite database"
+    elif "no such column" in str(exc) or "no such table" in str(exc):
+        problem = "it is an SQLite database with other tables than the gateway's"
+    else:
+        problem = f"SQLite says: {exc}"
+    if not problem.startswith("SQLite"):
+        problem += f" (SQLite says: {exc})"
+    return ConfigError(f"cannot use {path!r} as the gateway database: {problem}",
+                       hint="give --db a new file in an existing writable directory, "
+                            "or a database an earlier run of the gateway created")
+
+
 class Store:
     """The gateway's persistent state; ``path=None`` keeps it in memory."""
 
     def __init__(self, path: str | None = None) -> None:
+        """Open (or create) the database; raise ``ConfigError`` naming the path if unusable."""
         self.path = path
-        self._db = sqlite3.connect(path or ":memory:", check_same_thread=False,
-                                   isolation_level=None)
-        if path:
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path or ":memory:", check_same_thread=False,
+                                       isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _unusable(path, exc) from None
+        try:
+            if path:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._load()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise _unusable(path, exc) from None
+
+    def _load(self) -> None:
         self._users: set[str] = {row[0] for row in self._db.execute("SELECT user_id FROM users")}
         self._max_seq: dict[str, int] = dict(self._db.execute(
             "SELECT conversation_id, MAX(seq) FROM messages GROUP BY conversation_id").fetchall())

@@ -55,12 +55,17 @@ def call_table(index: int, call: CallMetrics) -> Table:
 
 
 def _media(media: dict[str, Any]) -> str:
+    """Frames decoded, then the audio path's RTT and jitter and the packets lost
+    (per kind from getStats: audio and video figures are never mixed)."""
     text = f"{media.get('audio_frames', 0)} audio / {media.get('video_frames', 0)} video frames"
     extras = []
-    for key, label in (("rtt_ms", "rtt"), ("jitter_ms", "jitter"), ("packets_lost", "lost")):
-        if media.get(key) is not None:
-            value = media[key]
-            extras.append(f"{label} {value:.1f}" if isinstance(value, float) else f"{label} {value}")
+    for key, label in (("audio_rtt_ms", "rtt"), ("audio_jitter_ms", "audio jitter"),
+                       ("video_jitter_ms", "video jitter")):
+        if isinstance(media.get(key), (int, float)):
+            extras.append(f"{label} {media[key]:.1f} ms")
+    lost = [media.get(f"{k}_packets_lost") for k in ("audio", "video")]
+    if any(isinstance(n, int) for n in lost):
+        extras.append(f"lost {sum(n for n in lost if isinstance(n, int))} packets")
     return text + (f" ({', '.join(extras)})" if extras else "")
 
 

@@ -53,10 +53,16 @@ def action_keys() -> list[str]:
 
 def check_shape(source: Source) -> list[Problem]:
     """Every schema error in ``source.data``, explained and placed."""
+    errors = sorted(_validator().iter_errors(source.data),
+                    key=lambda e: (list(map(str, e.absolute_path)), e.validator != "type"))
     problems: list[Problem] = []
-    errors = sorted(_validator().iter_errors(source.data), key=lambda e: list(map(str, e.absolute_path)))
+    placed: set[Path] = set()
     for error in errors:
-        problems.extend(_explain(error, source))
+        for problem in _explain(error, source):
+            # One message per field: `timeout_s: 0.5` breaks "integer" and "minimum 1" at once.
+            if problem.path not in placed:
+                placed.add(problem.path)
+                problems.append(problem)
     return problems
 
 

@@ -106,27 +106,76 @@ class Source:
         return Problem(line, field_name(path), message, tuple(path))
 
 
+#: Limits on what a scenario file may hold; a hand-written scenario is far below each.
+MAX_FILE_BYTES = 1 << 20     # 1 MiB of text
+MAX_DEPTH = 32               # nesting of lists and mappings, aliases and merge keys included
+MAX_VALUES = 100_000         # values once aliases are expanded (an alias bomb stops here)
+
+
+class LimitError(yaml.MarkedYAMLError):
+    """A file past one of the limits above; ``problem`` says which, ``problem_mark`` where."""
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing nesting deeper than ``MAX_DEPTH`` before Python's stack would."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise LimitError(problem=f"lists and mappings nested deeper than {MAX_DEPTH} levels; "
+                                 "a scenario needs a handful", problem_mark=mark)
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        finally:
+            self.depth -= 1
+
+
 def parse(text: str, file: str) -> Source:
-    """Parse YAML ``text``; syntax errors and duplicate keys land in ``problems``."""
+    """Parse YAML ``text``; syntax errors, duplicate keys and limits land in ``problems``."""
     source = Source(file=file, text=text)
-    loader = yaml.SafeLoader(text)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        source.problems.append(Problem(None, "", f"the file is {size} bytes, over the limit of "
+                                                 f"{MAX_FILE_BYTES} (1 MiB); a scenario is far smaller"))
+        return source
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # checks every character first
         root = loader.get_single_node()
         if root is None:
             source.problems.append(Problem(1, "", "the file is empty; expected a scenario mapping "
                                                    "with name, agents and steps"))
             return source
         source.data = _Builder(loader, source).build(root, ())
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        source.problems.append(Problem(line, "", f"character U+{ord(char):04X} is not allowed in YAML "
+                                                 "(a control character); remove it, or write it as an "
+                                                 "escape inside double quotes"))
+    except LimitError as exc:
+        source.problems.append(Problem(_line(exc), "", str(exc.problem)))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = int(mark.line) + 1 if mark is not None else None
         what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        source.problems.append(Problem(line, "", f"YAML syntax error: {what}{_syntax_hint(exc)}"))
+        source.problems.append(Problem(_line(exc), "", f"YAML syntax error: {what}{_syntax_hint(exc)}"))
     except yaml.YAMLError as exc:
         source.problems.append(Problem(None, "", f"YAML error: {exc}"))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+    if source.problems and source.data is None:
+        source.nodes.clear()  # nothing usable was built: the later passes have nothing to say
     return source
+
+
+def _line(exc: yaml.MarkedYAMLError) -> int | None:
+    mark = exc.problem_mark or exc.context_mark
+    return int(mark.line) + 1 if mark is not None else None
 
 
 def _syntax_hint(exc: yaml.MarkedYAMLError) -> str:
@@ -137,18 +186,45 @@ def _syntax_hint(exc: yaml.MarkedYAMLError) -> str:
                 "like ['turn:127.0.0.1:3478?transport=udp']")
     if "'\\t'" in problem:
         return "; indent with spaces, not tabs"
+    if "could not determine a constructor" in problem:
+        return "; a scenario holds plain data: remove the '!' tag"
     return ""
 
 
 class _Builder:
+    """Plain data from the node tree, recording every path's node; aliases are expanded here.
+
+    Merge keys (``<<``) are resolved here too, rather than by PyYAML's
+    ``flatten_mapping``, whose copies grow exponentially with chained merges.
+    """
+
     def __init__(self, loader: yaml.SafeLoader, source: Source) -> None:
         self.loader, self.source = loader, source
         self.active: set[int] = set()
+        self.merging: set[int] = set()
+        self.merged: dict[int, list[tuple[yaml.Node, yaml.Node]]] = {}
+        self.count = 0
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise LimitError(problem=f"the file holds more than {MAX_VALUES} values once its YAML "
+                             "aliases are expanded; use fewer aliases of large blocks",
+                             problem_mark=node.start_mark)
+        if len(path) > MAX_DEPTH:
+            raise LimitError(problem=f"{field_name(path[:MAX_DEPTH])}...: lists and mappings nested "
+                             f"deeper than {MAX_DEPTH} levels (through aliases); a scenario needs a "
+                             "handful", problem_mark=node.start_mark)
         self.source.nodes[path] = node
         if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
+            if isinstance(value, str) and not _encodable(value):
+                self.source.problems.append(Problem(
+                    node.start_mark.line + 1, field_name(path),
+                    "the text holds half of a UTF-16 surrogate pair (like \\ud800); "
+                    "write the character itself or its \\U escape", path))
+                return value.encode("utf-8", "backslashreplace").decode("utf-8")  # checked on as text
+            return value
         if id(node) in self.active:
             self.source.problems.append(Problem(node.start_mark.line + 1, field_name(path),
                                                 "an alias refers to itself; expected plain data"))
@@ -175,18 +251,80 @@ class _Builder:
                     key_node.start_mark.line + 1, field_name(path + (key,)),
                     f"duplicate key {key!r} (first given on line {first}); keep one", path + (key,)))
             seen[key] = key_node
-        self.loader.flatten_mapping(node)  # resolves "<<" merge keys in place
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.source.problems.append(Problem(
-                    key_node.start_mark.line + 1, field_name(path),
-                    "a key must be plain text, not a list or mapping"))
-                continue
+        for key_node, value_node in self._pairs(node, path, 0):
             key = str(key_node.value)
             self.source.keys[path + (key,)] = key_node
             out[key] = self.build(value_node, path + (key,))
         return out
+
+    def _pairs(self, node: yaml.MappingNode, path: Path, depth: int) -> list[tuple[yaml.Node, yaml.Node]]:
+        """The key/value nodes of a mapping with its merge keys applied, each key once.
+
+        As in YAML: a key written in the mapping beats a merged one, and of
+        ``<<: [*a, *b]`` the earlier mapping wins.
+        """
+        cached = self.merged.get(id(node))
+        if cached is not None:
+            return cached
+        if depth > MAX_DEPTH:
+            raise LimitError(problem=f"merge keys ('<<') chained deeper than {MAX_DEPTH} levels",
+                             problem_mark=node.start_mark)
+        self.merging.add(id(node))
+        merged: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        own: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        try:
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    for source in self._merge_sources(key_node, value_node, path):
+                        for pair in self._pairs(source, path, depth + 1):
+                            merged.setdefault(str(pair[0].value), pair)
+                elif isinstance(key_node, yaml.ScalarNode):
+                    own[str(key_node.value)] = (key_node, value_node)
+                else:
+                    self.source.problems.append(Problem(
+                        key_node.start_mark.line + 1, field_name(path),
+                        "a key must be plain text, not a list or mapping"))
+        finally:
+            self.merging.discard(id(node))
+        merged.update(own)
+        pairs = list(merged.values())
+        self.merged[id(node)] = pairs
+        return pairs
+
+    def _merge_sources(self, key_node: yaml.Node, value: yaml.Node, path: Path) -> list[yaml.MappingNode]:
+        """The mappings a ``<<`` key merges, earliest-winning first; problems for anything else."""
+        items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        sources: list[yaml.MappingNode] = []
+        for item in items:
+            line = key_node.start_mark.line + 1
+            if not isinstance(item, yaml.MappingNode):
+                self.source.problems.append(Problem(
+                    line, field_name(path + ("<<",)), "'<<' merges a mapping or a list of mappings "
+                    f"(like <<: *phone), got {_node_kind(item)}", path + ("<<",)))
+            elif id(item) in self.merging:
+                self.source.problems.append(Problem(
+                    line, field_name(path + ("<<",)), "'<<' merges the mapping it is in; "
+                    "expected another mapping", path + ("<<",)))
+            else:
+                sources.append(item)
+        return sources
+
+
+def _node_kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        return f"text {node.value!r}" if node.value else "nothing"
+    return "a mapping"  # pragma: no cover - mappings are merged, not reported
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _end_index(node: yaml.Node) -> int:

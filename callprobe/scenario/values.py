@@ -7,6 +7,7 @@ what was expected; the loader adds file, line and field.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable
 
@@ -16,6 +17,13 @@ _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?\s*")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
 DURATION_EXPECTED = "a duration: a number of seconds, or text like '2s', '500ms' or '1m'"
+
+#: The longest duration a scenario may give (a wait, a window, a ring time): longer is surely a slip.
+MAX_DURATION_S = 3600.0
+
+#: The longest invitation timeout (``invite.timeout_s``): InvitationInfo.timeout is an int32,
+#: and clients treat more than a day as implausible (``callprobe.protocol.call_notice``).
+MAX_INVITE_TIMEOUT_S = 24 * 3600
 
 #: Platform names accepted for ``platform:`` (lower case, ``-``/``_``/spaces ignored).
 PLATFORM_NAMES: dict[str, int] = {
@@ -42,8 +50,11 @@ LOGIN_PLACEHOLDERS = ("user_id", "platform_id", "password", "nickname", "secret"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a text like ``2s``, ``500ms``, ``1.5m``; must be > 0."""
+def parse_duration(value: object, maximum: float = MAX_DURATION_S) -> float:
+    """Seconds from a number or a text like ``2s``, ``500ms``, ``1.5m``; above 0, at most ``maximum``.
+
+    ``.nan`` and ``.inf`` are refused: a deadline that never comes is no deadline.
+    """
     if isinstance(value, bool) or value is None:
         raise ValueError(f"expected {DURATION_EXPECTED}, got {describe(value)}")
     if isinstance(value, (int, float)):
@@ -55,9 +66,27 @@ def parse_duration(value: object) -> float:
         seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
     else:
         raise ValueError(f"expected {DURATION_EXPECTED}, got {describe(value)}")
-    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
-        raise ValueError(f"expected a duration above zero, got {value!r}")
+    if not math.isfinite(seconds) or not seconds > 0:
+        raise ValueError(f"expected a duration above zero and at most {span(maximum)}, got {written(value)}")
+    if seconds > maximum:
+        raise ValueError(f"expected a duration of at most {span(maximum)}, got {written(value)}"
+                         + ("" if isinstance(value, (int, float)) else f" ({seconds:g} s)"))
     return seconds
+
+
+def span(seconds: float) -> str:
+    """``1 hour (3600 s)``, ``24 hours (86400 s)``, ``90 s``: a limit in words."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        hours = int(seconds // 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''} ({seconds:g} s)"
+    return f"{seconds:g} s"
+
+
+def written(value: object) -> str:
+    """A number as YAML spells it (``.nan``, ``.inf``), else ``describe``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a number (.nan)" if value != value else f"a number ({'-' if value < 0 else ''}.inf)"
+    return describe(value)
 
 
 def parse_platform(value: object) -> int:
