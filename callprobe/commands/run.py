@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,11 +66,18 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
             status.update(f"step {index}/{total} {('[' + agent + '] ') if agent else ''}{text}")
 
     runner = Runner(scenario, ws_url=ws_url, api_url=api_url, progress=progress)
-    if status is not None:
-        with status:
+    started = time.monotonic()
+    interrupted = False
+    try:
+        if status is not None:
+            with status:
+                result = asyncio.run(runner.run())
+        else:
             result = asyncio.run(runner.run())
-    else:
-        result = asyncio.run(runner.run())
+    except KeyboardInterrupt:
+        # the runner tore everything down on its way out; report what it saw
+        interrupted = True
+        result = runner.result(time.monotonic() - started, "interrupted (Ctrl-C)")
 
     _attach_findings(result, scenario)
     render(result, out, verbose=verbose)
@@ -87,6 +95,8 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
 
         ladder = build_ladder(result.events, result.findings)
         html_path.write_text(render_ladder_html(ladder, title=f"callprobe run {result.scenario}"))
+    if interrupted:
+        sys.exit(130)
     if result.unreachable:
         sys.exit(int(ExitCode.SERVER_UNREACHABLE))
     sys.exit(int(ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED))

@@ -55,16 +55,8 @@ def parse_duration(value: object, maximum: float = MAX_DURATION_S) -> float:
 
     ``.nan`` and ``.inf`` are refused: a deadline that never comes is no deadline.
     """
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"expected {DURATION_EXPECTED}, got {describe(value)}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        match = _DURATION.fullmatch(value)
-        if not match:
-            raise ValueError(f"expected {DURATION_EXPECTED}, got {value!r}")
-        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-    else:
+    seconds = duration_seconds(value)
+    if seconds is None:
         raise ValueError(f"expected {DURATION_EXPECTED}, got {describe(value)}")
     if not math.isfinite(seconds) or not seconds > 0:
         raise ValueError(f"expected a duration above zero and at most {span(maximum)}, got {written(value)}")
@@ -72,6 +64,27 @@ def parse_duration(value: object, maximum: float = MAX_DURATION_S) -> float:
         raise ValueError(f"expected a duration of at most {span(maximum)}, got {written(value)}"
                          + ("" if isinstance(value, (int, float)) else f" ({seconds:g} s)"))
     return seconds
+
+
+def duration_seconds(value: object) -> float | None:
+    """Seconds written as a number or a duration text, unchecked (may be negative, inf or nan).
+
+    None when ``value`` is neither; an integer too large for a float is ``inf``.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return value
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value)
+        if match:
+            return float(match.group(1)) * _UNIT_S[match.group(2)]
+    return None
 
 
 def span(seconds: float) -> str:
