@@ -135,3 +135,27 @@ async def test_relay_only_call_through_a_real_turn_server(tmp_path: Path) -> Non
         counts = call.ice["candidates"][agent]
         assert counts["relay"] >= 1 and counts["host"] == 0
         assert call.ice["selected"][agent]["local"] == "relay"
+
+
+async def test_a_caller_that_drops_ends_the_call_for_the_callee() -> None:
+    from callprobe.diagnostics.run_rules import findings_for_run
+    from callprobe.scenario.loader import load_scenario_text
+
+    scenario = load_scenario_text(
+        "name: caller drops\n"
+        "agents: {alice: {media: audio}, bob: {}}\n"
+        "steps:\n"
+        "  - connect: [alice, bob]\n"
+        "  - invite: {from: alice, to: bob}\n"
+        "  - accept: bob\n"
+        "  - expect: {event: ice_connected, within: 8s}\n"
+        "  - disconnect: alice\n"
+        "  - expect: {agent: bob, event: hung_up, within: 2s}\n",
+        file="drop.yaml",
+    )
+    result = await run_scenario(scenario)
+    assert result.verdict == "pass", [f"{s.line}: {s.detail}" for s in result.failures]
+    [hung] = [e for e in result.events if e.kind == "hung_up"]
+    assert hung.agent == "bob" and hung.get("by") == "alice"
+    # the call ended before media could flow: no finding blames the media path
+    assert findings_for_run(result.events, scenario) == []

@@ -50,9 +50,9 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     for path, option in ((json_path, "--json"), (junit_path, "--junit"), (html_path, "--html")):
         check_output(path, option)
     scenario = load_scenario(scenario_file)
-    if ws_url and scenario.server.faults:
-        raise ConfigError(f"{scenario.file}: server.faults apply to the embedded gateway only; "
-                          "they cannot be injected into the --server gateway")
+    if ws_url and (scenario.server.faults or scenario.server.ring_timeout_s is not None):
+        raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
+                          "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
 
     from callprobe.reporters.console import render
     from callprobe.runner import Runner

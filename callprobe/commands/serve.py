@@ -66,11 +66,15 @@ def command(host: str, ws_port: int, api_port: int, db_path: str | None, secret:
     """Run the embedded reference KKIM gateway (WebSocket + auth API).
 
     Prints the actual URLs once listening and stops cleanly on SIGINT or SIGTERM.
-    Every malformed frame is logged on one line to standard error.
+    Every malformed or refused input is logged on one line to standard error.
+    An unusable --db file, a --host that is not on this machine and ports
+    that cannot be bound are reported with the option to change.
     """
+    from callprobe.gateway.server import WEBSOCKETS_LOGGER
+
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("websockets").setLevel(logging.INFO if verbose > 1 else logging.WARNING)
+    logging.getLogger(WEBSOCKETS_LOGGER).setLevel(logging.INFO if verbose > 1 else logging.WARNING)
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     settings = GatewaySettings(
         host=host, ws_port=ws_port, api_port=api_port, db_path=db_path, secret=secret,

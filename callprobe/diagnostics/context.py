@@ -35,6 +35,8 @@ class RuleContext:
             sent...). Absence rules fire only for exercised links.
         expected: finding codes the scenario provokes on purpose; they are
             kept but lowered to ``info``.
+        media_grace_ms: a leg that ended sooner than this after connecting
+            is too short to say media did not flow (first frames take ~0.1 s).
     """
 
     caller: str = ""
@@ -47,6 +49,7 @@ class RuleContext:
     ring_deadline_ms: float | None = None
     notice_deadline_ms: float | None = None
     probes: frozenset[str] | None = None
+    media_grace_ms: float = 1000.0
     expected: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod

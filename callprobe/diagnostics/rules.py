@@ -750,6 +750,8 @@ def rule_media_not_flowing(events: Sequence[Event], ctx: RuleContext) -> list[Fi
                     detail=f"{agent} connected but recorded no media frames or statistics"))
             continue
         last = stats[-1]
+        if last.t_ms - connected.t_ms < ctx.media_grace_ms:
+            continue  # hung up (or dropped) right after connecting: too soon to judge
         keys = {"audio": ["audio_frames"], "video": ["video_frames"]}.get(kind, [])
         if kind == "video" and "audio_frames" in last.fields:
             keys.append("audio_frames")

@@ -102,7 +102,7 @@ class AuthApi:
                     raise ApiError(ARGS, "body must be a JSON object")
                 return _reply(data=await handler(body, request))
             except ApiError as exc:
-                log.info("%s refused: %d %s", request.path, exc.code, exc.detail)
+                log.warning("refused %s from %s: %d %s", request.path, request.remote, exc.code, exc.detail)
                 return _reply(exc.code, exc.detail)
         return endpoint
 

@@ -4,7 +4,9 @@ Each handler decodes its protobuf, checks it, and returns the reply payload;
 pushes it causes are returned as follow-ups the session runs *after* queuing
 the reply, so a sender sees its SendMsgResp before its own echo push.
 Business failures raise ``BusinessError`` and become a Resp with the KKIM
-``errCode`` (Part A row 9) and ``data`` null; the connection stays open.
+``errCode`` (Part A row 9) and ``data`` null; the connection stays open. Each
+refusal (a ``data`` that does not parse is 500, a bad token 1001/1002, and
+every other errCode) is logged at WARNING on one line.
 
 A request's own ``token`` field, when not empty, is checked too: an expired
 token is 1001, any other problem (bad signature, kicked, another user's) 1002.
@@ -85,7 +87,8 @@ class Handlers:
             data = handler(session, req, then)
         except BusinessError as exc:
             code = int(exc.err_code or ErrCode.SERVER_INTERNAL)
-            log.info("request %d from %s refused: %d %s", req.req_identifier, session.conn_id, code, exc)
+            log.warning("refused request %d from %s (operationID %s): %d %s", req.req_identifier,
+                        session.conn_id, req.operation_id, code, exc)
             err_data: bytes | None = None
             if isinstance(exc, UserBusy):
                 busy = rtc_pb2.SignalResp()

@@ -35,10 +35,12 @@ from callprobe.gateway.session import GatewayConnection, Session, refuse_after_u
 from callprobe.gateway.store import Store
 from callprobe.settings import GatewaySettings
 
-log = logging.getLogger("callprobe.gateway")
-
+#: the logger every gateway module writes to (children: ``.api``, ``.websockets``)
+LOGGER_NAME = "callprobe.gateway"
 #: the websockets library's own lines about the gateway's connections
-WEBSOCKETS_LOGGER = "callprobe.gateway.websockets"
+WEBSOCKETS_LOGGER = f"{LOGGER_NAME}.websockets"
+
+log = logging.getLogger(LOGGER_NAME)
 
 
 def listen_error(exc: OSError, host: str, port: int, option: str) -> CallprobeError:
@@ -53,10 +55,10 @@ def listen_error(exc: OSError, host: str, port: int, option: str) -> CallprobeEr
     where = f"cannot listen on {host}:{port}"
     detail = exc.strerror or str(exc)
     if isinstance(exc, socket.gaierror):
-        return ConfigError(f"{where} (--host): cannot resolve host {host!r} ({detail})",
+        return ConfigError(f"cannot listen on {host} (--host): cannot resolve host {host!r} ({detail})",
                            hint="give --host an address of this machine, such as 127.0.0.1")
     if exc.errno == errno.EADDRNOTAVAIL:
-        return ConfigError(f"{where} (--host): address not on this machine",
+        return ConfigError(f"cannot listen on {host} (--host): address not on this machine",
                            hint="give --host an address of one of this machine's interfaces, such as 127.0.0.1")
     if exc.errno == errno.EADDRINUSE:
         return ServerUnreachable(f"{where} ({option}): port in use",

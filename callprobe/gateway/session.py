@@ -62,6 +62,26 @@ class GatewayConnection(ServerConnection):
         self.last_frame_at = self.loop.time()
         super().process_event(event)
 
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        """The websockets handshake, plus one log line when the request was not a valid one.
+
+        websockets answers a bad HTTP request or upgrade by itself (400, 426,
+        ...) and logs it only at DEBUG; gateway-level refusals are logged by
+        the server's ``process_request``.
+        """
+        await super().handshake(*args, **kwargs)
+        exc = self.protocol.handshake_exc
+        if exc is None:
+            return
+        cause = exc.__cause__
+        peer = _address(self.remote_address)
+        if isinstance(cause, EOFError) and self.request is None:
+            log.info("connection from %s closed before a handshake request: %s", peer, cause)
+            return
+        answer = f", answered HTTP {self.response.status_code}" if self.response is not None else ""
+        detail = f"{exc}: {cause}" if cause is not None else str(exc)
+        log.warning("bad handshake from %s: %s%s", peer, detail.replace("\n", " "), answer)
+
     def write_now(self, message: bytes | str) -> bool:
         """Write one unfragmented message synchronously if nothing can block it.
 
@@ -79,6 +99,13 @@ class GatewayConnection(ServerConnection):
             self.protocol.send_binary(message)
         self.send_data()
         return True
+
+
+def _address(addr: Any) -> str:
+    try:
+        return f"{addr[0]}:{addr[1]}"
+    except (TypeError, IndexError):
+        return str(addr)
 
 
 class _Close:

@@ -22,6 +22,7 @@ import json
 import re
 import types
 import typing
+import unicodedata
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -39,15 +40,20 @@ from callprobe.scenario.model import (
     Step,
 )
 from callprobe.scenario.schema import check_shape
-from callprobe.scenario.source import Path, Problem, Source, field_name, parse
+from callprobe.scenario.source import MAX_FILE_BYTES, Path, Problem, Source, field_name, parse
 from callprobe.scenario.steps import StepPlay
 from callprobe.scenario.values import (
     LOGIN_PLACEHOLDERS,
+    MAX_DURATION_S,
+    MAX_INVITE_TIMEOUT_S,
     describe,
+    duration_seconds,
     one_of,
     parse_duration,
     parse_platform,
     placeholders,
+    quoted,
+    span,
     suggest,
 )
 from callprobe.settings import ClientSettings
@@ -64,6 +70,12 @@ _LOGIN_KEY_MODES: dict[str, tuple[str, ...]] = {
 _SAMPLE_VALUES: dict[str, Any] = {"user_id": "u", "platform_id": 5, "password": "p",
                                   "nickname": "n", "secret": "s", "operation_id": "o"}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: The longest user ID: ``call_notice.sane_invitation`` ignores invitations naming longer ones.
+MAX_USER_ID_CHARS = 256
+
+#: The largest value of a ClientSettings field (every one is in seconds); others: MAX_DURATION_S.
+_SETTING_MAX: dict[str, float] = {"diagnose_ring_s": MAX_INVITE_TIMEOUT_S}  # an InvitationInfo.timeout
 
 
 class InvalidScenario(ScenarioError):
@@ -99,12 +111,24 @@ def load_scenario(path: str | FsPath) -> Scenario:
             scenario (then an ``InvalidScenario`` listing every problem).
     """
     name = str(path)
+    if FsPath(path).is_dir():
+        raise ScenarioError("is a folder; give a scenario file (callprobe validate also takes a folder)",
+                            file=name)
     try:
-        text = FsPath(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not UTF-8 text (byte {exc.start})", file=name) from None
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more: /dev/zero or a huge log stops here
     except OSError as exc:
         raise ScenarioError(f"cannot read the file: {exc.strerror or exc}", file=name) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(f"the file is over the limit of {MAX_FILE_BYTES} bytes (1 MiB); "
+                            "a scenario is far smaller", file=name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        utf16 = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise ScenarioError(f"not UTF-8 text{utf16}: byte 0x{data[exc.start]:02X} at offset {exc.start}; "
+                            "save the file as UTF-8", file=name, line=line) from None
     return load_scenario_text(text, file=name)
 
 
@@ -172,12 +196,37 @@ class _Checker:
             return name
         hint = suggest(name, self.agent_names)
         known = ", ".join(self.agent_names) if self.agent_names else "none defined"
-        self.error(path, f"unknown agent {name!r}{hint}; the agents are: {known}")
+        self.error(path, f"unknown agent {quoted(name)}{hint}; the agents are: {known}")
         return None
 
     def user_of(self, name: str) -> str:
         agent = self.agents.get(name)
         return agent.user_id if agent else name
+
+    def no_control(self, path: Path, text: str, what: str) -> None:
+        """Report a control character (a line break, NUL...) in ``text``: surely a slip there."""
+        bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            self.error(path, f"expected {what} without control characters, got {quoted(text)} "
+                             f"(U+{ord(bad):04X} at position {text.index(bad) + 1})")
+
+    def check_user_id(self, path: Path, user_id: str) -> None:
+        """A user ID an invitation can carry: clients drop invitations naming anything else."""
+        bad = next((c for c in user_id if not c.isprintable()), None)
+        if bad is not None:
+            self.error(path, f"expected a user ID of printable characters, got {quoted(user_id)} "
+                             f"(U+{ord(bad):04X} at position {user_id.index(bad) + 1})")
+        elif len(user_id) > MAX_USER_ID_CHARS:
+            self.error(path, f"expected a user ID of at most {MAX_USER_ID_CHARS} characters, got "
+                             f"{len(user_id)}; clients ignore invitations naming longer IDs")
+
+    def duration(self, path: Path, value: Any) -> float | None:
+        """Seconds of a duration the schema let through, or None after reporting it (``.nan``, ``90m``)."""
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.error(path, str(exc))
+            return None
 
     # ------------------------------------------------------------ sections
 
@@ -207,11 +256,11 @@ class _Checker:
         for key, value in given.items():
             path: Path = ("settings", key)
             if key not in fields:
-                self.error(path, f"unknown setting {key!r}{suggest(key, fields)}; "
+                self.error(path, f"unknown setting {quoted(key)}{suggest(key, fields)}; "
                                  f"expected a ClientSettings field: {one_of(fields)}")
                 continue
             try:
-                overrides[key] = _coerce_setting(hints[key], value)
+                overrides[key] = _coerce_setting(hints[key], value, _SETTING_MAX.get(key, MAX_DURATION_S))
             except ValueError as exc:
                 self.error(path, str(exc))
         try:
@@ -244,7 +293,7 @@ class _Checker:
         elif faults:
             self.check_faults(faults)
         ring = given.get("ring_timeout_s")
-        ring_s = parse_duration(ring) if ring is not None else None
+        ring_s = self.duration(base + ("ring_timeout_s",), ring) if ring is not None else None
         if ring is not None and remote:
             self.error(base + ("ring_timeout_s",), "ring_timeout_s sets the embedded gateway's "
                        "ring time; with a remote gateway use the invite's timeout_s")
@@ -264,7 +313,7 @@ class _Checker:
             except CallprobeError as exc:
                 name = fault.partition("=")[0].strip().lower()
                 if name not in FAULTS:
-                    message = (f"unknown fault {name!r}{suggest(name, FAULTS)}; "
+                    message = (f"unknown fault {quoted(name)}{suggest(name, FAULTS)}; "
                                f"known faults: {', '.join(sorted(FAULTS))}")
                 else:
                     message = str(exc)
@@ -299,6 +348,9 @@ class _Checker:
             self.error(("server", "api_url"), f"missing key 'api_url' in server: {why} "
                        "(like http://10.0.0.5:10002)")
         headers = given.get("headers") or {}
+        for key, value in headers.items():  # HTTP cannot carry a line break or NUL in a header
+            self.no_control(base + ("headers", key), str(key), "a header name")
+            self.no_control(base + ("headers", key), self.text(base + ("headers", key), value), "a header value")
         return LoginConfig(
             mode=mode,
             secret=self.text(base + ("secret",), given["secret"]) if "secret" in given else DEFAULT_SECRET,
@@ -392,6 +444,8 @@ class _Checker:
             user_id = self.text(base + ("user_id",), spec["user_id"]) if "user_id" in spec else name
             if not user_id.strip():
                 self.error(base + ("user_id",), "expected a user ID, got empty text")
+            else:
+                self.check_user_id(base + ("user_id",), user_id)
             try:
                 platform_id = parse_platform(spec.get("platform", DEFAULT_PLATFORM_ID))
             except ValueError as exc:
@@ -439,8 +493,11 @@ class _Checker:
         return tuple(out)
 
 
-def _coerce_setting(hint: Any, value: Any) -> Any:
-    """``value`` checked against a ClientSettings field's type; ValueError says what was expected."""
+def _coerce_setting(hint: Any, value: Any, maximum: float) -> Any:
+    """``value`` checked against a ClientSettings field's type; ValueError says what was expected.
+
+    Numbers are seconds from 0 to ``maximum``; ``.nan`` and ``.inf`` are refused.
+    """
     allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
         else (hint,)
     if value is None:
@@ -451,18 +508,17 @@ def _coerce_setting(hint: Any, value: Any) -> Any:
         if kind is bool and isinstance(value, bool):
             return value
         if kind is int and isinstance(value, int) and not isinstance(value, bool):
-            if value < 0:
-                raise ValueError(f"expected a whole number of 0 or more, got {value}")
+            if not 0 <= value <= maximum:
+                raise ValueError(f"expected a whole number from 0 to {span(maximum)}, got {value}")
             return value
         if kind is float and not isinstance(value, bool) and isinstance(value, (int, float, str)):
-            if isinstance(value, str):
-                try:
-                    return parse_duration(value)
-                except ValueError:
-                    continue
-            if value < 0:
-                raise ValueError(f"expected a number of 0 or more, got {value}")
-            return float(value)
+            seconds = duration_seconds(value)
+            if seconds is None:
+                continue  # text that is no duration
+            if not 0 <= seconds <= maximum:  # false for nan too
+                shown = describe(value) + ("" if isinstance(value, (int, float)) else f" ({seconds:g} s)")
+                raise ValueError(f"expected a number of seconds from 0 to {span(maximum)}, got {shown}")
+            return seconds
         if kind is str and isinstance(value, str):
             return value
     raise ValueError(f"expected {_type_words(allowed)}, got {describe(value)}")

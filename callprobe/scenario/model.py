@@ -2,7 +2,8 @@
 
 The loader (``callprobe.scenario.loader``) builds these from YAML after every
 check has passed, so the runner can trust them: agent names in steps exist,
-durations are positive seconds, a fixed-mode agent has its token. Defaults
+durations are finite seconds above 0 and at most an hour, an invite's
+``timeout_s`` is an int, a fixed-mode agent has its token. Defaults
 that depend on where a scenario runs stay ``None`` here and are decided by the
 runner (``IceConfig.host_addresses``, an expectation's ``within_s``).
 """
@@ -87,7 +88,7 @@ class Action:
     callees of ``invite``, the receivers of ``send_text``.
 
     ``params`` by verb: ``invite``: ``media`` (always set), ``timeout_s``
-    (int or None), ``call`` (the 1-based number of this invite step);
+    (int 1..86400 or None), ``call`` (the 1-based number of this invite step);
     ``send_text``: ``text``; ``wait``: ``duration_s``.
     """
 

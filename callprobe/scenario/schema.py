@@ -22,7 +22,7 @@ import yaml
 from jsonschema.exceptions import ValidationError
 
 from callprobe.scenario.source import Path, Problem, Source
-from callprobe.scenario.values import describe, one_of, suggest
+from callprobe.scenario.values import describe, one_of, quoted, suggest
 
 _JSON_TYPES: dict[str, str] = {
     "object": "a mapping", "array": "a list", "string": "text", "integer": "a whole number",
@@ -182,7 +182,7 @@ def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
     if kind == "propertyNames":
         # jsonschema reports the name itself as the instance, at the mapping's path.
         name = str(value)
-        yield source.problem(path + (name,), f"{_expected(validator_value)}; got {name!r}")
+        yield source.problem(path + (name,), f"{_expected(validator_value)}; got {quoted(name)}")
         return
 
     if kind == "maxProperties" and _is_step(schema):
@@ -211,7 +211,7 @@ def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
 
     if "propertyNames" in error.schema_path and isinstance(value, str):
         # A key that breaks a naming rule: jsonschema places it at its mapping.
-        yield source.problem(path + (value,), f"expected {_expected(schema)}; got {value!r}")
+        yield source.problem(path + (value,), f"expected {_expected(schema)}; got {quoted(value)}")
         return
 
     yield source.problem(path, f"expected {_expected(schema)}; {_value_detail(error) or error.message}")
@@ -267,7 +267,7 @@ def _unknown_keys(path: Path, value: Any, schema: Mapping[str, Any], source: Sou
                 continue
         expected = f"expected {known[0]!r}" if len(known) == 1 else f"expected one of {one_of(known)}"
         if step:
-            message = f"unknown action {key!r}{hint}; {expected}"
+            message = f"unknown action {quoted(key)}{hint}; {expected}"
         else:
-            message = f"unknown key {key!r}{hint}; {expected}"
+            message = f"unknown key {quoted(key)}{hint}; {expected}"
         yield source.problem(path + (key,), message)

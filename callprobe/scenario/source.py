@@ -4,7 +4,8 @@ PyYAML composes a node tree whose nodes carry ``start_mark``; we build the
 plain data from that tree ourselves so each value keeps its path (``("steps",
 2, "invite", "to")``) and therefore its line. On the way we catch what the
 ordinary loader silently accepts: duplicate keys (the last one would win) and
-non-text keys.
+non-text keys. A hostile file stops at a limit (size, nesting, values once
+aliases are expanded) with a problem, never a RecursionError or a hang.
 
 Keys are taken as written: ``no:`` is the key ``"no"``, not ``False``.
 """
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from callprobe.scenario.values import quoted
 
 Path = tuple[str | int, ...]
 
@@ -31,6 +34,19 @@ class Problem:
     field: str
     message: str
     path: Path = dataclasses.field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # A backstop: a message quotes what was written, and that may be a megabyte of it.
+        object.__setattr__(self, "field", _clip(self.field, 120))
+        object.__setattr__(self, "message", _clip(self.message, 600))
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut in its middle to about ``limit`` characters, keeping both ends."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 5) // 2
+    return f"{text[:keep]} ... {text[-keep:]}"
 
 
 def field_name(path: Path) -> str:
@@ -123,14 +139,14 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise LimitError(problem=f"lists and mappings nested deeper than {MAX_DEPTH} levels; "
                                  "a scenario needs a handful", problem_mark=mark)
-            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
         finally:
             self.depth -= 1
 
@@ -208,11 +224,11 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
         if self.count > MAX_VALUES:
-            raise LimitError(problem=f"the file holds more than {MAX_VALUES} values once its YAML "
-                             "aliases are expanded; use fewer aliases of large blocks",
+            raise LimitError(problem=f"the file holds more than {MAX_VALUES} values (each use of a "
+                             "YAML alias counts everything it holds); a scenario needs far fewer",
                              problem_mark=node.start_mark)
         if len(path) > MAX_DEPTH:
-            raise LimitError(problem=f"{field_name(path[:MAX_DEPTH])}...: lists and mappings nested "
+            raise LimitError(problem=f"{field_name(path[:3])}...: lists and mappings nested "
                              f"deeper than {MAX_DEPTH} levels (through aliases); a scenario needs a "
                              "handful", problem_mark=node.start_mark)
         self.source.nodes[path] = node
@@ -315,7 +331,7 @@ def _node_kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     if isinstance(node, yaml.ScalarNode):
-        return f"text {node.value!r}" if node.value else "nothing"
+        return f"text {quoted(str(node.value))}" if node.value else "nothing"
     return "a mapping"  # pragma: no cover - mappings are merged, not reported
 
 

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from callprobe.scenario.model import Action, AgentConfig, Expectation, Step
 from callprobe.scenario.source import Path, Source
-from callprobe.scenario.values import parse_duration
 
 
 class Context(Protocol):
@@ -30,6 +29,8 @@ class Context(Protocol):
 
     def user_of(self, name: str) -> str: ...
 
+    def duration(self, path: Path, value: Any) -> float | None: ...
+
 
 class StepPlay:
     """Walks the steps in order, tracking who is connected and who was called."""
@@ -40,8 +41,7 @@ class StepPlay:
         self.ever_connected: set[str] = set()
         self.callers: set[str] = set()
         self.invited_users: set[str] = set()
-        self.invites = 0                          # invite steps so far
-        self.calls_upper = 0                      # callees invited so far (upper bound on calls)
+        self.invites = 0                          # invite steps so far: each places one call
         self.lost_track = False                   # a broken step came before: skip order checks
 
     def order_error(self, path: Path, message: str) -> None:
@@ -136,10 +136,10 @@ class StepPlay:
             users.setdefault(user, callee)
         self.callers.add(caller)
         self.invited_users.update(users)
-        self.calls_upper += len(callees)
         caller_cfg = self.c.agents.get(caller)
         media = value.get("media") or (caller_cfg.media if caller_cfg else "video")
-        params = {"media": media, "timeout_s": value.get("timeout_s"), "call": self.invites}
+        timeout = value.get("timeout_s")  # the schema let through whole numbers only (2.0 too)
+        params = {"media": media, "timeout_s": None if timeout is None else int(timeout), "call": self.invites}
         return Action(line, text, "invite", caller, callees, params)
 
     def _call_action(self, verb: str, path: Path, value: Any, line: int, text: str) -> Step | None:
@@ -184,7 +184,10 @@ class StepPlay:
         return Action(line, text, "send_text", sender, receivers, {"text": body})
 
     def _wait(self, path: Path, value: Any, line: int, text: str) -> Step | None:
-        return Action(line, text, "wait", None, (), {"duration_s": parse_duration(value)})
+        seconds = self.c.duration(path, value)
+        if seconds is None:
+            return None
+        return Action(line, text, "wait", None, (), {"duration_s": seconds})
 
     # -------------------------------------------------------------- expect
 
@@ -219,13 +222,15 @@ class StepPlay:
         if outcome is not None and self.invites == 0:
             self.order_error(path + ("outcome",), "no invite before this step, so there is no call "
                                               "to have an outcome")
-        call = value.get("call")
-        if call is not None and call > self.calls_upper:
-            placed = self.calls_upper
+        call = None if value.get("call") is None else int(value["call"])  # 2.0 passes the schema
+        if call is not None and call > self.invites:
+            placed = self.invites
             self.order_error(path + ("call",), f"call {call} does not exist at this step: "
                          f"{placed} call{'s' if placed != 1 else ''} placed before it")
-        within = parse_duration(value["within"]) if "within" in value else None
-        for_s = parse_duration(value["for"]) if "for" in value else None
+        within = self.c.duration(path + ("within",), value["within"]) if "within" in value else None
+        for_s = self.c.duration(path + ("for",), value["for"]) if "for" in value else None
+        if ("within" in value and within is None) or ("for" in value and for_s is None):
+            return None
         direction = str(value.get("direction", "both")) if event == "media_flowing" else None
         return Expectation(line, text, event=event, agent=agent, within_s=within, absent=absent,
                            for_s=for_s, outcome=outcome, direction=direction, call_index=call)

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from callprobe.protocol.constants import Platform
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?\s*")
+# Written so no two parts can match the same spaces: no backtracking on long text.
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(?:(ms|s|m)\s*)?")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
 DURATION_EXPECTED = "a duration: a number of seconds, or text like '2s', '500ms' or '1m'"
@@ -59,9 +60,9 @@ def parse_duration(value: object, maximum: float = MAX_DURATION_S) -> float:
     if seconds is None:
         raise ValueError(f"expected {DURATION_EXPECTED}, got {describe(value)}")
     if not math.isfinite(seconds) or not seconds > 0:
-        raise ValueError(f"expected a duration above zero and at most {span(maximum)}, got {written(value)}")
+        raise ValueError(f"expected a duration above zero and at most {span(maximum)}, got {describe(value)}")
     if seconds > maximum:
-        raise ValueError(f"expected a duration of at most {span(maximum)}, got {written(value)}"
+        raise ValueError(f"expected a duration of at most {span(maximum)}, got {describe(value)}"
                          + ("" if isinstance(value, (int, float)) else f" ({seconds:g} s)"))
     return seconds
 
@@ -95,13 +96,6 @@ def span(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def written(value: object) -> str:
-    """A number as YAML spells it (``.nan``, ``.inf``), else ``describe``."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "a number (.nan)" if value != value else f"a number ({'-' if value < 0 else ''}.inf)"
-    return describe(value)
-
-
 def parse_platform(value: object) -> int:
     """A platformID 1..11 from a number or a name (``web``, ``android``...)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -114,7 +108,7 @@ def parse_platform(value: object) -> int:
             return int(PLATFORM_NAMES[key])
         if key.isdigit():
             return parse_platform(int(key))
-        raise ValueError(f"unknown platform {value!r}{suggest(key, PLATFORM_NAMES)}; "
+        raise ValueError(f"unknown platform {quoted(value)}{suggest(key, PLATFORM_NAMES)}; "
                          f"expected 1..11 or one of {', '.join(platform_names())}")
     raise ValueError(f"expected a platformID 1..11 or a platform name, got {describe(value)}")
 
@@ -151,16 +145,23 @@ def describe(value: object) -> str:
         return "nothing (an empty value)"
     if isinstance(value, bool):
         return f"true/false ({str(value).lower()})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a number (.nan)" if math.isnan(value) else f"a number ({'-' if value < 0 else ''}.inf)"
     if isinstance(value, (int, float)):
-        return f"a number ({value})"
+        digits = str(value)
+        return f"a number ({digits if len(digits) <= 40 else digits[:20] + '...' + f' ({len(digits)} digits)'})"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"text {shown!r}"
+        return f"text {quoted(value)}"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """``'text'``, cut to ``limit`` characters: a message quotes what was written, not a whole file."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def one_of(choices: Iterable[str]) -> str:

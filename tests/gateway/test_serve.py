@@ -6,6 +6,8 @@ import asyncio
 import json
 import re
 import signal
+import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +20,14 @@ from tests.gateway.rawclient import RawClient, text_msg, user_token
 
 START_S = 15.0   # interpreter start + imports on a loaded 2-core machine
 STOP_S = 10.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class ServeProcess:
@@ -93,8 +103,9 @@ async def test_serve_with_db_and_fault_banner(serve: list[ServeProcess], tmp_pat
     assert f"db:  {db}" in srv.banner
     assert "faults: push-delay=5, kick-callee" in srv.banner or "faults: kick-callee, push-delay=5" in srv.banner
     srv.proc.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(srv.proc.wait(), STOP_S)
-    assert srv.proc.returncode == 0 and db.exists()
+    _, err = await asyncio.wait_for(srv.proc.communicate(), STOP_S)
+    assert srv.proc.returncode == 0, err.decode()
+    assert db.exists()
 
 
 def test_serve_help_documents_every_option() -> None:
@@ -138,3 +149,47 @@ async def test_serve_reports_a_busy_port(serve: list[ServeProcess]) -> None:
     srv.proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(srv.proc.wait(), STOP_S)
     assert json.dumps(srv.banner)  # banner was printed
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    """``callprobe serve`` that is expected to refuse to start; never left running."""
+    return subprocess.run([sys.executable, "-m", "callprobe", "serve", *args], check=False,
+                          capture_output=True, text=True, timeout=START_S, cwd=ROOT)
+
+
+@pytest.mark.parametrize("args, code, words", [
+    pytest.param(["--db", "{text_file}"], 2, ["{text_file}", "not an SQLite database"], id="db-not-sqlite"),
+    pytest.param(["--db", "{tmp}/no/such/dir/gw.sqlite"], 2,
+                 ["{tmp}/no/such/dir/gw.sqlite", "directory {tmp}/no/such/dir does not exist"], id="db-dir-missing"),
+    pytest.param(["--host", "8.8.8.8"], 2, ["8.8.8.8 (--host)", "address not on this machine"], id="host-not-here"),
+    pytest.param(["--host", "no-such-host.invalid"], 2, ["(--host)", "cannot resolve host 'no-such-host.invalid'"],
+                 id="host-unresolvable"),
+    pytest.param(["--ws-port", "{port}", "--api-port", "{port}"], 2, ["--ws-port and --api-port are both {port}"],
+                 id="same-ports"),
+])
+def test_serve_bad_options_name_the_option_and_the_problem(tmp_path: Path, args: list[str],
+                                                           code: int, words: list[str]) -> None:
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("these are notes, not a database\n" * 10)
+    fill = {"text_file": str(text_file), "tmp": str(tmp_path), "port": str(free_port())}
+    args = [a.format(**fill) for a in args]
+    ports = [] if "--ws-port" in args else ["--ws-port", "0", "--api-port", "0"]
+    proc = run_serve(*ports, *args)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout == ""  # no banner: it never listened
+    err = proc.stderr
+    assert err.startswith("error: ") and "hint: " in err
+    assert "Traceback" not in err and "internal error" not in err
+    for word in words:
+        assert word.format(**fill) in err, err
+    assert not (tmp_path / "no").exists()
+
+
+async def test_serve_names_the_busy_port_option(serve: list[ServeProcess]) -> None:
+    srv = await start_serve()
+    serve.append(srv)
+    port = srv.api_url.rsplit(":", 1)[1]
+    proc = await asyncio.to_thread(run_serve, "--ws-port", "0", "--api-port", port)
+    assert proc.returncode == 4
+    assert f"cannot listen on 127.0.0.1:{port} (--api-port): port in use" in proc.stderr
+    assert "choose another --api-port" in proc.stderr

@@ -158,7 +158,7 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
     ("setting of the wrong type", HEAD + "settings:\n  connect_timeout_s: fast\n", 8,
      "settings.connect_timeout_s", "expected a number, got text 'fast'"),
     ("negative setting", HEAD + "settings:\n  connect_timeout_s: -1\n", 8, "settings.connect_timeout_s",
-     "0 or more"),
+     "expected a number of seconds from 0 to 1 hour (3600 s), got a number (-1)"),
     ("ice url scheme", HEAD + "ice:\n  servers:\n    - urls: http://h:3478\n", 9, "ice.servers[1].urls",
      "expected a URL starting with stun:"),
     ("turn without credential", HEAD + "ice:\n  servers:\n    - urls: turn:127.0.0.1:3478\n", 9,
@@ -225,13 +225,19 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
         load_scenario(missing)
     assert str(info.value).startswith(f"{missing}: cannot read the file")
     binary = tmp_path / "binary.yaml"
-    binary.write_bytes(b"name: \xff\xfe\n")
+    binary.write_bytes(b"name: t\ndescription: caf\xe9\n")
     with pytest.raises(ScenarioError) as info:
         load_scenario(binary)
-    assert str(info.value) == f"{binary}: not UTF-8 text (byte 6)"
+    assert str(info.value) == f"{binary}:2: not UTF-8 text: byte 0xE9 at offset 24; save the file as UTF-8"
+    assert info.value.line == 2
+    utf16 = tmp_path / "utf16.yaml"
+    utf16.write_text("name: t\n", encoding="utf-16")
+    with pytest.raises(ScenarioError, match=r"not UTF-8 text \(it looks like UTF-16\)"):
+        load_scenario(utf16)
     with pytest.raises(ScenarioError) as info:
         load_scenario(tmp_path)
     assert info.value.file == str(tmp_path)
+    assert "is a folder; give a scenario file" in str(info.value)
 
 
 def test_hint_points_at_the_format() -> None:

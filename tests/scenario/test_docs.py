@@ -65,3 +65,44 @@ def test_every_event_is_known_to_the_judge() -> None:
     from callprobe.expectations import EVENT_NAMES
 
     assert set(EXPECT_EVENTS) == set(EVENT_NAMES)
+
+
+def test_limits_are_documented() -> None:
+    from callprobe.scenario.loader import MAX_USER_ID_CHARS
+    from callprobe.scenario.source import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
+    from callprobe.scenario.values import MAX_DURATION_S, MAX_INVITE_TIMEOUT_S
+
+    rows = dict(re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|", README.split("## Limits", 1)[1], re.M))
+    assert rows["file size"] == "1 MiB" and MAX_FILE_BYTES == 1 << 20
+    assert rows["nesting of lists and mappings"].startswith(f"{MAX_DEPTH} levels")
+    assert rows["values"].startswith(f"{MAX_VALUES}")
+    assert rows["durations"] == "above 0, at most 1 hour" and MAX_DURATION_S == 3600
+    assert rows["`invite.timeout_s`"] == f"1 to {MAX_INVITE_TIMEOUT_S} (24 hours)"
+    assert rows["`user_id`"] == f"{MAX_USER_ID_CHARS} printable characters"
+
+
+def test_schema_bounds_match_the_loader() -> None:
+    from callprobe.scenario.values import MAX_DURATION_S, MAX_INVITE_TIMEOUT_S
+
+    defs = scenario_schema()["$defs"]
+    assert defs["duration"]["anyOf"][0]["maximum"] == MAX_DURATION_S
+    assert defs["step"]["properties"]["invite"]["properties"]["timeout_s"]["maximum"] == MAX_INVITE_TIMEOUT_S
+
+
+def test_the_invite_limits_are_what_clients_accept() -> None:
+    # The loader refuses what callprobe's own callee would drop as an implausible invitation.
+    from callprobe.protocol._pb.openim import rtc_pb2
+    from callprobe.protocol.call_notice import sane_invitation
+    from callprobe.scenario.loader import MAX_USER_ID_CHARS
+    from callprobe.scenario.values import MAX_INVITE_TIMEOUT_S
+
+    def invitation(timeout: int, user: str = "bob") -> rtc_pb2.InvitationInfo:
+        return rtc_pb2.InvitationInfo(inviterUserID="alice", inviteeUserIDList=[user], roomID="r",
+                                      timeout=timeout, mediaType="video")
+
+    assert sane_invitation(invitation(MAX_INVITE_TIMEOUT_S))
+    assert not sane_invitation(invitation(MAX_INVITE_TIMEOUT_S + 1))
+    assert MAX_INVITE_TIMEOUT_S < 2 ** 31  # InvitationInfo.timeout is an int32
+    assert sane_invitation(invitation(60, "u" * MAX_USER_ID_CHARS))
+    assert not sane_invitation(invitation(60, "u" * (MAX_USER_ID_CHARS + 1)))
+    assert not sane_invitation(invitation(60, "b\u200bb"))
