@@ -28,6 +28,7 @@ from callprobe.protocol._pb.openim import msg_pb2, push_pb2, rtc_pb2, sdkws_pb2
 from callprobe.protocol.call_notice import DIALECT_BARE_INVITE, decode_1601
 from callprobe.protocol.call_state import UserBusy
 from callprobe.protocol.constants import (
+    KKIM_ERR_MSG,
     CloseCode,
     ContentType,
     ErrCode,
@@ -41,19 +42,6 @@ from callprobe.protocol.errors import BusinessError
 from callprobe.protocol.rtc_signal import decode_signal
 
 log = logging.getLogger("callprobe.gateway")
-
-#: errMsg per errCode: the seed's short texts (Part A row 9)
-ERR_MSG: dict[int, str] = {
-    500: "server internal error",
-    1001: "token expired",
-    1002: "token invalid",
-    1003: "user does not exist",
-    1004: "sender equals receiver",
-    1101: "message content empty",
-    1102: "message too large",
-    1801: "call not found",
-    1802: "user is already in a call",
-}
 
 
 def _fail(code: ErrCode, detail: str) -> BusinessError:
@@ -95,7 +83,7 @@ class Handlers:
                 busy.invite.busyLineUserIDList.extend(exc.busy)
                 err_data = busy.SerializeToString()
             return Response(req.req_identifier, req.msg_incr, req.operation_id, code,
-                            ERR_MSG.get(code, "error"), err_data), []
+                            KKIM_ERR_MSG.get(code, "error"), err_data), []
         return Response(req.req_identifier, req.msg_incr, req.operation_id, 0, "", data), then
 
     def _check_token_field(self, session: Session, req: Request) -> None:

@@ -152,18 +152,25 @@ class ErrCode(IntEnum):
     USER_BUSY = 1802
 
 
-#: The seed's KKIM table (Part A row 9).
-KKIM_ERR_TEXT: dict[int, str] = {
-    0: "ok",
-    500: "server internal error (for example an undecodable protobuf)",
+#: ``errMsg`` as the gateway writes it: the seed's short texts (Part A row 9).
+KKIM_ERR_MSG: dict[int, str] = {
+    500: "server internal error",
     1001: "token expired",
     1002: "token invalid",
     1003: "user does not exist",
     1004: "sender equals receiver",
     1101: "message content empty",
     1102: "message too large",
-    1801: "call not found (check the roomID is the server-assigned one)",
+    1801: "call not found",
     1802: "user is already in a call",
+}
+
+#: The seed's KKIM table (Part A row 9), explained for reports.
+KKIM_ERR_TEXT: dict[int, str] = {
+    0: "ok",
+    **KKIM_ERR_MSG,
+    500: "server internal error (for example an undecodable protobuf)",
+    1801: "call not found (check the roomID is the server-assigned one)",
 }
 
 #: Upstream OpenIM v3 codes (B§13), the other dialect a real server may speak.
