@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callprobe.drivers.base import Driver, DriverError, MediaKind, Notice
-from callprobe.errors import CallprobeError, DeadlineExceeded
+from callprobe.errors import CallprobeError
 from callprobe.events import Kind, Scoped, Timeline
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.rtc.peer import CallPeer
@@ -332,4 +332,4 @@ def _candidate_or_end(data: Any) -> Any:
     return data
 
 
-__all__ = ["Agent", "CallLeg", "DeadlineExceeded"]
+__all__ = ["Agent", "CallLeg"]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from callprobe.drivers.base import AgentIdentity
+from callprobe.drivers.base import AgentIdentity, Notice
 from callprobe.drivers.kkim import KkimDriver
 from callprobe.events import Timeline
 from callprobe.settings import ClientSettings
+
+from .scripted import STEP_S
 
 #: Deadlines shrunk for tests; the heartbeat stays out of the way unless a test asks.
 FAST = ClientSettings(login_timeout_s=2.0, connect_timeout_s=2.0, request_timeout_s=2.0,
@@ -42,3 +45,13 @@ async def make_driver(timeline: Timeline) -> AsyncIterator[DriverFactory]:
     finally:
         for driver in made:
             await driver.close()
+
+
+async def notice_of(driver: KkimDriver, kind: str) -> Notice:
+    """The next notice of ``kind`` (others are skipped), within STEP_S."""
+    async def scan() -> Notice:
+        while True:
+            notice = await driver.notices.get()
+            if notice.kind == kind:
+                return notice
+    return await asyncio.wait_for(scan(), STEP_S)

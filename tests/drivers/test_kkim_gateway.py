@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from callprobe.drivers.base import DriverError, Notice
+from callprobe.drivers.base import DriverError
 from callprobe.drivers.kkim import InviteRefused, KkimDriver
 from callprobe.drivers.kkim_connection import HandshakeRefused
 from callprobe.events import Kind, Timeline, first, select
@@ -20,7 +20,7 @@ from callprobe.protocol.call_notice import DIALECT_BARE_INVITE, DIALECT_SIGNAL_R
 
 from tests.conftest import GatewayFactory
 
-from .conftest import FAST, DriverFactory
+from .conftest import FAST, DriverFactory, notice_of
 from .scripted import STEP_S
 
 
@@ -38,14 +38,6 @@ def agent(make_driver: DriverFactory, gateway: EmbeddedGateway) -> AgentFactory:
         return driver
     return factory
 
-
-async def notice_of(driver: KkimDriver, kind: str) -> Notice:
-    async def scan() -> Notice:
-        while True:
-            notice = await driver.notices.get()
-            if notice.kind == kind:
-                return notice
-    return await asyncio.wait_for(scan(), STEP_S)
 
 
 # ------------------------------------------------------------------ login

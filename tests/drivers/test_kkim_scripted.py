@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from websockets.asyncio.server import ServerConnection
 
-from callprobe.drivers.base import DriverError, Notice
-from callprobe.drivers.kkim import InviteRefused, KkimDriver, read_text
+from callprobe.drivers.base import DriverError
+from callprobe.drivers.kkim import InviteRefused, read_text
 from callprobe.drivers.kkim_connection import ConnectionLost, HandshakeRefused
 from callprobe.errors import DeadlineExceeded, ServerUnreachable
 from callprobe.events import Kind, Timeline, first, select
@@ -21,7 +21,7 @@ from callprobe.protocol.call_notice import DIALECT_BARE_INVITE, DIALECT_SIGNAL_R
 from callprobe.protocol.envelope import Request
 from callprobe.settings import ClientSettings
 
-from .conftest import FAST, DriverFactory
+from .conftest import FAST, DriverFactory, notice_of
 from .scripted import (
     STEP_S,
     ScriptedGateway,
@@ -34,15 +34,6 @@ from .scripted import (
     signal_req,
 )
 
-
-async def notice_of(driver: KkimDriver, kind: str) -> Notice:
-    """The next notice of ``kind`` (others are skipped), within STEP_S."""
-    async def scan() -> Notice:
-        while True:
-            notice = await driver.notices.get()
-            if notice.kind == kind:
-                return notice
-    return await asyncio.wait_for(scan(), STEP_S)
 
 
 async def hold(conn: ServerConnection) -> None:
