@@ -23,6 +23,7 @@ from typing import Any
 from callprobe.drivers.base import Driver, DriverError, MediaKind, Notice
 from callprobe.errors import CallprobeError
 from callprobe.events import Kind, Scoped, Timeline
+from callprobe.netns import placed
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.rtc.peer import CallPeer
 from callprobe.settings import ClientSettings
@@ -55,8 +56,10 @@ class Agent:
     """One scenario agent: a driver, plus a ``CallPeer`` per active call."""
 
     def __init__(self, name: str, driver: Driver, timeline: Timeline,
-                 settings: ClientSettings, ice: IceConfig, media: MediaKind = "video") -> None:
+                 settings: ClientSettings, ice: IceConfig, media: MediaKind = "video",
+                 netns: str | None = None) -> None:
         self.name = name
+        self.netns = netns
         self.driver = driver
         self.timeline = timeline
         self.settings = settings
@@ -75,22 +78,28 @@ class Agent:
 
     # ------------------------------------------------------------ connection
 
+    # Every socket of this agent (login, WebSocket, ICE) is made in its network
+    # namespace: the pump, and the call legs it starts, inherit the placement.
+
     async def login(self) -> None:
-        await self.driver.login()
+        with placed(self.netns):
+            await self.driver.login()
         self._logged_in = True
 
     async def connect(self) -> None:
         if not self._logged_in:
             await self.login()
-        await self.driver.connect()
-        self._start_pump()
+        with placed(self.netns):
+            await self.driver.connect()
+            self._start_pump()
 
     async def disconnect(self) -> None:
         await self.driver.disconnect()
 
     async def reconnect(self) -> None:
-        await self.driver.reconnect()
-        self._start_pump()
+        with placed(self.netns):
+            await self.driver.reconnect()
+            self._start_pump()
 
     def _start_pump(self) -> None:
         if self._pump is None or self._pump.done():

@@ -23,6 +23,8 @@ COMMANDS = {
     "run": "run",
     "validate": "validate",
     "diagnose": "diagnose",
+    "ice-check": "ice_check",
+    "lab": "lab",
 }
 
 

@@ -74,6 +74,7 @@ class Kind(str, Enum):
     MEDIA_FIRST_FRAME = "media_first_frame"  # media ("audio"|"video")
     MEDIA_STATS = "media_stats"          # audio_frames, video_frames, packets..., rtt_ms, jitter
     PEER_FAILED = "peer_failed"          # reason, setting
+    TURN_PROBE = "turn_probe"            # url, verdict, ok, detail, error_code: why no relay candidate
     PEER_CLOSED = "peer_closed"
     NOTE = "note"                        # free text for things no kind covers
     # appended for diagnostics

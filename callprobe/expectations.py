@@ -95,6 +95,10 @@ def judge(expectation: Any, events: Sequence[Event], window: Window, now_ms: flo
         return _judge_media(expectation, call, now_ms, window)
 
     match = _MATCHERS[expectation.event]
+    via = getattr(expectation, "via", None)
+    if via is not None:  # ice_connected over a pair of this kind: judged on SELECTED_PAIR
+        def match(e: Event) -> bool:
+            return e.kind == Kind.SELECTED_PAIR.value and _pair_is(e, via)
     if expectation.agent:
         who = [expectation.agent]
     elif expectation.event in ("ice_connected",):
@@ -129,10 +133,22 @@ def judge(expectation: Any, events: Sequence[Event], window: Window, now_ms: flo
                              f"deadline {_fmt(window.deadline_ms - window.anchor_ms)}")
     if expectation.event == "ice_connected" and not who:
         return Verdict(FAIL, "no call with media legs to check")
+    if via is not None:
+        pairs = [e for e in events if window.anchor_ms <= e.t_ms and e.kind == Kind.SELECTED_PAIR.value
+                 and e.agent in [a for a in missing if a] + ([expectation.agent] if expectation.agent else [])]
+        if pairs:
+            shown = "; ".join(f"{e.agent}: {e.get('local')} → {e.get('remote')}" for e in pairs)
+            return Verdict(FAIL, f"ice_connected, but not via {via}: selected pair {shown}")
     absentees = ", ".join(a for a in missing if a) or expectation.agent or "any agent"
     return Verdict(FAIL, f"no {expectation.event} on {absentees} within "
                          f"{_fmt(window.deadline_ms - window.anchor_ms)}; "
                          + _seen_instead(events, expectation.agent, window.anchor_ms))
+
+
+def _pair_is(e: Event, via: str) -> bool:
+    """``via`` ``relay``: the selected pair goes through a TURN relay; ``direct``: it does not."""
+    relayed = "relay" in (e.get("local"), e.get("remote"))
+    return relayed if via == "relay" else not relayed
 
 
 def _judge_outcome(want: str, call: CallMetrics | None, index: int | None, now_ms: float,

@@ -47,7 +47,8 @@ class CallMetrics:
     rang: list[str] = field(default_factory=list)
     join_notice: Notice = field(default_factory=Notice)
     hangup_notice: Notice = field(default_factory=Notice)
-    ice: dict[str, Any] = field(default_factory=lambda: {"candidates": {}, "selected": {}, "connected_ms": None})
+    ice: dict[str, Any] = field(default_factory=lambda: {"candidates": {}, "selected": {}, "connected_ms": None,
+                                                          "turn_configured": {}, "relayed": None})
     media: dict[str, dict[str, Any]] = field(default_factory=dict)
     signaling: dict[str, Any] = field(default_factory=dict)
 
@@ -167,10 +168,15 @@ def _fill(call: CallMetrics, all_events: list[Event], teardown_ms: float = float
     _fill_media(call, all_events)
 
 
+#: What a SELECTED_PAIR event says of the nominated pair.
+_PAIR_KEYS = ("local", "remote", "protocol", "local_address", "remote_address")
+
+
 def _fill_ice(call: CallMetrics, events: list[Event]) -> None:
     candidates: dict[str, dict[str, int]] = {}
     selected: dict[str, dict[str, str]] = {}
     connected: dict[str, float] = {}
+    turn: dict[str, bool] = {}
     for e in events:
         if e.kind == Kind.ICE_CANDIDATE.value and e.get("side", "local") == "local":
             counts = candidates.setdefault(e.agent, dict.fromkeys(CANDIDATE_TYPES, 0))
@@ -178,11 +184,19 @@ def _fill_ice(call: CallMetrics, events: list[Event]) -> None:
             if ctype in counts:
                 counts[ctype] += 1
         elif e.kind == Kind.SELECTED_PAIR.value:
-            selected[e.agent] = {"local": str(e.get("local", "")), "remote": str(e.get("remote", ""))}
+            selected[e.agent] = {key: str(e.get(key, "")) for key in _PAIR_KEYS if key in e.fields}
+        elif e.kind == Kind.PEER_CREATED.value:
+            servers = e.get("ice_servers") or []
+            turn[e.agent] = any(str(u).startswith("turn") for s in servers if isinstance(s, dict)
+                                for u in (s.get("urls") or []))
         elif e.kind == Kind.PC_STATE.value and e.get("state") == "connected":
             connected.setdefault(e.agent, e.t_ms)
     call.ice["candidates"] = candidates
     call.ice["selected"] = selected
+    call.ice["turn_configured"] = turn
+    # "TURN was needed": a selected pair runs through a relay (None: no pair was selected)
+    call.ice["relayed"] = (any("relay" in (p.get("local"), p.get("remote")) for p in selected.values())
+                           if selected else None)
     offer = next((e for e in events if e.kind == Kind.SIGNAL_SENT.value and e.get("signal_type") == "offer"), None)
     legs = {e.agent for e in events if e.kind == Kind.PEER_CREATED.value}
     if offer is not None and legs and legs <= set(connected):

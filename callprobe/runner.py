@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from callprobe.agent import Agent
@@ -24,11 +24,10 @@ from callprobe.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.metrics import TEARDOWN_NOTE, CallMetrics, derive_calls
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Action, Expectation, Scenario
+from callprobe.services import EmbeddedServices, agent_ice, services_for
 from callprobe.settings import ClientSettings, GatewaySettings
 
 Progress = Callable[[int, int, str, str], None]
-
-LOOPBACK_HOSTS = ("127.0.0.1",)
 
 
 @dataclass
@@ -79,40 +78,42 @@ class Runner:
         self.agents: dict[str, Agent] = {}
         self.steps: list[StepResult] = []
         self._anchor_ms = 0.0
-        self._gateway: Any = None
+        self._services: EmbeddedServices | None = None
         # decided once: _start_gateway fills ws_url in, so it cannot be asked later
         self.embedded = ws_url is None and scenario.server.embedded
         self.unreachable = False
+        self._placement: dict[str, Any] = {}
 
     # --------------------------------------------------------------- set-up
 
     async def _start_gateway(self) -> None:
-        if not self.embedded:
-            self.ws_url = self.ws_url or self.scenario.server.ws_url
-            self.api_url = self.api_url or self.scenario.server.api_url
-            return
-        from callprobe.gateway import EmbeddedGateway  # imported only when used
-        from callprobe.gateway.faults import parse_fault
-
+        """Start what the scenario asks callprobe to run: the gateway and coturn."""
         server = self.scenario.server
-        gw_settings = GatewaySettings(
-            ws_port=0, api_port=0, secret=server.login.secret or GatewaySettings.secret,
-            admin_users=(server.login.admin_user or "imAdmin",),
-            invite_timeout_override_s=server.ring_timeout_s,
-            faults=tuple(parse_fault(f) for f in server.faults),
-        )
-        self._gateway = EmbeddedGateway(gw_settings)
-        await self._gateway.start()
-        self.ws_url, self.api_url = self._gateway.ws_url, self._gateway.api_url
+        gw_settings: GatewaySettings | None = None
+        if self.embedded:
+            from callprobe.gateway.faults import parse_fault
 
-    def _ice(self) -> IceConfig:
-        ice = self.scenario.ice
-        if ice.host_addresses is None and self.embedded:
-            ice = replace(ice, host_addresses=LOOPBACK_HOSTS)
-        return ice
+            gw_settings = GatewaySettings(
+                ws_port=0, api_port=0, secret=server.login.secret or GatewaySettings.secret,
+                admin_users=(server.login.admin_user or "imAdmin",),
+                invite_timeout_override_s=server.ring_timeout_s,
+                faults=tuple(parse_fault(f) for f in server.faults),
+            )
+        self._services = services_for(self.scenario, self.settings, embedded=self.embedded,
+                                      gateway=gw_settings)
+        if self._services is not None:
+            await self._services.start()
+            self._placement = self._services.describe()
+        if self.embedded and self._services is not None:
+            self.ws_url, self.api_url = self._services.ws_url, self._services.api_url
+        else:
+            self.ws_url = self.ws_url or server.ws_url
+            self.api_url = self.api_url or server.api_url
+
+    def _ice(self, agent: str) -> IceConfig:
+        return agent_ice(self.scenario, agent, self._services, embedded=self.embedded)
 
     def _make_agents(self) -> None:
-        ice = self._ice()
         for name, cfg in self.scenario.agents.items():
             identity = AgentIdentity(name=name, user_id=cfg.user_id, platform_id=cfg.platform_id,
                                      nickname=cfg.nickname or name)
@@ -125,7 +126,8 @@ class Runner:
                 password=cfg.password or "",
             )
             media: MediaKind = "audio" if cfg.media == "audio" else "video"
-            self.agents[name] = Agent(name, driver, self.timeline, self.settings, ice, media)
+            self.agents[name] = Agent(name, driver, self.timeline, self.settings, self._ice(name),
+                                      media, netns=cfg.netns)
 
     # ---------------------------------------------------------------- steps
 
@@ -253,14 +255,15 @@ class Runner:
         self.timeline.record("", Kind.NOTE, note=TEARDOWN_NOTE, text="teardown: releasing open calls")
         await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
         await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
-        if self._gateway is not None:
+        if self._services is not None:
             with contextlib.suppress(Exception):
-                await self._gateway.stop()
-            self._gateway = None
+                await self._services.stop()
+            self._services = None
 
     def result(self, duration_s: float, aborted: str = "") -> RunResult:
         events = self.timeline.events
-        server = {"embedded": self.embedded, "ws_url": self.ws_url, "api_url": self.api_url}
+        server = {"embedded": self.embedded, "ws_url": self.ws_url, "api_url": self.api_url,
+                  **self._placement}
         return RunResult(
             scenario=self.scenario.name, file=self.scenario.file, server=server,
             duration_ms=duration_s * 1000.0, events=events, steps=list(self.steps),

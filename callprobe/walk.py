@@ -25,8 +25,8 @@ import websockets
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from callprobe.agent import Agent
-from callprobe.diagnostics.context import RuleContext
 from callprobe.diagnostics import findings as F
+from callprobe.diagnostics.context import RuleContext
 from callprobe.diagnostics.findings import Finding, Severity, make_finding
 from callprobe.diagnostics.links import (
     OUTCOME_ACCEPTED,
@@ -52,6 +52,7 @@ from callprobe.drivers.kkim import KkimDriver
 from callprobe.drivers.kkim_connection import build_ws_url, parse_refusal
 from callprobe.errors import CallprobeError, ServerUnreachable
 from callprobe.events import Event, Kind, Timeline
+from callprobe.netns import placed
 from callprobe.protocol.call_notice import decode_1601
 from callprobe.protocol.constants import ContentType
 from callprobe.rtc.ice_config import IceConfig
@@ -91,6 +92,10 @@ class WalkTarget:
     media: MediaKind = "video"
     login: Any = None
     ice: IceConfig = field(default_factory=IceConfig)
+    caller_ice: IceConfig | None = None   # None: ``ice``
+    callee_ice: IceConfig | None = None
+    caller_netns: str | None = None       # the network namespace of each side's sockets
+    callee_netns: str | None = None
 
 
 @dataclass
@@ -135,16 +140,20 @@ class Walk:
             notice_deadline_ms=settings.default_expect_within_s * 1000.0,
         )
         self.agents = {
-            self.CALLER: self._agent(self.CALLER, target.caller, target.caller_platform),
-            self.CALLEE: self._agent(self.CALLEE, target.callee, target.callee_platform),
+            self.CALLER: self._agent(self.CALLER, target.caller, target.caller_platform,
+                                     target.caller_ice, target.caller_netns),
+            self.CALLEE: self._agent(self.CALLEE, target.callee, target.callee_platform,
+                                     target.callee_ice, target.callee_netns),
         }
         self.room_id = ""
 
-    def _agent(self, name: str, user_id: str, platform: int) -> Agent:
+    def _agent(self, name: str, user_id: str, platform: int, ice: IceConfig | None,
+               namespace: str | None) -> Agent:
         driver = KkimDriver(AgentIdentity(name, user_id, platform), self.timeline, self.settings,
                             ws_url=self.target.ws_url, api_url=self.target.api_url,
                             login_config=self.target.login)
-        return Agent(name, driver, self.timeline, self.settings, self.target.ice, self.target.media)
+        return Agent(name, driver, self.timeline, self.settings, ice or self.target.ice,
+                     self.target.media, netns=namespace)
 
     @property
     def caller(self) -> Agent:
@@ -257,7 +266,8 @@ class Walk:
             url = url.replace("token=&", "").replace("&token=", "")
 
         async def body() -> dict[str, Any]:
-            return await self._handshake_probe(url)
+            with placed(self.target.caller_netns):  # probes leave from the caller's host
+                return await self._handshake_probe(url)
 
         await self._link(Link.AUTH_PROBES, step, self.CALLER, body)
 

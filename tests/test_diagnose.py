@@ -145,3 +145,28 @@ def test_cli_a_gateway_that_never_answers_the_handshake_is_broken_not_healthy() 
         silent.close()
     assert proc.returncode == 5, proc.stdout + proc.stderr
     assert "HEALTHY" not in proc.stdout and "HANDSHAKE_REFUSED" in proc.stdout
+
+
+def test_cli_diagnose_from_a_scenario_uses_its_turn_server(tmp_path: Path) -> None:
+    """--scenario: the walk runs relay-only through the coturn the scenario asks for."""
+    report = tmp_path / "relay.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "callprobe", "diagnose", "--scenario", str(ROOT / "scenarios" / "relay.yaml"),
+         "--no-ladder", "--json", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(report.read_text())
+    pairs = [e for e in data["events"] if e["kind"] == "selected_pair"]
+    assert {(e["agent"], e["local"]) for e in pairs} == {("caller", "relay"), ("callee", "relay")}
+    assert data["target"]["caller"] == "alice" and data["target"]["callee"] == "bob"
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--stun", "stun:127.0.0.1:3478"], "drop --stun"),
+    (["--server", "ws://127.0.0.1:9", "--api", "http://127.0.0.1:9"], "drop --server, --api"),
+])
+def test_cli_diagnose_scenario_refuses_options_it_replaces(args: list[str], words: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "callprobe", "diagnose", "--scenario", str(ROOT / "scenarios" / "basic.yaml"),
+         *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

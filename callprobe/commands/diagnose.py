@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 import zipfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +17,17 @@ from rich.text import Text
 from callprobe.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
+    from callprobe.scenario.model import Scenario
+    from callprobe.settings import GatewaySettings
     from callprobe.walk import WalkResult
 
 
 @click.command("diagnose")
+@click.option("--scenario", "scenario_file", metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Take the server, login, ICE servers and placement (network namespaces, "
+                   "embedded coturn) from a scenario file; its first invite names caller and "
+                   "callee (else its first two agents).")
 @click.option("--server", "ws_url", metavar="WS_URL",
               help="Gateway WebSocket URL (ws://host:10001). Default: the embedded gateway.")
 @click.option("--api", "api_url", metavar="API_URL", help="Auth API base URL (http://host:10002).")
@@ -57,7 +64,8 @@ if TYPE_CHECKING:
 @click.option("--no-ladder", is_flag=True, help="Do not draw the ladder in the terminal.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show the embedded gateway's log and the sender-sync echoes in the ladder.")
-def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, caller_platform: int,
+def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None, caller: str,
+            callee: str, caller_platform: int,
             callee_platform: int, media: str, secret: str, admin_user: str, login_mode: str,
             stun: tuple[str, ...], turn: tuple[str, ...], turn_user: str, turn_password: str,
             relay_only: bool, host_address: tuple[str, ...], faults: tuple[str, ...],
@@ -70,7 +78,11 @@ def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, c
     Exit codes: 0 healthy; 5 at least one error finding; 4 server unreachable;
     2 bad options.
     """
-    from callprobe.commands.checks import check_output, check_server, quiet_embedded_gateway
+    from callprobe.commands.checks import (
+        check_output,
+        check_server,
+        quiet_embedded_gateway,
+    )
 
     check_server(ws_url, api_url)
     quiet_embedded_gateway(verbose)
@@ -83,22 +95,27 @@ def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, c
     if caller == callee:
         raise ConfigError("--caller and --callee must be different users")
 
-    from callprobe.rtc.ice_config import IceConfig, IceServer
     from callprobe.login import LoginConfig
+    from callprobe.rtc.ice_config import IceConfig, IceServer
     from callprobe.settings import ClientSettings
 
-    servers = [IceServer(urls=(u,)) for u in stun]
-    servers += [IceServer(urls=(u,), username=turn_user, credential=turn_password) for u in turn]
-    hosts = tuple(host_address) or (("127.0.0.1",) if not ws_url else None)
-    ice = IceConfig(servers=tuple(servers), host_addresses=hosts, relay_only=relay_only)
-    settings = ClientSettings()
+    if scenario_file is not None:
+        _no_options_beside_scenario()
+        plan = _plan_from_scenario(scenario_file, faults)
+    else:
+        servers = [IceServer(urls=(u,)) for u in stun]
+        servers += [IceServer(urls=(u,), username=turn_user, credential=turn_password) for u in turn]
+        hosts = tuple(host_address) or (("127.0.0.1",) if not ws_url else None)
+        ice = IceConfig(servers=tuple(servers), host_addresses=hosts, relay_only=relay_only)
+        login = LoginConfig(mode=login_mode, secret=secret, admin_user=admin_user)
+        plan = _Plan(ws_url=ws_url, api_url=api_url, caller=caller, callee=callee,
+                     caller_platform=caller_platform, callee_platform=callee_platform, media=media,
+                     login=login, ice=ice, settings=ClientSettings(), faults=faults)
     if deadline is not None:
-        settings = replace(settings, default_expect_within_s=deadline)
-    login = LoginConfig(mode=login_mode, secret=secret, admin_user=admin_user)
+        plan.settings = replace(plan.settings, default_expect_within_s=deadline)
 
     err, out = Console(stderr=True), Console()
-    result = asyncio.run(_walk(ws_url, api_url, caller, callee, caller_platform, callee_platform,
-                               media, login, ice, settings, faults, err))
+    result = asyncio.run(_walk(plan, err))
     _report(result, out, show_ladder=not no_ladder, echoes=verbose)
     if json_path:
         json_path.write_text(json.dumps(report_dict(result), indent=2, default=str) + "\n")
@@ -111,35 +128,114 @@ def command(ws_url: str | None, api_url: str | None, caller: str, callee: str, c
     sys.exit(int(ExitCode.OK if result.healthy else ExitCode.DIAGNOSIS_FOUND_ERRORS))
 
 
-async def _walk(ws_url: str | None, api_url: str | None, caller: str, callee: str, caller_platform: int,
-                callee_platform: int, media: str, login: Any, ice: Any, settings: Any,
-                faults: tuple[str, ...], err: Console) -> WalkResult:
+@dataclass
+class _Plan:
+    """Everything one walk needs, from options or from a scenario file."""
+
+    ws_url: str | None
+    api_url: str | None
+    caller: str
+    callee: str
+    caller_platform: int
+    callee_platform: int
+    media: str
+    login: Any
+    ice: Any
+    settings: Any
+    faults: tuple[str, ...]
+    scenario: Scenario | None = None
+    caller_agent: str = ""
+    callee_agent: str = ""
+
+
+#: Options a scenario file replaces: giving both is an error, not a silent choice.
+_SCENARIO_REPLACES = ("ws_url", "api_url", "caller", "callee", "caller_platform", "callee_platform",
+                      "media", "secret", "admin_user", "login_mode", "stun", "turn", "turn_user",
+                      "turn_password", "relay_only", "host_address")
+
+
+def _no_options_beside_scenario() -> None:
+    ctx = click.get_current_context()
+    given = [p for p in ctx.command.params if p.name in _SCENARIO_REPLACES
+             and ctx.get_parameter_source(p.name) is click.core.ParameterSource.COMMANDLINE]
+    if given:
+        names = ", ".join(p.opts[0] for p in given)
+        raise ConfigError(f"--scenario takes the server, agents and ICE settings from the file; "
+                          f"drop {names}", hint="edit the scenario instead, or leave --scenario out")
+
+
+def _plan_from_scenario(path: Path, faults: tuple[str, ...]) -> _Plan:
+    from callprobe.scenario.loader import load_scenario
+    from callprobe.scenario.model import Action
+
+    scenario = load_scenario(path)
+    invite = next((s for s in scenario.steps if isinstance(s, Action) and s.verb == "invite"), None)
+    if invite is not None and invite.agent and invite.targets:
+        caller, callee = invite.agent, invite.targets[0]
+    elif len(scenario.agents) >= 2:
+        caller, callee = list(scenario.agents)[:2]
+    else:
+        raise ConfigError(f"{path}: diagnose needs two agents (a caller and a callee); "
+                          f"the scenario has {len(scenario.agents)}")
+    a, b = scenario.agents[caller], scenario.agents[callee]
+    if a.user_id == b.user_id:
+        raise ConfigError(f"{path}: caller {caller} and callee {callee} are the same user {a.user_id}")
+    if faults and not scenario.server.embedded:
+        raise ConfigError("--fault applies to the embedded gateway only; the scenario names a remote one")
+    media = str((invite.params.get("media") if invite is not None else None) or a.media)
+    return _Plan(ws_url=scenario.server.ws_url or None, api_url=scenario.server.api_url or None,
+                 caller=a.user_id, callee=b.user_id, caller_platform=a.platform_id,
+                 callee_platform=b.platform_id, media=media, login=scenario.server.login,
+                 ice=scenario.ice, settings=scenario.settings,
+                 faults=tuple(scenario.server.faults) + faults, scenario=scenario,
+                 caller_agent=caller, callee_agent=callee)
+
+
+async def _walk(plan: _Plan, err: Console) -> WalkResult:
+    from callprobe.services import EmbeddedServices, agent_ice, services_for
     from callprobe.walk import Walk, WalkTarget
 
-    gateway = None
-    if not ws_url:
-        from callprobe.gateway import EmbeddedGateway
+    embedded = not plan.ws_url
+    gw: GatewaySettings | None = None
+    if embedded:
         from callprobe.gateway.faults import parse_fault
         from callprobe.settings import GatewaySettings
 
-        gw = GatewaySettings(ws_port=0, api_port=0, secret=login.secret, admin_users=(login.admin_user,),
-                             faults=tuple(parse_fault(f) for f in faults))
-        gateway = EmbeddedGateway(gw)
-        await gateway.start()
-        ws_url, api_url = gateway.ws_url, gateway.api_url
-    target = WalkTarget(ws_url=ws_url, api_url=api_url or "", caller=caller, callee=callee,
-                        caller_platform=caller_platform, callee_platform=callee_platform,
-                        media=media, login=login, ice=ice)  # type: ignore[arg-type]
-    status = err.status("walking", spinner="dots") if err.is_terminal else None
+        gw = GatewaySettings(ws_port=0, api_port=0, secret=plan.login.secret,
+                             admin_users=(plan.login.admin_user,),
+                             faults=tuple(parse_fault(f) for f in plan.faults))
+    services: EmbeddedServices | None = None
+    if plan.scenario is not None:
+        services = services_for(plan.scenario, plan.settings, embedded=embedded, gateway=gw)
+    elif gw is not None:
+        services = EmbeddedServices(gateway=gw, settings=plan.settings)
     try:
-        walk = Walk(target, settings, progress=status.update if status else None)
+        if services is not None:
+            await services.start()
+        ws_url, api_url = plan.ws_url, plan.api_url
+        if embedded and services is not None:
+            ws_url, api_url = services.ws_url, services.api_url
+        sides: dict[str, Any] = {}
+        if plan.scenario is not None:
+            sc = plan.scenario
+            sides = {
+                "caller_ice": agent_ice(sc, plan.caller_agent, services, embedded=embedded),
+                "callee_ice": agent_ice(sc, plan.callee_agent, services, embedded=embedded),
+                "caller_netns": sc.agents[plan.caller_agent].netns,
+                "callee_netns": sc.agents[plan.callee_agent].netns}
+        target = WalkTarget(ws_url=str(ws_url), api_url=api_url or "", caller=plan.caller,
+                            callee=plan.callee, caller_platform=plan.caller_platform,
+                            callee_platform=plan.callee_platform, media=plan.media,  # type: ignore[arg-type]
+                            login=plan.login, ice=plan.ice, **sides)
+        status = err.status("walking", spinner="dots") if err.is_terminal else None
+        walk = Walk(target, plan.settings, progress=status.update if status else None)
         if status is not None:
             with status:
                 return await walk.run()
         return await walk.run()
     finally:
-        if gateway is not None:
-            await gateway.stop()
+        if services is not None:
+            await services.stop()
 
 
 def report_dict(result: WalkResult) -> dict[str, Any]:

@@ -104,6 +104,8 @@ INVITE_MALFORMED = "INVITE_MALFORMED"
 ROOM_ID_MISMATCH = "ROOM_ID_MISMATCH"
 ANSWER_NOT_DELIVERED = "ANSWER_NOT_DELIVERED"
 SDP_NOT_RELAYED = "SDP_NOT_RELAYED"
+NO_LOCAL_CANDIDATES = "NO_LOCAL_CANDIDATES"
+TURN_UNAVAILABLE = "TURN_UNAVAILABLE"
 ICE_FAILED = "ICE_FAILED"
 MEDIA_NOT_FLOWING = "MEDIA_NOT_FLOWING"
 HANGUP_NOT_DELIVERED = "HANGUP_NOT_DELIVERED"
@@ -113,6 +115,26 @@ STALE_CALL_STATE = "STALE_CALL_STATE"
 #: The hint ICE_FAILED carries when no relay candidate was gathered.
 TURN_HINT = ("no relay candidates: configure TURN (a turn: URL with username and credential in "
              "iceServers); behind symmetric NAT, host and STUN candidates cannot meet")
+
+#: The hint ICE_FAILED carries when relay candidates existed and ICE still failed.
+RELAY_FAILED_HINT = ("relay candidates were gathered and exchanged, yet no pair worked: the TURN "
+                     "server may refuse to relay between these peers (coturn's denied-peer-ip, "
+                     "no-loopback-peers, a relay-ip peers cannot reach) or a firewall drops the "
+                     "relay ports; check the TURN server's log for CreatePermission errors")
+
+#: TURN_UNAVAILABLE hints by the direct probe's verdict (``callprobe.ice_check``).
+TURN_PROBE_HINTS = {
+    "turn-auth-failed": "The TURN server refused the username and credential (a 401 that persists "
+                        "after the realm/nonce retry): check the long-term credentials and realm; "
+                        "time-limited (REST API) credentials may have expired.",
+    "unreachable": "Nothing answered at the TURN address within the deadline: check host, port "
+                   "and transport (?transport=udp|tcp), firewalls on the way, and that the server "
+                   "listens on that address.",
+    "turn-ok": "The server allocates when asked directly: the allocation during the call was "
+               "refused or too slow (ice_gather_timeout_s); check the TURN server's quotas "
+               "(user-quota, total-quota) and its log.",
+    "error": "The TURN server answered with an error: its code and reason are in the detail.",
+}
 
 CATALOGUE: dict[str, CodeInfo] = {
     LOGIN_FAILED: CodeInfo(
@@ -181,6 +203,16 @@ CATALOGUE: dict[str, CodeInfo] = {
         "SDP travels as contentType 110 messages {type:'webrtc_signal', signalType, roomID, data}: "
         "check the server relays custom messages to the peer's user ID, no filter drops them, and "
         "the peer does not ignore them for an unknown roomID."),
+    NO_LOCAL_CANDIDATES: CodeInfo(
+        Link.ICE, "ICE had no local candidate to try",
+        "A peer with no candidate cannot connect and aiortc never says so. With the relay-only "
+        "policy only TURN relay candidates count, so a TURN server is required; otherwise check "
+        "host_addresses names an address of this host."),
+    TURN_UNAVAILABLE: CodeInfo(
+        Link.ICE, "TURN was configured, but no relay candidate was gathered",
+        "Run `callprobe ice-check --turn URL --user U --credential C` to see whether the TURN "
+        "server is unreachable or refuses the credentials. Without relay candidates calls across "
+        "symmetric NATs fail."),
     ICE_FAILED: CodeInfo(
         Link.ICE, "ICE failed: the peers found no network path to each other",
         "Compare the candidate types each side gathered and received; without relay candidates a "

@@ -19,8 +19,12 @@ What the rules tell apart (FIELD-REPORTS.md):
   (HANDSHAKE_REFUSED) from an auth probe the server let in
   (UNAUTHENTICATED_ACCEPTED); a clean refusal of a probe is healthy;
 * an offer/answer that never reached the peer (SDP_NOT_RELAYED) from SDP
-  that crossed while ICE still failed (ICE_FAILED, with the TURN hint when no
-  relay candidate existed);
+  that crossed while ICE still failed, and then by the candidates: a TURN
+  server that gave no relay candidate (TURN_UNAVAILABLE, with the direct
+  probe's verdict: authentication or reachability), no candidate at all
+  (NO_LOCAL_CANDIDATES), no relay anywhere (ICE_FAILED, "configure TURN"),
+  relay candidates that still failed (ICE_FAILED, relay hint); and a
+  connected call with no media (MEDIA_NOT_FLOWING);
 * a kick by another login (KICKED_BY_OTHER_LOGIN) from any other close the
   client did not ask for (CONNECTION_DROPPED).
 
@@ -665,9 +669,43 @@ def _types(v: TimelineView, agents: Sequence[str], side: str, lo: int, hi: int) 
     return list(dict.fromkeys(found))
 
 
+def _turn_urls(v: TimelineView, agent: str, lo: int, hi: int) -> list[str]:
+    """The TURN URLs the leg's PEER_CREATED names (configured, not necessarily used)."""
+    created = [e for i, e in v.of(Kind.PEER_CREATED, agent=agent) if lo <= i < hi]
+    if not created:
+        return []
+    servers = created[0].get("ice_servers") or []
+    return [str(u) for s in servers if isinstance(s, dict) for u in (s.get("urls") or [])
+            if str(u).startswith("turn")]
+
+
+def _turn_finding(v: TimelineView, agent: str, lo: int, hi: int, turn_urls: list[str],
+                  anchor: Event, severity: Severity | None = None,
+                  extra: list[Event] | None = None) -> Finding:
+    """TURN_UNAVAILABLE for a leg with TURN configured but no relay candidate."""
+    probe = next((e for i, e in v.of(Kind.TURN_PROBE, agent=agent) if lo <= i < hi), None)
+    detail = f"{agent} was given {', '.join(turn_urls)} but gathered no relay candidate"
+    hint: str | None = None
+    evidence: list[Event] = [anchor, *(extra or [])]
+    if probe is not None:
+        evidence.append(probe)
+        detail += f"; asked directly, {probe.get('url') or 'the server'}: {probe.get('detail') or probe.get('verdict')}"
+        hint = F.TURN_PROBE_HINTS.get(str(probe.get("verdict")))
+    return make_finding(F.TURN_UNAVAILABLE, evidence, at_ms=anchor.t_ms, agent=agent, detail=detail,
+                        hint=hint, severity=severity)
+
+
 @rule("ice")
 def rule_ice_failed(events: Sequence[Event], ctx: RuleContext) -> list[Finding]:
-    """ICE failed although the SDP crossed; says which candidates each side had."""
+    """ICE failed although the SDP crossed, told apart by what the candidates say.
+
+    Per failed leg, the first that holds: TURN configured but no relay
+    candidate (TURN_UNAVAILABLE, with the direct TURN probe's verdict); no
+    local candidate at all (NO_LOCAL_CANDIDATES); otherwise ICE_FAILED, whose
+    hint says "configure TURN" when nobody had a relay candidate, or that the
+    relay itself failed when relay candidates existed. A leg that connected
+    although its TURN server gave nothing gets a TURN_UNAVAILABLE warning.
+    """
     v = view_of(events, ctx)
     if not ctx.exercised(Link.ICE):
         return []
@@ -675,14 +713,32 @@ def rule_ice_failed(events: Sequence[Event], ctx: RuleContext) -> list[Finding]:
         return []  # the SDP never crossed: SDP_NOT_RELAYED says so
     out: list[Finding] = []
     for agent, (lo, hi) in ((a, leg) for a in v.agents for leg in v.legs(a)):
+        local = _types(v, [agent], "local", lo, hi)
+        turn_urls = _turn_urls(v, agent, lo, hi)
         fails = [(i, e) for i, e in v.of(Kind.PC_STATE, Kind.ICE_STATE, Kind.PEER_FAILED, agent=agent)
                  if lo <= i < hi and _ice_failure(e)]
         if not fails:
+            up = [e for i, e in v.of(Kind.PC_STATE, agent=agent)
+                  if lo <= i < hi and e.get("state") == "connected"]
+            if up and turn_urls and "relay" not in local:
+                out.append(_turn_finding(v, agent, lo, hi, turn_urls, up[0], severity=Severity.WARNING))
             continue
         i, fail = fails[0]
         said = next((e for _, e in fails if e.kind == Kind.PEER_FAILED.value), None)
+        evidence: list[Event] = [fail] + ([said] if said is not None and said is not fail else [])
+        if turn_urls and "relay" not in local:
+            out.append(_turn_finding(v, agent, lo, hi, turn_urls, fail, extra=evidence[1:]))
+            continue
+        if not local:
+            created = next((e for j, e in v.of(Kind.PEER_CREATED, agent=agent) if lo <= j < hi), None)
+            why = ("the relay-only policy allows relay candidates only, and no TURN server was given"
+                   if created is not None and created.get("relay_only") else
+                   "no usable local address")
+            out.append(make_finding(F.NO_LOCAL_CANDIDATES, evidence, at_ms=fail.t_ms, agent=agent,
+                                    detail=f"{agent} gathered no ICE candidate at all: {why}"))
+            continue
         peers = _peers(v, agent, i)
-        local, remote = _types(v, [agent], "local", lo, hi), _types(v, [agent], "remote", lo, hi)
+        remote = _types(v, [agent], "remote", lo, hi)
         peer_local = _types(v, peers, "local", lo, hi)
         sent = [e for j, e in v.of(Kind.SIGNAL_SENT, agents=peers)
                 if lo <= j < i and e.get("signal_type") == "candidate"]
@@ -692,7 +748,6 @@ def rule_ice_failed(events: Sequence[Event], ctx: RuleContext) -> list[Finding]:
         detail = (f"ICE failed at {agent}{reason}; local candidates: {', '.join(local) or 'none'}; "
                   f"remote: {', '.join(remote) or 'none'}")
         hint: str | None = None
-        evidence: list[Event] = [fail] + ([said] if said is not None and said is not fail else [])
         if not remote and sent and not got:
             detail += f"; none of the {len(sent)} candidate(s) {', '.join(peers)} sent arrived"
             hint = ("The peer's candidates travel as 110 webrtc_signal messages with signalType "
@@ -703,6 +758,8 @@ def rule_ice_failed(events: Sequence[Event], ctx: RuleContext) -> list[Finding]:
             detail += "; no remote candidate reached this peer"
         elif "relay" not in {*local, *remote, *peer_local}:
             hint = F.TURN_HINT
+        elif "relay" in local:
+            hint = F.RELAY_FAILED_HINT
         out.append(make_finding(F.ICE_FAILED, evidence, at_ms=fail.t_ms, agent=agent,
                                 detail=detail, hint=hint))
     return out

@@ -40,8 +40,12 @@ def call_table(index: int, call: CallMetrics) -> Table:
     for agent, counts in call.ice.get("candidates", {}).items():
         table.add_row(f"ICE gathered ({agent})", _candidates(counts))
     for agent, pair in call.ice.get("selected", {}).items():
-        table.add_row(f"selected pair ({agent})", f"{pair.get('local')} → {pair.get('remote')}")
+        table.add_row(f"selected pair ({agent})", _pair(pair))
     table.add_row("ICE connected after offer", _ms(call.ice.get("connected_ms")))
+    relayed = call.ice.get("relayed")
+    if relayed is not None:
+        table.add_row("TURN needed", "yes: the media runs through a relay" if relayed
+                      else "no: a direct path worked")
     for agent, media in call.media.items():
         table.add_row(f"media received ({agent})", _media(media))
     hn = call.hangup_notice
@@ -52,6 +56,13 @@ def call_table(index: int, call: CallMetrics) -> Table:
     if call.signaling.get("invite_dialect"):
         table.add_row("invite dialect", str(call.signaling["invite_dialect"]))
     return table
+
+
+def _pair(pair: dict[str, Any]) -> str:
+    """``relay udp 198.51.100.1:50001 → relay 198.51.100.1:50003`` (addresses when known)."""
+    local = " ".join(x for x in (pair.get("local"), pair.get("protocol"), pair.get("local_address")) if x)
+    remote = " ".join(x for x in (pair.get("remote"), pair.get("remote_address")) if x)
+    return f"{local} → {remote}"
 
 
 def _media(media: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from callprobe import netns
 from callprobe.rtc.errors import RtcError
 
 _chosen: ContextVar[tuple[str, ...] | None] = ContextVar("callprobe_host_addresses", default=None)
@@ -36,7 +37,11 @@ def _discover(use_ipv4: bool, use_ipv6: bool) -> list[str]:
     chosen = _chosen.get()
     if chosen is None:
         assert _aioice_discovery is not None
-        return _aioice_discovery(use_ipv4, use_ipv6)
+        namespace = netns.current()
+        if namespace is None:
+            return _aioice_discovery(use_ipv4, use_ipv6)
+        with netns.entered(namespace):  # the interfaces of the peer's own host
+            return _aioice_discovery(use_ipv4, use_ipv6)
     result = []
     for address in chosen:
         version = ipaddress.ip_address(address).version

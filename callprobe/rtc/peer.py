@@ -15,7 +15,8 @@ PEER_FAILED with a reason drawn from the candidates it saw
 
 Everything observed goes on the timeline: PEER_CREATED, ICE_CANDIDATE (local
 and remote), ICE_GATHERING, ICE_STATE, PC_STATE, SELECTED_PAIR,
-MEDIA_FIRST_FRAME, MEDIA_STATS, PEER_FAILED, PEER_CLOSED.
+MEDIA_FIRST_FRAME, MEDIA_STATS, PEER_FAILED, PEER_CLOSED, and TURN_PROBE when a
+TURN server was configured but gave no relay candidate.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class CallPeer:
         self._tracks: list[ClipTrack] = []
         self._frames = FrameCounter(on_first=self._on_first_frame)
         self._drains: set[asyncio.Task[None]] = set()
+        self._probes: set[asyncio.Task[None]] = set()
         self._local: list[Candidate] = []
         self._remote: list[Candidate] = []
         self._remote_sections: list[MediaSection] = []
@@ -307,6 +309,10 @@ class CallPeer:
             self._last_summary = await asyncio.wait_for(self._summary(), deadline / 2)
         for track in self._tracks:
             track.stop()
+        if self._probes:  # its verdict is evidence: let it finish within the teardown budget
+            await asyncio.wait(list(self._probes), timeout=max(0.0, end - loop.time()) / 2)
+            for task in list(self._probes):
+                task.cancel()
         owners = _owners(self._pc)
         clean = True
         try:
@@ -377,7 +383,23 @@ class CallPeer:
         if not inits:
             # aiortc never starts ICE without a local candidate: nothing to wait for.
             self._settled.set()
+        if self.ice.has_turn and not any(c.type == "relay" for c in self._local):
+            task = asyncio.create_task(self._probe_turn(), name=f"turn-probe-{self.agent}")
+            self._probes.add(task)
+            task.add_done_callback(self._probes.discard)
         return {"type": local.type, "sdp": sdp}, [init.to_json() for init in inits]
+
+    async def _probe_turn(self) -> None:
+        """Ask the TURN server directly why no relay candidate came: aioice drops the error."""
+        from callprobe.ice_check import probe_turn
+
+        url = next((u for u in self.ice.used_urls() if u.startswith("turn")), None)
+        server = next((s for s in self.ice.servers if url in s.urls), None)
+        if url is None or server is None:
+            return
+        verdict = await probe_turn(url, server.username, server.credential,
+                                   timeout_s=self.settings.ice_check_timeout_s)
+        self._record(Kind.TURN_PROBE, **verdict.to_dict())
 
     async def _set_remote(self, sdp: str, kind: str) -> None:
         for candidate in embedded_candidates(sdp):

@@ -168,6 +168,7 @@ class _Checker:
         agents = self.data.get("agents")
         self.agent_names: list[str] = [str(k) for k in agents] if isinstance(agents, dict) else []
         self.agents: dict[str, AgentConfig] = {}
+        self.top_ice: dict[str, Any] | None = None  # the scenario's ice keys, merged under each agent's
 
     # ------------------------------------------------------------ helpers
 
@@ -244,6 +245,7 @@ class _Checker:
         return Scenario(
             name=name, description=str(self.data.get("description") or ""), file=self.source.file,
             server=server, ice=ice, agents=dict(self.agents), steps=steps, settings=settings,
+            embedded_ice=self.top_ice.get("embedded_servers", ()) if self.top_ice else (),
         )
 
     def settings(self) -> ClientSettings | None:
@@ -297,10 +299,25 @@ class _Checker:
         if ring is not None and remote:
             self.error(base + ("ring_timeout_s",), "ring_timeout_s sets the embedded gateway's "
                        "ring time; with a remote gateway use the invite's timeout_s")
+        host = str(given.get("host") or "127.0.0.1")
+        netns = given.get("netns")
+        for key in ("host", "netns"):
+            if key in given and remote:
+                self.error(base + (key,), f"{key} places the embedded gateway; a remote gateway "
+                           "(ws_url) runs where it runs")
+        if "host" in given:
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                self.error(base + ("host",), f"expected an IP address like 127.0.0.1, got {describe(host)}")
+        if netns is not None and "host" not in given:
+            self.error(base + ("netns",), "a gateway in a network namespace needs server.host: the "
+                       "address agents reach it on (198.51.100.1 in the NAT lab)")
         conflict = bool(ws_url) == embedded  # intent unclear: skip the checks that depend on it
         login = self.login(given.get("login") or {}, remote and not conflict, api_url)
         return ServerConfig(embedded=not remote, ws_url=ws_url, api_url=api_url, login=login,
-                            faults=faults, ring_timeout_s=ring_s)
+                            faults=faults, ring_timeout_s=ring_s, host=host,
+                            netns=str(netns) if netns is not None else None)
 
     def check_faults(self, faults: tuple[str, ...]) -> None:
         try:
@@ -371,41 +388,62 @@ class _Checker:
             self.error(path, f"a text body must be JSON once placeholders are filled: {exc}")
 
     def ice(self) -> IceConfig | None:
-        base: Path = ("ice",)
+        parts = self.ice_parts(("ice",), self.data.get("ice"))
+        if parts is None:
+            return None
+        self.top_ice = parts
+        return self.ice_config(("ice",), parts)
+
+    def ice_parts(self, base: Path, given: Any) -> dict[str, Any] | None:
+        """The keys an ``ice`` block gives, checked one by one (merging happens later)."""
         if not self.intact(base):
             return None
-        given = self.data.get("ice") or {}
+        given = given or {}
         before = len(self.problems)
-        servers: list[IceServer] = []
-        for index, item in enumerate(given.get("servers") or () if self.intact(base + ("servers",)) else ()):
-            path = base + ("servers", index)
-            if not self.ok(path):
-                continue
-            server = self.ice_server(path, item)
-            if server is not None:
-                servers.append(server)
+        parts: dict[str, Any] = {}
+        if "servers" in given:
+            servers: list[IceServer] = []
+            for index, item in enumerate(given.get("servers") or () if self.intact(base + ("servers",)) else ()):
+                path = base + ("servers", index)
+                if not self.ok(path):
+                    continue
+                server = self.ice_server(path, item)
+                if server is not None:
+                    servers.append(server)
+            parts["servers"] = tuple(servers)
         hosts_value = given.get("host_addresses")
-        hosts: tuple[str, ...] | None = None
         if hosts_value is not None and self.ok(base + ("host_addresses",)):
             if not hosts_value:
                 self.error(base + ("host_addresses",), "empty list; leave host_addresses out to "
                            "use the default (127.0.0.1 with the embedded gateway, every interface "
-                           "with a remote one)")
+                           "with a remote one or in a network namespace)")
             for index, address in enumerate(hosts_value):
                 try:
                     ipaddress.ip_address(address)
                 except ValueError:
                     self.error(base + ("host_addresses", index),
                                f"expected an IP address like 127.0.0.1, got {describe(address)}")
-            hosts = tuple(hosts_value)
-        relay_only = given.get("relay_only", False) is True
-        if relay_only and self.ok(base + ("servers",)) and not any(s.is_turn for s in servers):
-            self.error(base + ("relay_only",), "relay_only needs a TURN server in ice.servers "
-                       "(urls: turn:HOST:PORT, with username and credential)")
+            parts["host_addresses"] = tuple(hosts_value) or None
+        if "relay_only" in given:
+            parts["relay_only"] = given["relay_only"] is True
+        if "embedded_servers" in given and self.ok(base + ("embedded_servers",)):
+            parts["embedded_servers"] = tuple(dict.fromkeys(str(x) for x in given["embedded_servers"]))
         if len(self.problems) > before or not self.ok(base):
             return None
+        return parts
+
+    def ice_config(self, base: Path, parts: dict[str, Any]) -> IceConfig | None:
+        servers = parts.get("servers", ())
+        embedded = parts.get("embedded_servers", ())
+        relay_only = bool(parts.get("relay_only", False))
+        if relay_only and not any(s.is_turn for s in servers) and not {"turn", "turn-tcp"} & set(embedded):
+            self.error(base + ("relay_only",), "relay_only needs a TURN server: a turn:HOST:PORT "
+                       "URL with username and credential in ice.servers, or ice.embedded_servers: "
+                       "[turn]")
+            return None
         try:
-            return IceConfig(servers=tuple(servers), host_addresses=hosts or None, relay_only=relay_only)
+            return IceConfig(servers=servers, host_addresses=parts.get("host_addresses"),
+                             relay_only=relay_only)
         except CallprobeError as exc:
             self.error(base, str(exc))
             return None
@@ -466,6 +504,7 @@ class _Checker:
                                                             server.login.url])):
                 self.error(base + ("password",), f"missing key 'password' in {name}: the custom "
                                                  "login uses {password}")
+            ice, embedded_ice = self.agent_ice(base, spec)
             self.agents[name] = AgentConfig(
                 name=name, user_id=user_id, platform_id=platform_id,
                 media=str(spec.get("media", "video")),
@@ -473,7 +512,19 @@ class _Checker:
                 compression=str(spec.get("compression", "none")),
                 token=token, password=password,
                 nickname=self.text(base + ("nickname",), spec["nickname"]) if "nickname" in spec else "",
+                netns=str(spec["netns"]) if spec.get("netns") is not None else None,
+                ice=ice, embedded_ice=embedded_ice,
             )
+
+    def agent_ice(self, base: Path, spec: dict[str, Any]) -> tuple[IceConfig | None, tuple[str, ...] | None]:
+        """An agent's own ``ice`` keys over the scenario's; (None, None) without one."""
+        if "ice" not in spec:
+            return None, None
+        own = self.ice_parts(base + ("ice",), spec["ice"])
+        if own is None or self.top_ice is None:
+            return None, None
+        merged = {**self.top_ice, **own}
+        return self.ice_config(base + ("ice",), merged), merged.get("embedded_servers", ())
 
     def steps(self) -> tuple[Step, ...] | None:
         given = self.data.get("steps")

@@ -34,8 +34,14 @@ EXPECT_EVENTS = ("ringing", "answered", "rejected", "cancelled", "hung_up", "cal
                  "invite_acked", "ice_connected", "media_flowing", "text_received", "kicked",
                  "disconnected")
 
+#: Servers ``ice.embedded_servers`` may ask for: coturn beside the embedded gateway.
+EMBEDDED_ICE_SERVERS = ("stun", "turn", "turn-tcp")
+
 #: Call outcomes an ``expect: {outcome: ...}`` step may name.
 OUTCOMES = ("answered", "rejected", "cancelled", "busy", "no-answer", "failed")
+
+#: ``via`` of an ``ice_connected`` expectation: the kind of the selected candidate pair.
+VIAS = ("relay", "direct")
 
 #: ``direction`` of a ``media_flowing`` expectation, seen from its ``agent``.
 DIRECTIONS = ("both", "to", "from")
@@ -56,6 +62,8 @@ class ServerConfig:
     login: LoginConfig = field(default_factory=LoginConfig)
     faults: tuple[str, ...] = ()          # "name" or "name=value", embedded gateway only
     ring_timeout_s: float | None = None   # embedded only: GatewaySettings.invite_timeout_override_s
+    host: str = "127.0.0.1"               # embedded only: the address the gateway (and embedded coturn) listen on
+    netns: str | None = None              # embedded only: the network namespace they run in
 
     def fault_pairs(self) -> tuple[tuple[str, str], ...]:
         """``faults`` as ``(name, value)`` pairs, the form ``GatewaySettings.faults`` takes."""
@@ -75,6 +83,9 @@ class AgentConfig:
     token: str = ""                 # login mode fixed
     password: str = ""              # login mode custom
     nickname: str = ""
+    netns: str | None = None        # the network namespace this agent's sockets live in
+    ice: IceConfig | None = None    # None: the scenario's ice; else the scenario's merged with the agent's own
+    embedded_ice: tuple[str, ...] | None = None  # None: the scenario's embedded_servers
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,7 @@ class Expectation:
     outcome: str | None = None
     direction: str | None = None
     call_index: int | None = None
+    via: str | None = None          # ice_connected only: "relay" or "direct" selected pair
 
 
 Step = Action | Expectation
@@ -145,6 +157,20 @@ class Scenario:
     agents: dict[str, AgentConfig]
     steps: tuple[Step, ...]
     settings: ClientSettings = field(default_factory=ClientSettings)
+    embedded_ice: tuple[str, ...] = ()   # ice.embedded_servers: coturn started for the run
+
+    def ice_for(self, agent: str) -> IceConfig:
+        """``agent``'s ICE settings: its own ``ice`` block merged over the scenario's."""
+        own = self.agents[agent].ice
+        return self.ice if own is None else own
+
+    def embedded_ice_for(self, agent: str) -> tuple[str, ...]:
+        own = self.agents[agent].embedded_ice
+        return self.embedded_ice if own is None else own
+
+    @property
+    def needs_coturn(self) -> bool:
+        return any(self.embedded_ice_for(name) for name in self.agents)
 
     @property
     def actions(self) -> tuple[Action, ...]:

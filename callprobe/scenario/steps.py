@@ -207,12 +207,14 @@ class StepPlay:
                 return None
         absent = bool(value.get("absent", False))
         if outcome is not None:
-            for key in ("agent", "absent", "for", "direction"):
+            for key in ("agent", "absent", "for", "direction", "via"):
                 if key in value:
                     self.c.error(path + (key,), f"{key} does not apply to an outcome (the outcome "
                                                 "is the call's); use call: N to pick the call")
         if "direction" in value and event != "media_flowing":
             self.c.error(path + ("direction",), "direction applies to event media_flowing only")
+        if "via" in value and event != "ice_connected":
+            self.c.error(path + ("via",), "via applies to event ice_connected only")
         if absent and "within" in value:
             self.c.error(path + ("within",), "an absent expectation takes 'for' (how long nothing "
                                              "may happen), not 'within'")
@@ -233,4 +235,5 @@ class StepPlay:
             return None
         direction = str(value.get("direction", "both")) if event == "media_flowing" else None
         return Expectation(line, text, event=event, agent=agent, within_s=within, absent=absent,
-                           for_s=for_s, outcome=outcome, direction=direction, call_index=call)
+                           for_s=for_s, outcome=outcome, direction=direction, call_index=call,
+                           via=str(value["via"]) if event == "ice_connected" and "via" in value else None)

@@ -90,6 +90,26 @@ def ice_failed(tl: TL) -> None:
     tl.ice(ok=False)
 
 
+TURN_SERVER = {"urls": ["turn:198.51.100.1:3478?transport=udp"], "username": "probe"}
+
+
+def no_candidates(tl: TL) -> None:
+    _call(tl)
+    tl.accept()
+    tl.sdp(relay_only=True, local=())
+    tl.ice(ok=False)
+
+
+def turn_unavailable(tl: TL) -> None:
+    _call(tl)
+    tl.accept()
+    tl.sdp(ice_servers=[TURN_SERVER])
+    for me in (ALICE, BOB):
+        tl(me, Kind.TURN_PROBE, url=TURN_SERVER["urls"][0], verdict="turn-auth-failed", ok=False,
+           detail="TURN authentication failed (401 Unauthorized)", error_code=401)
+    tl.ice(ok=False)
+
+
 def no_media(tl: TL) -> None:
     _call(tl)
     tl.accept()
@@ -130,6 +150,8 @@ BROKEN: dict[str, Callable[[TL], None]] = {
     "ANSWER_NOT_DELIVERED": answer_lost,
     "SDP_NOT_RELAYED": sdp_lost,
     "ICE_FAILED": ice_failed,
+    "NO_LOCAL_CANDIDATES": no_candidates,
+    "TURN_UNAVAILABLE": turn_unavailable,
     "MEDIA_NOT_FLOWING": no_media,
     "HANGUP_NOT_DELIVERED": hangup_lost,
     "HISTORY_PAYLOAD_MISSING": history_stripped,

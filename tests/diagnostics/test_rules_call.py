@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from callprobe.diagnostics import diagnose_timeline
-from callprobe.diagnostics.findings import TURN_HINT, Severity
+import pytest
+
+from callprobe.diagnostics import diagnose_timeline, first_broken_link
+from callprobe.diagnostics.findings import RELAY_FAILED_HINT, TURN_HINT, Severity
 from callprobe.diagnostics.links import Link
 from callprobe.events import Kind
 from tests.diagnostics.timeline_fakes import ALICE, BOB, CAROL, CTX, TL, codes
@@ -272,15 +274,73 @@ def test_dropped_candidates_are_ice_failed_with_the_relay_hint_not_sdp() -> None
     assert "candidate" in f.detail and "relayed none" in f.hint and f.hint != TURN_HINT
 
 
-def test_relay_candidates_present_keep_the_generic_ice_hint() -> None:
+def test_relay_candidates_present_but_ice_failed_say_the_relay_failed() -> None:
     tl = TL()
     call_up_to_ringing(tl)
     tl.accept()
-    tl.sdp()
-    tl(ALICE, Kind.ICE_CANDIDATE, side="local", type="relay", protocol="udp", address="127.0.0.1")
+    tl.sdp(local=("host", "relay"))
     tl.ice(ok=False)
-    f = next(f for f in diagnose_timeline(tl.finish(), CTX) if f.code == "ICE_FAILED")
-    assert "TURN (a turn:" not in f.hint
+    found = diagnose_timeline(tl.finish(), CTX)
+    assert codes(found) == {"ICE_FAILED"}
+    for f in found:
+        assert f.hint == RELAY_FAILED_HINT and "local candidates: host, relay" in f.detail
+
+
+TURN = {"urls": ["turn:198.51.100.1:3478?transport=udp"], "username": "probe"}
+
+
+@pytest.mark.parametrize("verdict, words", [
+    ("turn-auth-failed", "refused the username and credential"),
+    ("unreachable", "Nothing answered at the TURN address"),
+])
+def test_turn_configured_without_relay_is_turn_unavailable_with_the_probe_verdict(
+        verdict: str, words: str) -> None:
+    tl = TL()
+    call_up_to_ringing(tl)
+    tl.accept()
+    tl.sdp(ice_servers=[TURN], local=("host", "srflx"))
+    tl(ALICE, Kind.TURN_PROBE, url=TURN["urls"][0], verdict=verdict, ok=False,
+       detail=f"probe said {verdict}")
+    tl.ice(ok=False)
+    found = diagnose_timeline(tl.finish(), CTX)
+    assert codes(found) == {"TURN_UNAVAILABLE"}
+    alice = next(f for f in found if f.agent == ALICE)
+    assert words in alice.hint and f"probe said {verdict}" in alice.detail
+    assert alice.severity is Severity.ERROR and alice.link == "ice"
+    assert any(e.kind == "turn_probe" for e in alice.evidence)
+    bob = next(f for f in found if f.agent == BOB)  # no probe recorded: the catalogue's hint
+    assert "callprobe ice-check" in bob.hint
+
+
+def test_turn_without_relay_on_a_call_that_connected_is_only_a_warning() -> None:
+    tl = TL()
+    call_up_to_ringing(tl)
+    tl.accept()
+    tl.sdp(ice_servers=[TURN])
+    tl.ice()
+    found = diagnose_timeline(tl.finish(), CTX)
+    assert codes(found) == set() and codes(found, None) == {"TURN_UNAVAILABLE"}
+    assert {f.severity for f in found} == {Severity.WARNING}
+    assert first_broken_link(found) is None
+
+
+def test_no_local_candidates_is_its_own_code_naming_the_relay_only_policy() -> None:
+    tl = TL()
+    call_up_to_ringing(tl)
+    tl.accept()
+    tl.sdp(relay_only=True, local=())
+    tl.ice(ok=False)
+    found = diagnose_timeline(tl.finish(), CTX)
+    assert codes(found) == {"NO_LOCAL_CANDIDATES"}
+    assert all("relay-only policy" in f.detail for f in found)
+    tl = TL()
+    call_up_to_ringing(tl)
+    tl.accept()
+    tl.sdp(local=())
+    tl.ice(ok=False)
+    found = diagnose_timeline(tl.finish(), CTX)
+    assert codes(found) == {"NO_LOCAL_CANDIDATES"}
+    assert all("no usable local address" in f.detail for f in found)
 
 
 # MEDIA_NOT_FLOWING

@@ -101,9 +101,12 @@ class TL:
                  path="unsolicited_1004", by=USERS[callee])
 
     def sdp(self, caller: str = ALICE, callee: str = BOB, room: str = "r1", *,
-            offer: bool = True, answer: bool = True, candidates: bool = True) -> None:
-        self(caller, Kind.PEER_CREATED, media="video", ice_servers=[])
-        self(callee, Kind.PEER_CREATED, media="video", ice_servers=[])
+            offer: bool = True, answer: bool = True, candidates: bool = True,
+            ice_servers: list[dict[str, object]] | None = None, relay_only: bool = False,
+            local: tuple[str, ...] = ("host",)) -> None:
+        for me in (caller, callee):
+            self(me, Kind.PEER_CREATED, media="video", ice_servers=ice_servers or [],
+                 relay_only=relay_only)
         self(caller, Kind.SIGNAL_SENT, signal_type="offer", room_id=room, to=USERS[callee])
         if not offer:
             return
@@ -113,9 +116,11 @@ class TL:
             return
         self(caller, Kind.SIGNAL_RECEIVED, signal_type="answer", room_id=room, form="webrtc_signal")
         for me, peer in ((caller, callee), (callee, caller)):
-            self(me, Kind.ICE_CANDIDATE, side="local", type="host", protocol="udp", address="127.0.0.1")
-            self(me, Kind.SIGNAL_SENT, signal_type="candidate", room_id=room, to=USERS[peer])
-        if candidates:
+            for kind in local:
+                self(me, Kind.ICE_CANDIDATE, side="local", type=kind, protocol="udp", address="127.0.0.1")
+            if local:
+                self(me, Kind.SIGNAL_SENT, signal_type="candidate", room_id=room, to=USERS[peer])
+        if candidates and local:
             for me in (caller, callee):
                 self(me, Kind.SIGNAL_RECEIVED, signal_type="candidate", room_id=room, form="webrtc_signal")
                 self(me, Kind.ICE_CANDIDATE, side="remote", type="host", protocol="udp",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from callprobe.events import Timeline
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.rtc.peer import CallPeer
 from callprobe.settings import ClientSettings
-from tests.rtc.coturn import Coturn
 
 #: host candidates on 127.0.0.1 only, no STUN/TURN: nothing leaves the machine
 LOOPBACK = IceConfig(host_addresses=("127.0.0.1",))
@@ -73,17 +71,6 @@ async def negotiate(caller: CallPeer, callee: CallPeer, *,
     if end_of_candidates:
         await callee.add_candidate(None)
         await caller.add_candidate(None)
-
-
-@pytest.fixture
-def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    """A running coturn on a free loopback port, stopped after the test."""
-    server = Coturn(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 

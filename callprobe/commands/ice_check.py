@@ -1,0 +1,124 @@
+"""``callprobe ice-check``: a headless Trickle ICE page for STUN and TURN servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from callprobe.errors import ConfigError
+from callprobe.settings import ClientSettings
+
+if TYPE_CHECKING:
+    from callprobe.ice_check import IceCheckResult
+
+_STYLE = {"stun-ok": "green", "turn-ok": "green", "turn-auth-failed": "red",
+          "unreachable": "yellow", "error": "red"}
+
+
+@click.command("ice-check")
+@click.option("--stun", multiple=True, metavar="URL",
+              help="STUN server, stun:HOST[:PORT] (repeatable; port 3478 by default).")
+@click.option("--turn", multiple=True, metavar="URL",
+              help="TURN server, turn:HOST[:PORT][?transport=udp|tcp] (repeatable).")
+@click.option("--user", default="", help="TURN username.")
+@click.option("--credential", default="", envvar="CALLPROBE_TURN_CREDENTIAL",
+              help="TURN credential (or the CALLPROBE_TURN_CREDENTIAL variable, which keeps "
+                   "it out of the process list).")
+@click.option("--host-address", multiple=True, metavar="IP",
+              help="Gather host candidates on this address (repeatable). "
+                   "Default: every non-loopback interface address.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.05, max=300), default=None,
+              help=f"Seconds each server may take to answer "
+                   f"[default: {ClientSettings().ice_check_timeout_s:g}].")
+@click.option("--json", "json_path", metavar="PATH",
+              help="Write candidates and verdicts as JSON to PATH ('-': standard output, the "
+                   "tables then go to standard error).")
+def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential: str,
+            host_address: tuple[str, ...], timeout_s: float | None, json_path: str | None) -> None:
+    """Check STUN and TURN servers the way a browser's ICE agent uses them.
+
+    Gathers host candidates, sends a STUN Binding request to each --stun server
+    from every host address (a srflx candidate when it answers) and makes a TURN
+    allocation on each --turn server (a relay candidate, plus the address the
+    server sees as a srflx candidate), then releases everything. Lists each
+    candidate with the time it arrived and gives one verdict per server:
+
+    \b
+      stun-ok           STUN reachable (srflx seen)
+      turn-ok           TURN allocation works (relay seen)
+      turn-auth-failed  TURN authentication failed (401 after the realm/nonce retry)
+      unreachable       server unreachable (nothing within the deadline)
+      error             server answered with an error (its code is shown)
+
+    Exit codes: 0 every server works; 1 a server answered but failed (wrong TURN
+    credentials, an error response); 4 a server is unreachable (this wins over
+    1); 2 bad options or URLs.
+    """
+    from callprobe.commands.checks import check_output
+    from callprobe.ice_check import parse_target, run_check
+
+    if not stun and not turn:
+        raise ConfigError("give at least one --stun or --turn server URL",
+                          hint="for example: --stun stun:stun.example.org:3478")
+    for url in stun:
+        parse_target(url, expect="stun")
+    for url in turn:
+        parse_target(url, expect="turn")
+    if turn and not (user and credential):
+        raise ConfigError("--turn needs --user and --credential (TURN long-term credentials)")
+    if json_path not in (None, "-"):
+        check_output(Path(json_path), "--json")
+    timeout = timeout_s if timeout_s is not None else ClientSettings().ice_check_timeout_s
+
+    result = asyncio.run(run_check(list(stun), list(turn), user, credential,
+                                   host_addresses=tuple(host_address) or None, timeout_s=timeout))
+    report(result, Console(stderr=json_path == "-"))
+    if json_path is not None:
+        text = json.dumps(result.to_dict(), indent=2) + "\n"
+        if json_path == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            Path(json_path).write_text(text)
+    sys.exit(int(result.exit_code))
+
+
+def report(result: IceCheckResult, console: Console) -> None:
+    """Candidates as they arrived, then one verdict per server, in plain words."""
+    from callprobe.ice_check import endpoint
+
+    hosts = ", ".join(result.host_addresses) or "none"
+    candidates = Table(title=Text(f"Candidates (host addresses: {hosts})"), title_justify="left")
+    for column, justify in (("time ms", "right"), ("type", "left"), ("protocol", "left"),
+                            ("address:port", "left"), ("server", "left")):
+        candidates.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for c in result.candidates:
+        # Text cells: an IPv6 "[addr]:port" must not be read as rich markup
+        candidates.add_row(f"{c.t_ms:.1f}", c.type, c.protocol, Text(endpoint(c.address, c.port)),
+                           Text(c.server or ""))
+    console.print(candidates)
+
+    servers = Table(title=f"Servers (deadline {result.timeout_s:g} s each)", title_justify="left")
+    for column, justify in (("server", "left"), ("verdict", "left"), ("result", "left"),
+                            ("time ms", "right")):
+        servers.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for s in result.servers:
+        cell = Text(s.text, style=_STYLE[s.verdict])
+        cell.append(f"\n{s.detail}", style="dim")
+        servers.add_row(Text(s.url), Text(s.verdict, style=_STYLE[s.verdict]), cell,
+                        f"{s.elapsed_ms:.0f}")
+    console.print(servers)
+
+    failing = [s for s in result.servers if not s.ok]
+    summary = (f"all {len(result.servers)} server(s) work" if not failing
+               else f"{len(failing)} of {len(result.servers)} server(s) failed")
+    console.print(Text(summary, style="bold green" if not failing else "bold red"))
+
