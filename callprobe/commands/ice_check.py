@@ -99,7 +99,9 @@ def report(result: IceCheckResult, console: Console) -> None:
     candidates = Table(title=Text(f"Candidates (host addresses: {hosts})"), title_justify="left")
     for column, justify in (("time ms", "right"), ("type", "left"), ("protocol", "left"),
                             ("address:port", "left"), ("server", "left")):
-        candidates.add_column(column, justify=justify)  # type: ignore[arg-type]
+        # a URL is folded, never cut: "?transport=tcp" is what tells two servers apart
+        candidates.add_column(column, justify=justify,  # type: ignore[arg-type]
+                              overflow="fold" if column == "server" else "ellipsis")
     for c in result.candidates:
         # Text cells: an IPv6 "[addr]:port" must not be read as rich markup
         candidates.add_row(f"{c.t_ms:.1f}", c.type, c.protocol, Text(endpoint(c.address, c.port)),
@@ -109,7 +111,8 @@ def report(result: IceCheckResult, console: Console) -> None:
     servers = Table(title=f"Servers (deadline {result.timeout_s:g} s each)", title_justify="left")
     for column, justify in (("server", "left"), ("verdict", "left"), ("result", "left"),
                             ("time ms", "right")):
-        servers.add_column(column, justify=justify)  # type: ignore[arg-type]
+        servers.add_column(column, justify=justify,  # type: ignore[arg-type]
+                           overflow="fold" if column == "server" else "ellipsis")
     for s in result.servers:
         cell = Text(s.text, style=_STYLE[s.verdict])
         cell.append(f"\n{s.detail}", style="dim")

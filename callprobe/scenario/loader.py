@@ -505,6 +505,13 @@ class _Checker:
                 self.error(base + ("password",), f"missing key 'password' in {name}: the custom "
                                                  "login uses {password}")
             ice, embedded_ice = self.agent_ice(base, spec)
+            agent_ns = str(spec["netns"]) if spec.get("netns") is not None else None
+            if (agent_ns is not None and server is not None and server.embedded
+                    and agent_ns != server.netns and _is_loopback(server.host)):
+                self.error(base + ("netns",), f"{name} runs in network namespace {agent_ns}, where "
+                           f"{server.host} is that namespace's own loopback: the embedded gateway "
+                           "there cannot be reached. Place the gateway with server.host and "
+                           "server.netns (198.51.100.1 and cplab-public in the NAT lab)")
             self.agents[name] = AgentConfig(
                 name=name, user_id=user_id, platform_id=platform_id,
                 media=str(spec.get("media", "video")),
@@ -542,6 +549,13 @@ class _Checker:
             if step is not None:
                 out.append(step)
         return tuple(out)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # reported where the host is given
+        return False
 
 
 def _coerce_setting(hint: Any, value: Any, maximum: float) -> Any:

@@ -77,6 +77,22 @@ def test_bad_placement_is_named_with_file_line_and_field(text: str, line: int, f
     assert f"p.yaml:{line}: {field}:" in message and words in message, message
 
 
+def test_an_agent_in_a_namespace_cannot_reach_a_gateway_on_loopback() -> None:
+    with pytest.raises(InvalidScenario) as caught:
+        load_scenario_text("name: t\nagents:\n  alice: {netns: cplab-caller}\n  bob: {}\n" + STEPS,
+                           file="p.yaml")
+    message = str(caught.value)
+    assert "p.yaml:3: agents.alice.netns:" in message and "cannot be reached" in message
+    with pytest.raises(InvalidScenario) as caught:  # a bad host is named once, without a crash
+        load_scenario_text("name: t\nserver: {host: here}\nagents:\n  alice: {netns: cplab-caller}\n"
+                           "  bob: {}\n" + STEPS, file="p.yaml")
+    assert str(caught.value).count("p.yaml:") == 1 and "server.host" in str(caught.value)
+    # the same namespace as the gateway is fine, and so is a gateway on a routable address
+    for server in ("{host: 127.0.0.1, netns: cplab-caller}", "{host: 10.0.0.1}"):
+        load_scenario_text(f"name: t\nserver: {server}\nagents:\n  alice: {{netns: cplab-caller}}\n"
+                           "  bob: {}\n" + STEPS)
+
+
 def test_a_relay_only_agent_without_any_turn_is_named_at_its_own_ice() -> None:
     with pytest.raises(InvalidScenario) as caught:
         load_scenario_text("name: t\nice: {embedded_servers: [stun]}\nagents:\n"
