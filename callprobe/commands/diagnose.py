@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 @click.option("--turn", multiple=True, metavar="URL", help="TURN server URL (repeatable).")
 @click.option("--turn-user", default="", help="TURN username.")
 @click.option("--turn-password", default="", help="TURN credential.")
+@click.option("--turn-secret", default="", envvar="CALLPROBE_TURN_SECRET",
+              help="The TURN server's static-auth-secret instead of a credential: time-limited "
+                   "credentials are made from it (--turn-user is the optional user part).")
 @click.option("--relay-only", is_flag=True, help="Allow relay candidates only (tests TURN alone).")
 @click.option("--host-address", multiple=True, metavar="IP",
               help="Restrict host candidates to these addresses (default: loopback for the "
@@ -68,6 +71,7 @@ def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None,
             callee: str, caller_platform: int,
             callee_platform: int, media: str, secret: str, admin_user: str, login_mode: str,
             stun: tuple[str, ...], turn: tuple[str, ...], turn_user: str, turn_password: str,
+            turn_secret: str,
             relay_only: bool, host_address: tuple[str, ...], faults: tuple[str, ...],
             deadline: float | None, json_path: Path | None, html_path: Path | None,
             bundle_path: Path | None, no_ladder: bool, verbose: bool) -> None:
@@ -104,7 +108,8 @@ def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None,
         plan = _plan_from_scenario(scenario_file, faults)
     else:
         servers = [IceServer(urls=(u,)) for u in stun]
-        servers += [IceServer(urls=(u,), username=turn_user, credential=turn_password) for u in turn]
+        servers += [IceServer(urls=(u,), username=turn_user, credential=turn_password,
+                              secret=turn_secret) for u in turn]
         hosts = tuple(host_address) or (("127.0.0.1",) if not ws_url else None)
         ice = IceConfig(servers=tuple(servers), host_addresses=hosts, relay_only=relay_only)
         login = LoginConfig(mode=login_mode, secret=secret, admin_user=admin_user)
@@ -151,7 +156,7 @@ class _Plan:
 #: Options a scenario file replaces: giving both is an error, not a silent choice.
 _SCENARIO_REPLACES = ("ws_url", "api_url", "caller", "callee", "caller_platform", "callee_platform",
                       "media", "secret", "admin_user", "login_mode", "stun", "turn", "turn_user",
-                      "turn_password", "relay_only", "host_address")
+                      "turn_password", "turn_secret", "relay_only", "host_address")
 
 
 def _no_options_beside_scenario() -> None:

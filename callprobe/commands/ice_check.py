@@ -32,6 +32,10 @@ _STYLE = {"stun-ok": "green", "turn-ok": "green", "turn-auth-failed": "red",
 @click.option("--credential", default="", envvar="CALLPROBE_TURN_CREDENTIAL",
               help="TURN credential (or the CALLPROBE_TURN_CREDENTIAL variable, which keeps "
                    "it out of the process list).")
+@click.option("--secret", default="", envvar="CALLPROBE_TURN_SECRET",
+              help="The TURN server's static-auth-secret (coturn use-auth-secret, the \"TURN REST "
+                   "API\"): time-limited credentials are made from it, --user being the optional "
+                   "user part (or the CALLPROBE_TURN_SECRET variable).")
 @click.option("--host-address", multiple=True, metavar="IP",
               help="Gather host candidates on this address (repeatable). "
                    "Default: every non-loopback interface address.")
@@ -41,7 +45,7 @@ _STYLE = {"stun-ok": "green", "turn-ok": "green", "turn-auth-failed": "red",
 @click.option("--json", "json_path", metavar="PATH",
               help="Write candidates and verdicts as JSON to PATH ('-': standard output, the "
                    "tables then go to standard error).")
-def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential: str,
+def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential: str, secret: str,
             host_address: tuple[str, ...], timeout_s: float | None, json_path: str | None) -> None:
     """Check STUN and TURN servers the way a browser's ICE agent uses them.
 
@@ -72,8 +76,15 @@ def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential:
         parse_target(url, expect="stun")
     for url in turn:
         parse_target(url, expect="turn")
+    if secret and credential:
+        raise ConfigError("give --credential or --secret, not both")
+    if secret:
+        from callprobe.rtc.turn_rest import rest_credentials
+
+        user, credential = rest_credentials(secret, user)
     if turn and not (user and credential):
-        raise ConfigError("--turn needs --user and --credential (TURN long-term credentials)")
+        raise ConfigError("--turn needs --user and --credential (TURN long-term credentials), "
+                          "or --secret (the server's static-auth-secret)")
     if json_path not in (None, "-"):
         check_output(Path(json_path), "--json")
     timeout = timeout_s if timeout_s is not None else ClientSettings().ice_check_timeout_s

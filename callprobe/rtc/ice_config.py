@@ -59,12 +59,15 @@ class IceServer:
     """One STUN or TURN server, as in the browser's ``RTCIceServer``.
 
     TURN URLs need a username and credential (long-term credentials,
-    RFC 8489 section 9.2); STUN URLs ignore them.
+    RFC 8489 section 9.2), or the server's shared ``secret`` from which
+    time-limited ones are made when used (``rtc.turn_rest``; ``username`` is
+    then the optional user part); STUN URLs ignore them.
     """
 
     urls: tuple[str, ...]
     username: str = ""
     credential: str = ""
+    secret: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.urls, str):  # a lone URL is a common slip in YAML
@@ -77,16 +80,30 @@ class IceServer:
             if not isinstance(url, str):
                 raise ConfigError(f"ICE server URL {url!r} is not a string")
             scheme = parse_ice_url(url)["scheme"]
-            if scheme.startswith("turn") and not (self.username and self.credential):
-                raise ConfigError(f"TURN server {url!r} needs a username and a credential")
+            if self.secret and self.credential:
+                raise ConfigError(f"TURN server {url!r}: give a credential or a secret, not both")
+            if scheme.startswith("turn") and not (self.username and self.credential) and not self.secret:
+                raise ConfigError(f"TURN server {url!r} needs a username and a credential "
+                                  "(or the server's shared secret)")
 
     @property
     def is_turn(self) -> bool:
         return any(u.startswith("turn") for u in self.urls)
 
+    def credentials(self) -> tuple[str, str]:
+        """The username and credential to use now (made from ``secret`` when given)."""
+        if self.secret:
+            from callprobe.rtc.turn_rest import rest_credentials
+
+            return rest_credentials(self.secret, self.username)
+        return self.username, self.credential
+
     def describe(self) -> dict[str, Any]:
-        """JSON form for the timeline and reports: URLs, never the credential."""
-        return {"urls": list(self.urls), "username": self.username}
+        """JSON form for the timeline and reports: URLs, never the credential or secret."""
+        out: dict[str, Any] = {"urls": list(self.urls), "username": self.username}
+        if self.secret:
+            out["auth"] = "shared-secret"
+        return out
 
 
 @dataclass(frozen=True)
@@ -176,11 +193,11 @@ def to_rtc_configuration(config: IceConfig) -> RTCConfiguration:
         RTCIceTransportPolicy,
     )
 
-    servers = [
-        RTCIceServer(urls=list(s.urls), username=s.username or None,
-                     credential=s.credential or None)
-        for s in config.servers
-    ]
+    servers = []
+    for server in config.servers:
+        username, credential = server.credentials()
+        servers.append(RTCIceServer(urls=list(server.urls), username=username or None,
+                                    credential=credential or None))
     policy = RTCIceTransportPolicy.RELAY if config.relay_only else RTCIceTransportPolicy.ALL
     return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy,
                             bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)

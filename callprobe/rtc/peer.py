@@ -397,7 +397,8 @@ class CallPeer:
         server = next((s for s in self.ice.servers if url in s.urls), None)
         if url is None or server is None:
             return
-        verdict = await probe_turn(url, server.username, server.credential,
+        username, credential = server.credentials()
+        verdict = await probe_turn(url, username, credential,
                                    timeout_s=self.settings.ice_check_timeout_s)
         self._record(Kind.TURN_PROBE, **verdict.to_dict())
 

@@ -463,8 +463,9 @@ class _Checker:
             return None
         username = self.text(path + ("username",), item.get("username", ""))
         credential = self.text(path + ("credential",), item.get("credential", ""))
+        secret = self.text(path + ("secret",), item.get("secret", ""))
         try:
-            return IceServer(urls=urls, username=username, credential=credential)
+            return IceServer(urls=urls, username=username, credential=credential, secret=secret)
         except CallprobeError as exc:
             self.error(path, str(exc))
             return None
