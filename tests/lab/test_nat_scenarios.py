@@ -94,3 +94,20 @@ def test_diagnose_from_the_stun_only_scenario_names_ice_failed_with_the_turn_hin
     first = json.loads(report.read_text())["first_broken"]
     assert first["code"] == "ICE_FAILED" and first["link"] == "ice"
     assert first["hint"].startswith("no relay candidates: configure TURN")
+
+
+async def test_with_two_port_restricted_nats_stun_alone_punches_through(lab: LabFactory) -> None:
+    """The control: the NAT type, not the lab, is what defeats STUN."""
+    from callprobe.lab.topology import NatMode
+    from callprobe.scenario.loader import load_scenario_text
+
+    lab(NatMode.PORT_RESTRICTED, NatMode.PORT_RESTRICTED)
+    text = (SCENARIOS / "nat-stun-only.yaml").read_text().replace(
+        "  - expect: {event: ice_connected, absent: true, for: 6s}",
+        "  - expect: {event: ice_connected, via: direct, within: 6s}")
+    result = await run_scenario(load_scenario_text(text, file="punch.yaml"))
+    assert result.verdict == "pass", [f"{s.line}: {s.detail}" for s in result.failures]
+    [call] = result.calls
+    assert call.ice["relayed"] is False
+    kinds = {p["local"] for p in call.ice["selected"].values()} | {p["remote"] for p in call.ice["selected"].values()}
+    assert "srflx" in kinds or "prflx" in kinds  # through a NAT mapping, not host to host
