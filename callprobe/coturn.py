@@ -26,12 +26,12 @@ import tempfile
 import threading
 import time
 import weakref
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from callprobe.errors import CallprobeError, ExitCode
+from callprobe.netns import entered
 from callprobe.rtc.ice_config import IceServer
 from callprobe.settings import ClientSettings
 
@@ -56,15 +56,6 @@ class CoturnError(CallprobeError):
         self.exit_code = exit_code
 
 
-def _in_netns(netns: str | None) -> AbstractContextManager[None]:
-    """Sockets created in this block belong to ``netns`` (the process's own when None)."""
-    if netns is None:
-        return nullcontext()
-    from callprobe.netns import entered
-
-    return entered(netns)
-
-
 def free_port(listen_ip: str = "127.0.0.1", netns: str | None = None) -> int:
     """A port free for both UDP and TCP on ``listen_ip`` (coturn listens on both).
 
@@ -74,7 +65,7 @@ def free_port(listen_ip: str = "127.0.0.1", netns: str | None = None) -> int:
     """
     family = socket.AF_INET6 if ipaddress.ip_address(listen_ip).version == 6 else socket.AF_INET
     for _ in range(50):
-        with _in_netns(netns):
+        with entered(netns):
             udp = socket.socket(family, socket.SOCK_DGRAM)
             tcp = socket.socket(family, socket.SOCK_STREAM)
         with udp, tcp:
@@ -105,7 +96,7 @@ def stun_binding_ok(listen_ip: str, port: int, timeout_s: float = _PROBE_WAIT_S,
 
     family = socket.AF_INET6 if ipaddress.ip_address(listen_ip).version == 6 else socket.AF_INET
     request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
-    with _in_netns(netns):
+    with entered(netns):
         sock = socket.socket(family, socket.SOCK_DGRAM)
     with sock:
         sock.settimeout(timeout_s)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from callprobe.events import Event, Kind
+from callprobe.rtc.ice_config import described_turn_urls
 
 CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
 
@@ -186,9 +187,7 @@ def _fill_ice(call: CallMetrics, events: list[Event]) -> None:
         elif e.kind == Kind.SELECTED_PAIR.value:
             selected[e.agent] = {key: str(e.get(key, "")) for key in _PAIR_KEYS if key in e.fields}
         elif e.kind == Kind.PEER_CREATED.value:
-            servers = e.get("ice_servers") or []
-            turn[e.agent] = any(str(u).startswith("turn") for s in servers if isinstance(s, dict)
-                                for u in (s.get("urls") or []))
+            turn[e.agent] = bool(described_turn_urls(e.get("ice_servers")))
         elif e.kind == Kind.PC_STATE.value and e.get("state") == "connected":
             connected.setdefault(e.agent, e.t_ms)
     call.ice["candidates"] = candidates

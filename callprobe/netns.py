@@ -84,12 +84,15 @@ def require(name: str) -> None:
 
 
 @contextmanager
-def entered(name: str) -> Iterator[None]:
+def entered(name: str | None) -> Iterator[None]:
     """Run a synchronous block with the calling thread inside namespace ``name``.
 
     Only the calling thread moves. Never ``await`` inside: other coroutines
-    would run in the wrong namespace.
+    would run in the wrong namespace. ``None`` is a no-op (the thread stays).
     """
+    if name is None:
+        yield
+        return
     require(name)
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:

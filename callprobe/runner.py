@@ -24,8 +24,13 @@ from callprobe.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.metrics import TEARDOWN_NOTE, CallMetrics, derive_calls
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Action, Expectation, Scenario
-from callprobe.services import EmbeddedServices, agent_ice, services_for
-from callprobe.settings import ClientSettings, GatewaySettings
+from callprobe.services import (
+    EmbeddedServices,
+    agent_ice,
+    gateway_settings,
+    services_for,
+)
+from callprobe.settings import ClientSettings
 
 Progress = Callable[[int, int, str, str], None]
 
@@ -89,16 +94,8 @@ class Runner:
     async def _start_gateway(self) -> None:
         """Start what the scenario asks callprobe to run: the gateway and coturn."""
         server = self.scenario.server
-        gw_settings: GatewaySettings | None = None
-        if self.embedded:
-            from callprobe.gateway.faults import parse_fault
-
-            gw_settings = GatewaySettings(
-                ws_port=0, api_port=0, secret=server.login.secret or GatewaySettings.secret,
-                admin_users=(server.login.admin_user or "imAdmin",),
-                invite_timeout_override_s=server.ring_timeout_s,
-                faults=tuple(parse_fault(f) for f in server.faults),
-            )
+        gw_settings = (gateway_settings(server.login, server.faults, server.ring_timeout_s)
+                       if self.embedded else None)
         self._services = services_for(self.scenario, self.settings, embedded=self.embedded,
                                       gateway=gw_settings)
         if self._services is not None:

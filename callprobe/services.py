@@ -20,6 +20,7 @@ from callprobe.settings import ClientSettings, GatewaySettings
 if TYPE_CHECKING:
     from callprobe.coturn import Coturn
     from callprobe.gateway import EmbeddedGateway
+    from callprobe.login import LoginConfig
     from callprobe.scenario.model import Scenario
 
 
@@ -63,7 +64,7 @@ class EmbeddedServices:
         if self._gateway_settings is not None:
             from callprobe.gateway import EmbeddedGateway  # imported only when used
 
-            self.gateway = EmbeddedGateway(_at(self._gateway_settings, self.host))
+            self.gateway = EmbeddedGateway(replace(self._gateway_settings, host=self.host))
             with netns.placed(self.namespace):
                 await self.gateway.start()
 
@@ -92,6 +93,19 @@ class EmbeddedServices:
         return out
 
 
+def gateway_settings(login: LoginConfig, faults: tuple[str, ...] | list[str],
+                     ring_timeout_s: float | None = None) -> GatewaySettings:
+    """The embedded gateway for a run or walk: free ports, the login's secret and admin, faults."""
+    from callprobe.gateway.faults import parse_fault
+
+    return GatewaySettings(
+        ws_port=0, api_port=0, secret=login.secret or GatewaySettings.secret,
+        admin_users=(login.admin_user or "imAdmin",),
+        invite_timeout_override_s=ring_timeout_s,
+        faults=tuple(parse_fault(f) for f in faults),
+    )
+
+
 #: Host candidates of an unplaced agent beside the embedded gateway: stay on loopback.
 LOOPBACK_HOSTS = ("127.0.0.1",)
 
@@ -114,17 +128,15 @@ def agent_ice(scenario: Scenario, agent: str, services: EmbeddedServices | None,
 
 def services_for(scenario: Scenario, settings: ClientSettings, *, embedded: bool,
                  gateway: GatewaySettings | None) -> EmbeddedServices | None:
-    """What a scenario needs started (``None``: nothing), its namespaces checked first."""
+    """What a scenario needs started (``None``: nothing), its agents' namespaces checked first.
+
+    The servers' own namespace is checked when they start.
+    """
     server = scenario.server
-    for name in [a.netns for a in scenario.agents.values() if a.netns] + \
-            ([server.netns] if server.netns and embedded else []):
+    for name in dict.fromkeys(a.netns for a in scenario.agents.values() if a.netns):
         netns.require(name)
     if gateway is None and not scenario.needs_coturn:
         return None
     return EmbeddedServices(host=server.host if embedded else "127.0.0.1",
                             namespace=server.netns if embedded else None,
                             gateway=gateway, coturn=scenario.needs_coturn, settings=settings)
-
-
-def _at(settings: GatewaySettings, host: str) -> GatewaySettings:
-    return replace(settings, host=host)

@@ -18,7 +18,6 @@ from callprobe.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from callprobe.scenario.model import Scenario
-    from callprobe.settings import GatewaySettings
     from callprobe.walk import WalkResult
 
 
@@ -197,18 +196,16 @@ def _plan_from_scenario(path: Path, faults: tuple[str, ...]) -> _Plan:
 
 
 async def _walk(plan: _Plan, err: Console) -> WalkResult:
-    from callprobe.services import EmbeddedServices, agent_ice, services_for
+    from callprobe.services import (
+        EmbeddedServices,
+        agent_ice,
+        gateway_settings,
+        services_for,
+    )
     from callprobe.walk import Walk, WalkTarget
 
     embedded = not plan.ws_url
-    gw: GatewaySettings | None = None
-    if embedded:
-        from callprobe.gateway.faults import parse_fault
-        from callprobe.settings import GatewaySettings
-
-        gw = GatewaySettings(ws_port=0, api_port=0, secret=plan.login.secret,
-                             admin_users=(plan.login.admin_user,),
-                             faults=tuple(parse_fault(f) for f in plan.faults))
+    gw = gateway_settings(plan.login, plan.faults) if embedded else None
     services: EmbeddedServices | None = None
     if plan.scenario is not None:
         services = services_for(plan.scenario, plan.settings, embedded=embedded, gateway=gw)

@@ -64,6 +64,7 @@ from callprobe.diagnostics.view import (
 )
 from callprobe.events import Event, Kind
 from callprobe.protocol.constants import CLOSE_CODE_TEXT, ErrCode, explain_err_code
+from callprobe.rtc.ice_config import described_turn_urls
 
 Rule = Callable[[Sequence[Event], RuleContext], list[Finding]]
 
@@ -672,11 +673,7 @@ def _types(v: TimelineView, agents: Sequence[str], side: str, lo: int, hi: int) 
 def _turn_urls(v: TimelineView, agent: str, lo: int, hi: int) -> list[str]:
     """The TURN URLs the leg's PEER_CREATED names (configured, not necessarily used)."""
     created = [e for i, e in v.of(Kind.PEER_CREATED, agent=agent) if lo <= i < hi]
-    if not created:
-        return []
-    servers = created[0].get("ice_servers") or []
-    return [str(u) for s in servers if isinstance(s, dict) for u in (s.get("urls") or [])
-            if str(u).startswith("turn")]
+    return described_turn_urls(created[0].get("ice_servers")) if created else []
 
 
 def _turn_finding(v: TimelineView, agent: str, lo: int, hi: int, turn_urls: list[str],

@@ -37,10 +37,7 @@ def _discover(use_ipv4: bool, use_ipv6: bool) -> list[str]:
     chosen = _chosen.get()
     if chosen is None:
         assert _aioice_discovery is not None
-        namespace = netns.current()
-        if namespace is None:
-            return _aioice_discovery(use_ipv4, use_ipv6)
-        with netns.entered(namespace):  # the interfaces of the peer's own host
+        with netns.entered(netns.current()):  # the interfaces of the peer's own host
             return _aioice_discovery(use_ipv4, use_ipv6)
     result = []
     for address in chosen:

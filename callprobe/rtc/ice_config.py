@@ -178,6 +178,13 @@ class IceConfig:
         }
 
 
+def described_turn_urls(described_servers: Any) -> list[str]:
+    """The TURN URLs in ``IceServer.describe()`` forms read back from a timeline (tolerant of junk)."""
+    servers = described_servers if isinstance(described_servers, list) else []
+    return [str(u) for s in servers if isinstance(s, dict) for u in (s.get("urls") or [])
+            if str(u).startswith("turn")]
+
+
 def to_rtc_configuration(config: IceConfig) -> RTCConfiguration:
     """The aiortc configuration for ``config``.
 
