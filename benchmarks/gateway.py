@@ -45,8 +45,8 @@ async def _load(ws_url: str, api_url: str, args: argparse.Namespace, marks: Any)
     import aiohttp
     from websockets.asyncio.client import connect
 
-    from callprobe.protocol._pb.openim import sdkws_pb2
-    from callprobe.protocol.envelope import Request, encode_request, pack, unpack
+    from callprobe.backends.kkim.protocol._pb.openim import sdkws_pb2
+    from callprobe.backends.kkim.protocol.envelope import Request, encode_request, pack, unpack
 
     users = [f"u{i:04d}" for i in range(args.users)]
     async with aiohttp.ClientSession() as http:
@@ -206,7 +206,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from callprobe.gateway import EmbeddedGateway
+    from callprobe.backends.kkim.server import EmbeddedGateway
     from callprobe.settings import GatewaySettings
 
     _pin(0, args.pin)

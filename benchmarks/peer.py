@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callprobe.events import Kind, Timeline, select  # noqa: E402
+from callprobe.timeline.events import Kind, Timeline, select  # noqa: E402
 from callprobe.rtc.ice_config import IceConfig, IceServer  # noqa: E402
 from callprobe.rtc.media import VIDEO_FPS  # noqa: E402
 from callprobe.rtc.peer import CallPeer  # noqa: E402

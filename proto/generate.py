@@ -1,4 +1,4 @@
-"""Regenerate the Python bindings in callprobe/protocol/_pb from proto/.
+"""Regenerate the Python bindings in callprobe/backends/kkim/protocol/_pb from proto/.
 
 Run `python proto/generate.py` after editing a .proto file; `--check` exits
 non-zero when the committed bindings differ from what would be generated.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
-OUT_DIR = ROOT / "callprobe" / "protocol" / "_pb"
-PACKAGE = "callprobe.protocol._pb"
+OUT_DIR = ROOT / "callprobe" / "backends" / "kkim" / "protocol" / "_pb"
+PACKAGE = "callprobe.backends.kkim.protocol._pb"
 
 _IMPORT = re.compile(r"^from openim import (\w+) as (\w+)$", re.MULTILINE)
 _PYI_IMPORT = re.compile(r"^import openim\.(\w+)$", re.MULTILINE)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from callprobe.gateway import EmbeddedGateway
+from callprobe.backends.kkim.server import EmbeddedGateway
 from callprobe.settings import GatewaySettings
 from tests.rtc.coturn import Coturn
 

@@ -54,6 +54,6 @@ def check_output(path: Path | None, option: str) -> None:
 def quiet_embedded_gateway(verbose: bool) -> None:
     """The embedded gateway logs every refusal it makes, including the ones the
     probes provoke on purpose: keep them off the report unless asked."""
-    logging.getLogger("callprobe.gateway").setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.getLogger("callprobe.server.kkim").setLevel(logging.INFO if verbose else logging.ERROR)
     if verbose:
         logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -18,7 +18,7 @@ from callprobe.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from callprobe.scenario.model import Scenario
-    from callprobe.walk import WalkResult
+    from callprobe.engine.walk import WalkResult
 
 
 @click.command("diagnose")
@@ -98,7 +98,7 @@ def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None,
     if caller == callee:
         raise ConfigError("--caller and --callee must be different users")
 
-    from callprobe.login import LoginConfig
+    from callprobe.backends.kkim.login import LoginConfig
     from callprobe.rtc.ice_config import IceConfig, IceServer
     from callprobe.settings import ClientSettings
 
@@ -196,13 +196,13 @@ def _plan_from_scenario(path: Path, faults: tuple[str, ...]) -> _Plan:
 
 
 async def _walk(plan: _Plan, err: Console) -> WalkResult:
-    from callprobe.services import (
+    from callprobe.engine.services import (
         EmbeddedServices,
         agent_ice,
         gateway_settings,
         services_for,
     )
-    from callprobe.walk import Walk, WalkTarget
+    from callprobe.engine.walk import Walk, WalkTarget
 
     embedded = not plan.ws_url
     gw = gateway_settings(plan.login, plan.faults) if embedded else None

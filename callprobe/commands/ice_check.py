@@ -17,7 +17,7 @@ from callprobe.errors import ConfigError
 from callprobe.settings import ClientSettings
 
 if TYPE_CHECKING:
-    from callprobe.ice_check import IceCheckResult
+    from callprobe.net.ice_check import IceCheckResult
 
 _STYLE = {"stun-ok": "green", "turn-ok": "green", "turn-auth-failed": "red",
           "unreachable": "yellow", "error": "red"}
@@ -67,7 +67,7 @@ def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential:
     1); 2 bad options or URLs.
     """
     from callprobe.commands.checks import check_output
-    from callprobe.ice_check import parse_target, run_check
+    from callprobe.net.ice_check import parse_target, run_check
 
     if not stun and not turn:
         raise ConfigError("give at least one --stun or --turn server URL",
@@ -104,7 +104,7 @@ def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential:
 
 def report(result: IceCheckResult, console: Console) -> None:
     """Candidates as they arrived, then one verdict per server, in plain words."""
-    from callprobe.ice_check import endpoint
+    from callprobe.net.ice_check import endpoint
 
     hosts = ", ".join(result.host_addresses) or "none"
     candidates = Table(title=Text(f"Candidates (host addresses: {hosts})"), title_justify="left")

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from callprobe.lab import builder
-from callprobe.lab.status import LabStatus
-from callprobe.lab.topology import (
+from callprobe.net.lab import builder
+from callprobe.net.lab.status import LabStatus
+from callprobe.net.lab.topology import (
     DEFAULT_CALLEE_NAT,
     DEFAULT_CALLER_NAT,
     HOSTS,

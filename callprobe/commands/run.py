@@ -14,7 +14,7 @@ from rich.console import Console
 from callprobe.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
-    from callprobe.runner import RunResult
+    from callprobe.engine.runner import RunResult
     from callprobe.scenario.model import Scenario
 
 
@@ -55,7 +55,7 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
                           "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
 
     from callprobe.reporters.console import render
-    from callprobe.runner import Runner
+    from callprobe.engine.runner import Runner
 
     err = Console(stderr=True)
     out = Console()
@@ -104,6 +104,6 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
 
 def _attach_findings(result: RunResult, scenario: Scenario) -> None:
     """Run the diagnostic rules on the run's own timeline, so a failure says why."""
-    from callprobe.diagnostics.run_rules import findings_for_run
+    from callprobe.analysis.diagnostics.run_rules import findings_for_run
 
     result.findings = findings_for_run(result.events, scenario)

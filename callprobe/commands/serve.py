@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from callprobe.gateway.faults import FAULTS, parse_fault
+from callprobe.backends.kkim.server.faults import FAULTS, parse_fault
 from callprobe.settings import GatewaySettings
 
 
@@ -70,7 +70,7 @@ def command(host: str, ws_port: int, api_port: int, db_path: str | None, secret:
     An unusable --db file, a --host that is not on this machine and ports
     that cannot be bound are reported with the option to change.
     """
-    from callprobe.gateway.server import WEBSOCKETS_LOGGER
+    from callprobe.backends.kkim.server.server import WEBSOCKETS_LOGGER
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -85,7 +85,7 @@ def command(host: str, ws_port: int, api_port: int, db_path: str | None, secret:
 
 
 async def _serve(settings: GatewaySettings) -> None:
-    from callprobe.gateway import EmbeddedGateway
+    from callprobe.backends.kkim.server import EmbeddedGateway
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

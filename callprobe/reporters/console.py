@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from callprobe.metrics import CANDIDATE_TYPES, CallMetrics
-from callprobe.runner import RunResult
+from callprobe.analysis.metrics import CANDIDATE_TYPES, CallMetrics
+from callprobe.engine.runner import RunResult
 
 
 def _ms(value: float | None) -> str:

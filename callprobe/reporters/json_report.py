@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from callprobe.runner import RunResult
+from callprobe.engine.runner import RunResult
 
 SCHEMA_VERSION = 1
 

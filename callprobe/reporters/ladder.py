@@ -25,12 +25,12 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from callprobe.diagnostics.context import RuleContext
-from callprobe.diagnostics.findings import Finding, Severity
-from callprobe.diagnostics.rules import SEND_ACTIONS, first_broken_link
-from callprobe.diagnostics.view import TimelineView
-from callprobe.events import Event, Kind
-from callprobe.protocol.constants import REQ_IDENTIFIER_TEXT, explain_err_code
+from callprobe.analysis.diagnostics.context import RuleContext
+from callprobe.analysis.diagnostics.findings import Finding, Severity
+from callprobe.analysis.diagnostics.rules import SEND_ACTIONS, first_broken_link
+from callprobe.analysis.diagnostics.view import TimelineView
+from callprobe.timeline.events import Event, Kind
+from callprobe.backends.kkim.protocol.constants import REQ_IDENTIFIER_TEXT, explain_err_code
 from callprobe.reporters.ladder_pairs import NOTICES, PUSHED, REPLIES, pair_frames
 
 GATEWAY = "(gateway)"

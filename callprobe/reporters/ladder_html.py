@@ -14,7 +14,7 @@ from __future__ import annotations
 from html import escape
 from json import dumps
 
-from callprobe.diagnostics.findings import Finding, Severity
+from callprobe.analysis.diagnostics.findings import Finding, Severity
 from callprobe.reporters.ladder import (
     ERROR,
     MEDIA,

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from callprobe.events import Event, Kind
-from callprobe.protocol.constants import ContentType
+from callprobe.timeline.events import Event, Kind
+from callprobe.backends.kkim.protocol.constants import ContentType
 
 #: The events a FRAME_OUT of this reqIdentifier may stand for.
 OUT_PAIRS: dict[int, frozenset[str]] = {

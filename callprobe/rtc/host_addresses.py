@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from callprobe import netns
+from callprobe.net import netns
 from callprobe.rtc.errors import RtcError
 
 _chosen: ContextVar[tuple[str, ...] | None] = ContextVar("callprobe_host_addresses", default=None)

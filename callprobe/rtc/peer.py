@@ -29,7 +29,7 @@ from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from callprobe.errors import DeadlineExceeded
-from callprobe.events import Kind
+from callprobe.timeline.events import Kind
 from callprobe.rtc import diagnosis
 from callprobe.rtc.errors import InvalidSignal, PeerStateError
 from callprobe.rtc.host_addresses import restricted_host_addresses
@@ -391,7 +391,7 @@ class CallPeer:
 
     async def _probe_turn(self) -> None:
         """Ask the TURN server directly why no relay candidate came: aioice drops the error."""
-        from callprobe.ice_check import probe_turn
+        from callprobe.net.ice_check import probe_turn
 
         url = next((u for u in self.ice.used_urls() if u.startswith("turn")), None)
         server = next((s for s in self.ice.servers if url in s.urls), None)

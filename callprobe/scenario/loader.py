@@ -321,7 +321,7 @@ class _Checker:
 
     def check_faults(self, faults: tuple[str, ...]) -> None:
         try:
-            from callprobe.gateway.faults import FAULTS, parse_fault
+            from callprobe.backends.kkim.server.faults import FAULTS, parse_fault
         except ImportError:  # pragma: no cover - the gateway ships with callprobe
             return
         for index, fault in enumerate(faults):

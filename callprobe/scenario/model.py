@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.login import DEFAULT_ADMIN_USER as DEFAULT_ADMIN_USER
-from callprobe.login import DEFAULT_SECRET as DEFAULT_SECRET
-from callprobe.login import LoginConfig as LoginConfig
+from callprobe.backends.kkim.login import DEFAULT_ADMIN_USER as DEFAULT_ADMIN_USER
+from callprobe.backends.kkim.login import DEFAULT_SECRET as DEFAULT_SECRET
+from callprobe.backends.kkim.login import LoginConfig as LoginConfig
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.settings import ClientSettings
 

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Iterable
 
-from callprobe.protocol.constants import Platform
+from callprobe.backends.kkim.protocol.constants import Platform
 
 # Written so no two parts can match the same spaces: no backtracking on long text.
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*(?:(ms|s|m)\s*)?")
@@ -23,7 +23,7 @@ DURATION_EXPECTED = "a duration: a number of seconds, or text like '2s', '500ms'
 MAX_DURATION_S = 3600.0
 
 #: The longest invitation timeout (``invite.timeout_s``): InvitationInfo.timeout is an int32,
-#: and clients treat more than a day as implausible (``callprobe.protocol.call_notice``).
+#: and clients treat more than a day as implausible (``callprobe.backends.kkim.protocol.call_notice``).
 MAX_INVITE_TIMEOUT_S = 24 * 3600
 
 #: Platform names accepted for ``platform:`` (lower case, ``-``/``_``/spaces ignored).
@@ -45,7 +45,7 @@ PLATFORM_NAMES: dict[str, int] = {
     "harmony": Platform.HARMONY_OS,
 }
 
-#: Placeholders a custom login body, headers or url may use (``callprobe.login``).
+#: Placeholders a custom login body, headers or url may use (``callprobe.backends.kkim.login``).
 LOGIN_PLACEHOLDERS = ("user_id", "platform_id", "password", "nickname", "secret", "operation_id")
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

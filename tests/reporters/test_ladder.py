@@ -6,10 +6,9 @@ from typing import Any
 
 from rich.console import Console
 
-from callprobe.diagnostics import diagnose_timeline
-from callprobe.diagnostics.findings import make_finding
-from callprobe.events import Event, Kind
-from callprobe.protocol.constants import explain_err_code
+from callprobe.analysis.diagnostics import diagnose_timeline
+from callprobe.analysis.diagnostics.findings import make_finding
+from callprobe.backends.kkim.protocol.constants import explain_err_code
 from callprobe.reporters.ladder import (
     ERROR,
     GATEWAY,
@@ -20,7 +19,8 @@ from callprobe.reporters.ladder import (
     render_ladder_text,
 )
 from callprobe.reporters.ladder_pairs import pair_frames
-from tests.diagnostics.timeline_fakes import ALICE, BOB, CTX, TL, healthy_walk
+from callprobe.timeline.events import Event, Kind
+from tests.analysis.diagnostics.timeline_fakes import ALICE, BOB, CTX, TL, healthy_walk
 
 
 def small_call() -> list[Event]:
@@ -214,7 +214,7 @@ def test_two_calls_get_two_webrtc_lines() -> None:
 
 # ------------------------------------------------------------------ which frame carried which meaning
 #
-# Timelines below carry the fields the KKIM driver records (callprobe/drivers/kkim.py,
+# Timelines below carry the fields the KKIM driver records (callprobe/backends/kkim/driver.py,
 # kkim_connection.py): a 2001 FRAME_IN's ``msgs`` summary, a notice's ``path``, an
 # ack's ``temp_room_id``/``room_id``/``client_msg_id``, REQUEST_FAILED's ``msg_incr``.
 

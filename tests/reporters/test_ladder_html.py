@@ -18,12 +18,12 @@ import av
 import numpy as np
 import pytest
 
-from callprobe.diagnostics import diagnose_timeline
-from callprobe.diagnostics.findings import Severity
-from callprobe.events import Kind
+from callprobe.analysis.diagnostics import diagnose_timeline
+from callprobe.analysis.diagnostics.findings import Severity
 from callprobe.reporters.ladder import Ladder, build_ladder
 from callprobe.reporters.ladder_html import COLOURS, SEVERITY_COLOUR, render_ladder_html
-from tests.diagnostics.timeline_fakes import ALICE, BOB, CTX, TL
+from callprobe.timeline.events import Kind
+from tests.analysis.diagnostics.timeline_fakes import ALICE, BOB, CTX, TL
 
 #: One headless Chromium run (start, load a local file, dump or paint, exit).
 CHROMIUM_TIMEOUT_S = 60.0

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from callprobe.events import Timeline
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.rtc.peer import CallPeer
 from callprobe.settings import ClientSettings
+from callprobe.timeline.events import Timeline
 
 #: host candidates on 127.0.0.1 only, no STUN/TURN: nothing leaves the machine
 LOOPBACK = IceConfig(host_addresses=("127.0.0.1",))

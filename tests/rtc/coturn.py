@@ -1,4 +1,4 @@
-"""The product's :class:`callprobe.coturn.Coturn`, in the shape the RTC tests use.
+"""The product's :class:`callprobe.net.coturn.Coturn`, in the shape the RTC tests use.
 
 coturn (Debian package ``coturn``) must be installed: tests that use it fail,
 rather than skip, when ``turnserver`` is missing.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callprobe import coturn as _coturn
+from callprobe.net import coturn as _coturn
 
 
 class Coturn(_coturn.Coturn):

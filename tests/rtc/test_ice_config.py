@@ -8,7 +8,12 @@ import pytest
 from aiortc import RTCBundlePolicy, RTCIceTransportPolicy
 
 from callprobe.errors import ConfigError
-from callprobe.rtc.ice_config import IceConfig, IceServer, parse_ice_url, to_rtc_configuration
+from callprobe.rtc.ice_config import (
+    IceConfig,
+    IceServer,
+    parse_ice_url,
+    to_rtc_configuration,
+)
 
 
 def test_empty_config_still_passes_an_explicit_empty_server_list() -> None:

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 
 from callprobe.errors import DeadlineExceeded
-from callprobe.events import Kind, Timeline, select
 from callprobe.rtc import diagnosis
 from callprobe.rtc.errors import InvalidSignal, PeerStateError
 from callprobe.rtc.ice_config import IceConfig, IceServer
 from callprobe.rtc.sdp_trickle import parse_candidate
+from callprobe.timeline.events import Kind, Timeline, select
 from tests.rtc.conftest import PeerFactory, connected, media_flowing, negotiate
 from tests.rtc.coturn import free_port
 

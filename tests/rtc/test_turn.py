@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from callprobe.events import Kind, Timeline, select
 from callprobe.rtc import diagnosis
 from callprobe.rtc.ice_config import IceConfig, IceServer
 from callprobe.rtc.sdp_trickle import parse_candidate
+from callprobe.timeline.events import Kind, Timeline, select
 from tests.rtc.conftest import PeerFactory, connected, media_flowing, negotiate
 from tests.rtc.coturn import Coturn, free_port
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from callprobe.gateway.faults import FAULTS
+from callprobe.backends.kkim.server.faults import FAULTS
 from callprobe.scenario.model import ACTION_VERBS, EXPECT_EVENTS, OUTCOMES
 from callprobe.scenario.schema import scenario_schema
 from callprobe.scenario.values import PLATFORM_NAMES
 from callprobe.settings import ClientSettings
+from tests.paths import SCENARIOS
 
-README = (Path(__file__).resolve().parents[2] / "scenarios" / "README.md").read_text()
+README = (SCENARIOS / "README.md").read_text()
 
 
 def _keys(schema: Any) -> set[str]:
@@ -62,7 +62,7 @@ def test_settings_table_matches_client_settings() -> None:
 
 
 def test_every_event_is_known_to_the_judge() -> None:
-    from callprobe.expectations import EVENT_NAMES
+    from callprobe.analysis.expectations import EVENT_NAMES
 
     assert set(EXPECT_EVENTS) == set(EVENT_NAMES)
 
@@ -91,8 +91,8 @@ def test_schema_bounds_match_the_loader() -> None:
 
 def test_the_invite_limits_are_what_clients_accept() -> None:
     # The loader refuses what callprobe's own callee would drop as an implausible invitation.
-    from callprobe.protocol._pb.openim import rtc_pb2
-    from callprobe.protocol.call_notice import sane_invitation
+    from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2
+    from callprobe.backends.kkim.protocol.call_notice import sane_invitation
     from callprobe.scenario.loader import MAX_USER_ID_CHARS
     from callprobe.scenario.values import MAX_INVITE_TIMEOUT_S
 

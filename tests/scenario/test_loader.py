@@ -10,9 +10,9 @@ from callprobe.rtc.ice_config import IceConfig, IceServer
 from callprobe.scenario import Action, Expectation, load_scenario, load_scenario_text
 from callprobe.scenario.model import EXPECT_EVENTS, OUTCOMES
 from callprobe.settings import ClientSettings
+from tests.paths import SCENARIOS
 from tests.scenario.samples import FULL
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
 

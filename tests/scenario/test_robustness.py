@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -11,10 +10,10 @@ from hypothesis import strategies as st
 
 from callprobe.errors import ScenarioError
 from callprobe.scenario import InvalidScenario, load_scenario_text
-
+from tests.paths import SCENARIOS
 from tests.scenario.samples import FULL
 
-BASIC = yaml.safe_load((Path(__file__).resolve().parents[2] / "scenarios" / "basic.yaml").read_text())
+BASIC = yaml.safe_load((SCENARIOS / "basic.yaml").read_text())
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 20), st.floats(width=32),
                     st.sampled_from(["alice", "bob", "2s", "web", "video", "ringing", "ws://h:1", "{user_id}",

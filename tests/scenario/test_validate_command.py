@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from callprobe.cli import cli
 from callprobe.errors import ExitCode
+from tests.paths import SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 BROKEN = """\
 name: broken

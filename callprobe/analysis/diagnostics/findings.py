@@ -1,0 +1,255 @@
+"""Findings: what a diagnostic rule concludes, in words a user can act on.
+
+A finding names one broken link of a call with a *stable* code (reports,
+CI filters and tests key on it), a plain-words title, a fix hint, the events
+that prove it and the time it happened. Codes, titles and default hints live
+in one catalogue here so every rule, reporter and document says the same
+thing; the hints come from the field reports (FIELD-REPORTS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from callprobe.analysis.diagnostics.links import Link
+from callprobe.timeline.events import Event
+
+
+class Severity(str, Enum):
+    """How bad a finding is; values are stable strings."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One conclusion about a run.
+
+    ``title`` and ``hint`` are the catalogue's words for ``code`` (a rule may
+    sharpen the hint); ``detail`` says what happened *this* time (numbers,
+    names); ``evidence`` holds the timeline events that prove it; ``at_ms`` is
+    where it belongs on the timeline; ``link`` is the call link it breaks
+    (``callprobe.analysis.diagnostics.links.Link``), used to find the first broken one.
+    """
+
+    code: str
+    severity: Severity
+    title: str
+    hint: str
+    evidence: tuple[Event, ...]
+    at_ms: float | None
+    agent: str = ""
+    detail: str = ""
+    link: str = ""
+
+    def __hash__(self) -> int:  # evidence holds dicts: hash what identifies the finding
+        return hash((self.code, self.severity, self.agent, self.at_ms, self.detail, self.link))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "title": self.title,
+            "detail": self.detail,
+            "hint": self.hint,
+            "agent": self.agent,
+            "link": self.link,
+            "at_ms": None if self.at_ms is None else round(self.at_ms, 3),
+            "evidence": [e.to_json() for e in self.evidence],
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Finding:
+        at = obj.get("at_ms")
+        return cls(
+            code=str(obj["code"]),
+            severity=Severity(obj.get("severity", "error")),
+            title=str(obj.get("title", "")),
+            hint=str(obj.get("hint", "")),
+            evidence=tuple(Event.from_json(e) for e in obj.get("evidence", ())),
+            at_ms=None if at is None else float(at),
+            agent=str(obj.get("agent", "")),
+            detail=str(obj.get("detail", "")),
+            link=str(obj.get("link", "")),
+        )
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """Catalogue entry: the stable words and link of one finding code."""
+
+    link: Link
+    title: str
+    hint: str
+    severity: Severity = Severity.ERROR
+
+
+LOGIN_FAILED = "LOGIN_FAILED"
+HANDSHAKE_REFUSED = "HANDSHAKE_REFUSED"
+UNAUTHENTICATED_ACCEPTED = "UNAUTHENTICATED_ACCEPTED"
+HEARTBEAT_UNANSWERED = "HEARTBEAT_UNANSWERED"
+CONNECTION_DROPPED = "CONNECTION_DROPPED"
+KICKED_BY_OTHER_LOGIN = "KICKED_BY_OTHER_LOGIN"
+PUSH_PATH_BROKEN = "PUSH_PATH_BROKEN"
+INVITE_REJECTED_BY_SERVER = "INVITE_REJECTED_BY_SERVER"
+INVITE_NOT_DELIVERED = "INVITE_NOT_DELIVERED"
+INVITE_MALFORMED = "INVITE_MALFORMED"
+ROOM_ID_MISMATCH = "ROOM_ID_MISMATCH"
+ANSWER_NOT_DELIVERED = "ANSWER_NOT_DELIVERED"
+SDP_NOT_RELAYED = "SDP_NOT_RELAYED"
+NO_LOCAL_CANDIDATES = "NO_LOCAL_CANDIDATES"
+TURN_UNAVAILABLE = "TURN_UNAVAILABLE"
+ICE_FAILED = "ICE_FAILED"
+MEDIA_NOT_FLOWING = "MEDIA_NOT_FLOWING"
+HANGUP_NOT_DELIVERED = "HANGUP_NOT_DELIVERED"
+HISTORY_PAYLOAD_MISSING = "HISTORY_PAYLOAD_MISSING"
+STALE_CALL_STATE = "STALE_CALL_STATE"
+
+#: The hint ICE_FAILED carries when no relay candidate was gathered.
+TURN_HINT = ("no relay candidates: configure TURN (a turn: URL with username and credential in "
+             "iceServers); behind symmetric NAT, host and STUN candidates cannot meet")
+
+#: The hint ICE_FAILED carries when relay candidates existed and ICE still failed.
+RELAY_FAILED_HINT = ("relay candidates were gathered and exchanged, yet no pair worked: the TURN "
+                     "server may refuse to relay between these peers (coturn's denied-peer-ip, "
+                     "no-loopback-peers, a relay-ip peers cannot reach) or a firewall drops the "
+                     "relay ports; check the TURN server's log for CreatePermission errors")
+
+#: TURN_UNAVAILABLE hints by the direct probe's verdict (``callprobe.net.ice_check``).
+TURN_PROBE_HINTS = {
+    "turn-auth-failed": "The TURN server refused the username and credential (a 401 that persists "
+                        "after the realm/nonce retry): check the long-term credentials and realm; "
+                        "time-limited (REST API) credentials may have expired.",
+    "unreachable": "Nothing answered at the TURN address within the deadline: check host, port "
+                   "and transport (?transport=udp|tcp), firewalls on the way, and that the server "
+                   "listens on that address.",
+    "turn-ok": "The server allocates when asked directly: the allocation during the call was "
+               "refused or too slow (ice_gather_timeout_s); check the TURN server's quotas "
+               "(user-quota, total-quota) and its log.",
+    "error": "The TURN server answered with an error: its code and reason are in the detail.",
+}
+
+CATALOGUE: dict[str, CodeInfo] = {
+    LOGIN_FAILED: CodeInfo(
+        Link.LOGIN, "Login failed: no token was issued",
+        "Check the auth API address, the admin secret and the user ID; the errCode in the reply "
+        "says which is wrong (for example 1001 ArgsError, 1002 NoPermission, an unregistered user)."),
+    HANDSHAKE_REFUSED: CodeInfo(
+        Link.HANDSHAKE, "The gateway refused the WebSocket handshake",
+        "A browser only says 'WebSocket connection failed'; the HTTP status and errCode here say why. "
+        "1501-1507 are token errors (fetch a fresh token for this user and platform), 1602 means "
+        "token, sendID or platformID is missing. HTTP 5xx means the handshake handler crashed (seed "
+        "004: a missing user id was type-asserted); it must refuse with an errCode instead."),
+    UNAUTHENTICATED_ACCEPTED: CodeInfo(
+        Link.AUTH_PROBES, "The gateway accepted a connection without a valid token",
+        "The handshake must refuse a missing or wrong token (1602 ConnArgsErr, 1502 TokenInvalid) "
+        "and a token whose user differs from sendID; never fall back to a default or test user "
+        "(seed 004)."),
+    HEARTBEAT_UNANSWERED: CodeInfo(
+        Link.HEARTBEAT, "Heartbeats went unanswered",
+        "A text {\"type\":\"ping\"} must get {\"type\":\"pong\"}. Without traffic the gateway closes "
+        "the connection after 30 s and invites sent afterwards go nowhere. The text heartbeat needs "
+        "OpenIM v3.8.2 or later; also check proxies for idle timeouts."),
+    CONNECTION_DROPPED: CodeInfo(
+        Link.CONNECTION, "The connection closed without the client asking",
+        "Read the close code: 1006 means the server dropped TCP without a close frame (malformed "
+        "envelope, unknown reqIdentifier, sendID mismatch, bad gzip), 1009 a frame over 51200 bytes; "
+        "a close after missed heartbeats is the 30 s read deadline. Calls need a live connection: "
+        "reconnect before placing or answering one."),
+    KICKED_BY_OTHER_LOGIN: CodeInfo(
+        Link.CONNECTION, "Kicked by another login of the same user",
+        "With multi-login policy 1 a second login on the same platformID kicks the first (2002), "
+        "and the kicked device gets no more pushes: the device the user looks at may not be the one "
+        "that rings. Give each device its own platformID or close the other client."),
+    PUSH_PATH_BROKEN: CodeInfo(
+        Link.TEXT_PUSH, "Nothing is pushed to the callee, not even a text message",
+        "The server accepts messages but pushes none to this connection: check how it finds online "
+        "users (seed 000: a string user ID compared with integer keys made every callee look "
+        "offline) and that the callee's connection is registered for pushes."),
+    INVITE_REJECTED_BY_SERVER: CodeInfo(
+        Link.INVITE_ACK, "The server refused the invite",
+        "Read the errCode: 1003 the callee does not exist, 1004 calling yourself, 1001/1002 token "
+        "problems. An OpenIM v3 server without an RTC service answers SendSignalMsg (1004) with "
+        "1001 ArgsError: signaling is a stub there."),
+    INVITE_NOT_DELIVERED: CodeInfo(
+        Link.RINGING, "The invite did not ring the callee in time",
+        "Text messages reach the callee but the call invite (1601) does not: the invite push path "
+        "is broken on the server (seed 000: the invite was stored and only showed up in history). "
+        "Compare how the invite and a text message look up the recipient's connections."),
+    INVITE_MALFORMED: CodeInfo(
+        Link.RINGING, "The callee got an invite it cannot use",
+        "The 1601 content must decode to an invitation with inviter, invitees, roomID and "
+        "mediaType: KKIM clients expect a bare SignalInviteReq (v3 field numbers), OpenIM v2 sends "
+        "a whole SignalReq. Check the server encodes the invitation the client decodes."),
+    ROOM_ID_MISMATCH: CodeInfo(
+        Link.RINGING, "Caller and callee use different roomIDs",
+        "The server assigns the roomID in SignalInviteResp: the client must replace its temporary "
+        "roomID with it for cancel, hangup and signaling, and the invite push must carry the same "
+        "roomID (seed 10.6.4: 'call not found')."),
+    ANSWER_NOT_DELIVERED: CodeInfo(
+        Link.ANSWER, "The callee's answer never reached the caller",
+        "Accept and reject must reach the inviter as an unsolicited 1004 SignalResp or a 1601 "
+        "push: check the server notifies every connection of the inviter, and the caller listens "
+        "on both paths."),
+    SDP_NOT_RELAYED: CodeInfo(
+        Link.SIGNAL_RELAY, "The SDP offer/answer did not reach the peer",
+        "SDP travels as contentType 110 messages {type:'webrtc_signal', signalType, roomID, data}: "
+        "check the server relays custom messages to the peer's user ID, no filter drops them, and "
+        "the peer does not ignore them for an unknown roomID."),
+    NO_LOCAL_CANDIDATES: CodeInfo(
+        Link.ICE, "ICE had no local candidate to try",
+        "A peer with no candidate cannot connect and aiortc never says so. With the relay-only "
+        "policy only TURN relay candidates count, so a TURN server is required; otherwise check "
+        "host_addresses names an address of this host."),
+    TURN_UNAVAILABLE: CodeInfo(
+        Link.ICE, "TURN was configured, but no relay candidate was gathered",
+        "Run `callprobe ice-check --turn URL --user U --credential C` to see whether the TURN "
+        "server is unreachable or refuses the credentials. Without relay candidates calls across "
+        "symmetric NATs fail."),
+    ICE_FAILED: CodeInfo(
+        Link.ICE, "ICE failed: the peers found no network path to each other",
+        "Compare the candidate types each side gathered and received; without relay candidates a "
+        "symmetric NAT cannot be crossed, and candidates that never arrive cannot be tried."),
+    MEDIA_NOT_FLOWING: CodeInfo(
+        Link.MEDIA, "Connected, but no media arrived",
+        "ICE and DTLS are up yet no frames were decoded: check both sides add their tracks before "
+        "the offer, a common codec was negotiated, and nothing drops UDP after the handshake."),
+    HANGUP_NOT_DELIVERED: CodeInfo(
+        Link.HANGUP, "The hang-up never reached the other party",
+        "Hangup and cancel must reach the peer as an unsolicited 1004 SignalResp or a 1601 push; "
+        "a 1801 'call not found' reply means the request named a roomID the server does not know."),
+    HISTORY_PAYLOAD_MISSING: CodeInfo(
+        Link.HISTORY, "History lost the call record's payload",
+        "The stored invitation must come back from history whole (seed 000: the history API "
+        "dropped the extra data, so the chat showed a call message without accept/reject "
+        "buttons). Return the message content unchanged from the history endpoints."),
+    STALE_CALL_STATE: CodeInfo(
+        Link.STALE_STATE, "The server says the user is busy, but no call is active",
+        "A previous call was never cleaned up (1802 'user is already in a call'): the server must "
+        "end call state on hangup, reject, cancel, timeout and disconnect. Clear the state for this "
+        "user (or restart the call service) and fix the missing cleanup."),
+}
+
+CODES: tuple[str, ...] = tuple(CATALOGUE)
+
+
+def make_finding(code: str, evidence: tuple[Event, ...] | list[Event], *, at_ms: float | None = None,
+                 agent: str = "", detail: str = "", hint: str | None = None,
+                 severity: Severity | None = None) -> Finding:
+    """A finding with the catalogue's title, hint, severity and link for ``code``.
+
+    ``at_ms`` defaults to the first evidence event's time.
+    """
+    info = CATALOGUE[code]
+    ev = tuple(evidence)
+    when = at_ms if at_ms is not None else (ev[0].t_ms if ev else None)
+    return Finding(code=code, severity=severity or info.severity, title=info.title,
+                   hint=hint if hint is not None else info.hint, evidence=ev, at_ms=when,
+                   agent=agent, detail=detail, link=info.link.value)

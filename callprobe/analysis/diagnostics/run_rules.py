@@ -1,0 +1,44 @@
+"""Run the diagnostic rules on a ``callprobe run`` timeline.
+
+A scenario says who calls whom; this turns that into the ``RuleContext`` the
+rules need, so a failing scenario reports *why* (the first broken link), not
+only which expectation failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callprobe.analysis.diagnostics.context import RuleContext
+from callprobe.analysis.diagnostics.findings import Finding
+from callprobe.analysis.diagnostics.rules import diagnose_timeline
+from callprobe.timeline.events import Event
+
+
+def context_for_scenario(scenario: Any) -> RuleContext:
+    """Caller and callee of the scenario's first invite, every agent's user ID."""
+    users = tuple((name, cfg.user_id) for name, cfg in scenario.agents.items())
+    invite = next((s for s in scenario.steps if getattr(s, "verb", "") == "invite"), None)
+    caller = callee = ""
+    devices: tuple[str, ...] = ()
+    if invite is not None:
+        caller = invite.agent or ""
+        callee = invite.targets[0] if invite.targets else ""
+        callee_user = scenario.agents[callee].user_id if callee in scenario.agents else ""
+        devices = tuple(n for n, cfg in scenario.agents.items() if cfg.user_id == callee_user and n != callee)
+    # the scenario's own word on how fast a ring must come, when it says so
+    rings = [s.within_s for s in scenario.steps
+             if getattr(s, "event", None) == "ringing" and not getattr(s, "absent", False)
+             and getattr(s, "within_s", None)]
+    extra: dict[str, Any] = {"ring_deadline_ms": min(rings) * 1000.0} if rings else {}
+    base = RuleContext.from_settings(
+        scenario.settings, caller=caller, callee=callee,
+        caller_user=scenario.agents[caller].user_id if caller in scenario.agents else "",
+        callee_user=scenario.agents[callee].user_id if callee in scenario.agents else "",
+        callee_devices=devices, users=users, **extra,
+    )
+    return base
+
+
+def findings_for_run(events: list[Event], scenario: Any) -> list[Finding]:
+    return diagnose_timeline(events, context_for_scenario(scenario))

@@ -1,0 +1,193 @@
+"""Judge a scenario expectation against the timeline, purely.
+
+``judge`` looks at the events recorded so far and the current time and says
+``pass``, ``fail`` or ``pending``; the runner re-asks on every new event until
+the answer is final. The window of an expectation opens at its *anchor* (the
+start of the latest action step before it) and closes ``within`` seconds
+later; an ``absent`` expectation holds when nothing matches for ``for``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from callprobe.timeline.events import Event, Kind
+from callprobe.analysis.metrics import CallMetrics, derive_calls, media_flowing
+
+PASS, FAIL, PENDING = "pass", "fail", "pending"
+
+#: expectation event name -> predicate over one event.
+_MATCHERS: dict[str, Callable[[Event], bool]] = {
+    "ringing": lambda e: e.kind == Kind.RINGING.value,
+    "answered": lambda e: e.kind == Kind.ANSWERED.value,
+    "rejected": lambda e: e.kind == Kind.REJECTED.value,
+    # a server ending an unanswered call cancels the callee's ringing: that counts
+    "cancelled": lambda e: e.kind == Kind.CANCELLED.value
+    or (e.kind == Kind.CALL_TIMEOUT.value and e.get("action") == "cancel"),
+    "hung_up": lambda e: e.kind == Kind.HUNG_UP.value,
+    "call_timeout": lambda e: e.kind == Kind.CALL_TIMEOUT.value,
+    "busy": lambda e: e.kind == Kind.INVITE_REFUSED.value and (e.get("err_code") == 1802 or bool(e.get("busy"))),
+    "invite_acked": lambda e: e.kind == Kind.INVITE_ACKED.value,
+    "ice_connected": lambda e: e.kind == Kind.PC_STATE.value and e.get("state") == "connected",
+    "text_received": lambda e: e.kind == Kind.TEXT_RECEIVED.value,
+    "kicked": lambda e: e.kind == Kind.KICKED.value,
+    "disconnected": lambda e: e.kind == Kind.WS_CLOSED.value,
+}
+
+EVENT_NAMES = (*_MATCHERS, "media_flowing")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where to look: from ``anchor_ms`` to ``deadline_ms`` (run time, ms)."""
+
+    anchor_ms: float
+    deadline_ms: float
+
+
+def call_parties(call: CallMetrics | None) -> list[str]:
+    """Agents with a leg in the call: the caller and whoever accepted."""
+    if call is None:
+        return []
+    parties = [call.caller]
+    parties += [a for a in call.callee.split(",") if a and a in call.rang and a not in parties]
+    return parties
+
+
+def _fmt(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
+
+
+def _seen_instead(events: Sequence[Event], agent: str | None, since_ms: float) -> str:
+    recent = [e for e in events if e.t_ms >= since_ms and (agent is None or e.agent == agent)
+              and e.kind not in (Kind.FRAME_OUT.value, Kind.FRAME_IN.value, Kind.HEARTBEAT_SENT.value,
+                                 Kind.HEARTBEAT_REPLY.value, Kind.STEP_STARTED.value,
+                                 Kind.STEP_FINISHED.value, Kind.EXPECTATION.value,
+                                 Kind.ICE_CANDIDATE.value)]
+    if not recent:
+        return "nothing at all" if agent is None else f"{agent} saw nothing"
+    shown = ", ".join(f"{e.kind}{'@' + e.agent if agent is None else ''} at +{_fmt(e.t_ms - since_ms)}"
+                      for e in recent[:6])
+    more = f" and {len(recent) - 6} more" if len(recent) > 6 else ""
+    return f"{agent + ' saw ' if agent else 'seen: '}{shown}{more}"
+
+
+def judge(expectation: Any, events: Sequence[Event], window: Window, now_ms: float,
+          agents: dict[str, str]) -> Verdict:
+    """Judge one expectation. ``agents`` maps agent names to user IDs."""
+    calls = derive_calls(events)
+    index = getattr(expectation, "call_index", None)
+    call = None
+    if calls:
+        call = calls[index - 1] if index and 0 < index <= len(calls) else calls[-1]
+
+    if getattr(expectation, "outcome", None):
+        return _judge_outcome(expectation.outcome, call, index, now_ms, window)
+    if expectation.event == "media_flowing":
+        return _judge_media(expectation, call, now_ms, window)
+
+    match = _MATCHERS[expectation.event]
+    via = getattr(expectation, "via", None)
+    if via is not None:  # ice_connected over a pair of this kind: judged on SELECTED_PAIR
+        def match(e: Event) -> bool:
+            return e.kind == Kind.SELECTED_PAIR.value and _pair_is(e, via)
+    if expectation.agent:
+        who = [expectation.agent]
+    elif expectation.event in ("ice_connected",):
+        who = call_parties(call)
+    else:
+        who = []  # anyone
+    in_window = [e for e in events if window.anchor_ms <= e.t_ms and match(e)
+                 and (not who or e.agent in who)]
+    on_time = [e for e in in_window if e.t_ms <= window.deadline_ms]
+    late = [e for e in in_window if e.t_ms > window.deadline_ms]
+    label = expectation.event + (f" on {expectation.agent}" if expectation.agent else "")
+
+    if getattr(expectation, "absent", False):
+        if on_time:
+            e = on_time[0]
+            return Verdict(FAIL, f"{e.kind} on {e.agent} at +{_fmt(e.t_ms - window.anchor_ms)}, "
+                                 "expected none")
+        if now_ms >= window.deadline_ms:
+            return Verdict(PASS, f"no {label} for {_fmt(window.deadline_ms - window.anchor_ms)}")
+        return Verdict(PENDING)
+
+    required = who if (who and not expectation.agent) else [None]
+    missing = [a for a in required if not any(a is None or e.agent == a for e in on_time)]
+    if not missing:
+        last = max(on_time, key=lambda e: e.t_ms)
+        return Verdict(PASS, f"{label} at +{_fmt(last.t_ms - window.anchor_ms)}")
+    if now_ms < window.deadline_ms:
+        return Verdict(PENDING)
+    if late:
+        e = late[0]
+        return Verdict(FAIL, f"{label} came late: +{_fmt(e.t_ms - window.anchor_ms)}, "
+                             f"deadline {_fmt(window.deadline_ms - window.anchor_ms)}")
+    if expectation.event == "ice_connected" and not who:
+        return Verdict(FAIL, "no call with media legs to check")
+    if via is not None:
+        pairs = [e for e in events if window.anchor_ms <= e.t_ms and e.kind == Kind.SELECTED_PAIR.value
+                 and e.agent in [a for a in missing if a] + ([expectation.agent] if expectation.agent else [])]
+        if pairs:
+            shown = "; ".join(f"{e.agent}: {e.get('local')} → {e.get('remote')}" for e in pairs)
+            return Verdict(FAIL, f"ice_connected, but not via {via}: selected pair {shown}")
+    absentees = ", ".join(a for a in missing if a) or expectation.agent or "any agent"
+    return Verdict(FAIL, f"no {expectation.event} on {absentees} within "
+                         f"{_fmt(window.deadline_ms - window.anchor_ms)}; "
+                         + _seen_instead(events, expectation.agent, window.anchor_ms))
+
+
+def _pair_is(e: Event, via: str) -> bool:
+    """``via`` ``relay``: the selected pair goes through a TURN relay; ``direct``: it does not."""
+    relayed = "relay" in (e.get("local"), e.get("remote"))
+    return relayed if via == "relay" else not relayed
+
+
+def _judge_outcome(want: str, call: CallMetrics | None, index: int | None, now_ms: float,
+                   window: Window) -> Verdict:
+    if call is None:
+        return Verdict(FAIL if now_ms >= window.deadline_ms else PENDING, "no call was placed")
+    if call.outcome == want:
+        return Verdict(PASS, f"call {index or 'last'} outcome {want}")
+    if now_ms < window.deadline_ms:
+        return Verdict(PENDING)
+    return Verdict(FAIL, f"call outcome is {call.outcome}, expected {want}")
+
+
+def _judge_media(expectation: Any, call: CallMetrics | None, now_ms: float, window: Window) -> Verdict:
+    parties = call_parties(call)
+    direction = getattr(expectation, "direction", None) or "both"
+    if expectation.agent and call is not None:
+        other = [p for p in parties if p != expectation.agent]
+        receivers = [expectation.agent] if direction == "to" else other if direction == "from" else parties
+    else:
+        receivers = parties
+    if call is None or len(parties) < 2:
+        return Verdict(FAIL if now_ms >= window.deadline_ms else PENDING, "no answered call with two legs")
+    missing = [a for a in receivers if not media_flowing(call, a)]
+    if not missing:
+        return Verdict(PASS, "; ".join(_media_seen(call, a) for a in receivers))
+    if now_ms < window.deadline_ms:
+        return Verdict(PENDING)
+    return Verdict(FAIL, "no decoded " + ("audio/video" if call.media_kind == "video" else "audio")
+                   + f" frames received by {', '.join(missing)}")
+
+
+def _media_seen(call: CallMetrics, agent: str) -> str:
+    entry = call.media.get(agent, {})
+    firsts = entry.get("first_frame_ms", {})
+    parts = []
+    for kind in ("audio", "video"):
+        if kind in firsts:
+            parts.append(f"{kind} +{_fmt(firsts[kind] - call.invite_sent_ms)}")
+        elif entry.get(f"{kind}_frames", 0):
+            parts.append(f"{entry[f'{kind}_frames']} {kind} frames")
+    return f"{agent}: " + ", ".join(parts)

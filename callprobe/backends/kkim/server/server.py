@@ -1,0 +1,300 @@
+"""The embedded reference gateway: a WebSocket server and the auth HTTP API.
+
+``EmbeddedGateway`` runs both in the current event loop (the runner uses it
+in-process); ``ThreadedGateway`` runs one in a thread with its own loop, for
+callers that are not async or want the gateway off their loop. Port 0 picks a
+free port; the actual URLs are known after ``start()``.
+
+Handshake refusals follow B§2: without ``isMsgResp`` the reply is HTTP 200
+with the JSON error body and no upgrade; with ``isMsgResp=true`` the
+connection is upgraded, gets one text frame with the JSON, then a close 1008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import http
+import logging
+import socket
+import threading
+import time
+from types import TracebackType
+
+from aiohttp import web
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request as WsRequest
+from websockets.http11 import Response as WsResponse
+
+from callprobe.errors import CallprobeError, ConfigError, ServerUnreachable
+from callprobe.backends.kkim.server.api import AuthApi
+from callprobe.backends.kkim.server.core import GatewayCore
+from callprobe.backends.kkim.server.handlers import Handlers
+from callprobe.backends.kkim.server.handshake import HandshakeCrash, HandshakeRefused, check_handshake
+from callprobe.backends.kkim.server.session import GatewayConnection, Session, refuse_after_upgrade
+from callprobe.backends.kkim.server.store import Store
+from callprobe.settings import GatewaySettings
+
+#: the logger every gateway module writes to (children: ``.api``, ``.websockets``)
+LOGGER_NAME = "callprobe.server.kkim"
+#: the websockets library's own lines about the gateway's connections
+WEBSOCKETS_LOGGER = f"{LOGGER_NAME}.websockets"
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+def listen_error(exc: OSError, host: str, port: int, option: str) -> CallprobeError:
+    """A failed bind in words a user can act on, naming the option to change.
+
+    Args:
+        exc: what ``create_server`` raised (``socket.gaierror`` included).
+        host: the ``--host`` value.
+        port: the port that failed to bind (0: any free one).
+        option: the option that gave ``port``, ``--ws-port`` or ``--api-port``.
+    """
+    where = f"cannot listen on {host}:{port}"
+    detail = exc.strerror or str(exc)
+    if isinstance(exc, socket.gaierror):
+        return ConfigError(f"cannot listen on {host} (--host): cannot resolve host {host!r} ({detail})",
+                           hint="give --host an address of this machine, such as 127.0.0.1")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError(f"cannot listen on {host} (--host): address not on this machine",
+                           hint="give --host an address of one of this machine's interfaces, such as 127.0.0.1")
+    if exc.errno == errno.EADDRINUSE:
+        return ServerUnreachable(f"{where} ({option}): port in use",
+                                 hint=f"stop what listens there or choose another {option} (0 picks a free one)")
+    if exc.errno == errno.EACCES:
+        return ConfigError(f"{where} ({option}): permission denied",
+                           hint=f"ports below 1024 need privileges: choose another {option} (0 picks a free one)")
+    return ServerUnreachable(f"{where} ({option}): {detail}",
+                             hint="check --host, --ws-port and --api-port")
+
+
+class EmbeddedGateway:
+    """A KKIM gateway on loopback; use ``async with`` or ``start()``/``stop()``.
+
+    Every line it logs goes to the ``callprobe.backends.kkim.server`` logger or a child of
+    it (``callprobe.backends.kkim.server.api``, and ``callprobe.backends.kkim.server.websockets`` for the
+    websockets library's lines about its connections). In-process embedders
+    set that one logger's level to keep the gateway off the user's terminal:
+    ``logging.getLogger("callprobe.server.kkim").setLevel(logging.ERROR)``.
+    Malformed or refused input is logged at WARNING, one line each; the
+    connection life cycle and call transitions at INFO.
+    """
+
+    def __init__(self, settings: GatewaySettings | None = None) -> None:
+        self.settings = settings or GatewaySettings()
+        self._core: GatewayCore | None = None
+        self._handlers: Handlers | None = None
+        self._ws_server: Server | None = None
+        self._api_runner: web.AppRunner | None = None
+        self._ws_port = 0
+        self._api_port = 0
+
+    # ------------------------------------------------------------ public
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://host:port`` of the message gateway (valid after ``start()``)."""
+        self._require_started()
+        return f"ws://{self.settings.host}:{self._ws_port}"
+
+    @property
+    def api_url(self) -> str:
+        """``http://host:port`` of the auth API (valid after ``start()``)."""
+        self._require_started()
+        return f"http://{self.settings.host}:{self._api_port}"
+
+    @property
+    def core(self) -> GatewayCore:
+        """Shared state, for inspection in tests and benchmarks."""
+        self._require_started()
+        assert self._core is not None
+        return self._core
+
+    @property
+    def started(self) -> bool:
+        return self._core is not None
+
+    async def start(self) -> None:
+        """Open the store and bind both ports.
+
+        Raises:
+            ConfigError: the database file is unusable, both ports are the
+                same, the host does not resolve or is not on this machine.
+            ServerUnreachable: a port is in use (or another bind failure).
+        """
+        if self._core is not None:
+            return
+        settings = self.settings
+        if settings.ws_port and settings.ws_port == settings.api_port:
+            raise ConfigError(f"--ws-port and --api-port are both {settings.ws_port}: the WebSocket gateway "
+                              "and the auth API need a port each",
+                              hint="give them different ports, or 0 to pick free ones")
+        store = Store(settings.db_path)
+        core = GatewayCore(settings, store)
+        handlers = Handlers(core)
+        option, port = "--ws-port", settings.ws_port
+        try:
+            self._ws_server = await serve(
+                self._serve_connection, settings.host, settings.ws_port,
+                process_request=self._process_request,
+                compression=None,                      # permessage-deflate is not negotiated (B§1)
+                max_size=settings.max_message_size,    # over it: close 1009 (B§8)
+                ping_interval=None, ping_timeout=None,  # the session owns heartbeats (B§6)
+                close_timeout=settings.close_timeout_s,
+                create_connection=GatewayConnection,
+                logger=logging.getLogger(WEBSOCKETS_LOGGER),
+            )
+            self._ws_port = self._ws_server.sockets[0].getsockname()[1]
+            option, port = "--api-port", settings.api_port
+            runner = web.AppRunner(AuthApi(core).app, access_log=None, handle_signals=False)
+            await runner.setup()
+            self._api_runner = runner
+            site = web.TCPSite(runner, settings.host, settings.api_port)
+            await site.start()
+            self._api_port = runner.addresses[0][1]
+        except OSError as exc:
+            await self._close_servers()
+            store.close()
+            raise listen_error(exc, settings.host, port, option) from None
+        self._core, self._handlers = core, handlers
+        active = core.faults.active()
+        log.info("gateway on %s, api on %s%s", self.ws_url, self.api_url,
+                 f", faults: {', '.join(active)}" if active else "")
+
+    async def stop(self) -> None:
+        """Close every connection and both ports, then the store; safe to call twice."""
+        core, handlers = self._core, self._handlers
+        if core is None:
+            return
+        self._core = None
+        if handlers is not None:
+            handlers.signaling.stop()
+        await self._close_servers()
+        core.store.close()
+
+    async def __aenter__(self) -> EmbeddedGateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    # ----------------------------------------------------------- private
+
+    def _require_started(self) -> None:
+        if self._core is None:
+            raise ConfigError("the embedded gateway is not started: call start() first")
+
+    async def _close_servers(self) -> None:
+        timeout = self.settings.shutdown_timeout_s
+        if self._ws_server is not None:
+            self._ws_server.close(close_connections=True)
+            try:
+                await asyncio.wait_for(self._ws_server.wait_closed(), timeout)
+            except asyncio.TimeoutError:
+                log.warning("connections still open %g s after shutdown began", timeout)
+            self._ws_server = None
+        if self._api_runner is not None:
+            await self._api_runner.cleanup()
+            self._api_runner = None
+
+    def _process_request(self, conn: ServerConnection, request: WsRequest) -> WsResponse | None:
+        assert isinstance(conn, GatewayConnection)
+        ws = conn
+        core = self._core
+        if core is None:  # still starting or already stopping
+            return ws.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "gateway not ready\n")
+        try:
+            ws.params = check_handshake(request.path, dict(request.headers.raw_items()),
+                                        core.authority, time.time(), core.faults)
+            return None
+        except HandshakeRefused as refusal:
+            log.warning("handshake refused: %s", refusal)
+            if refusal.is_msg_resp:
+                ws.refusal = refusal
+                return None
+            response = ws.respond(http.HTTPStatus.OK, refusal.body())
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = "application/json"
+            return response
+        except HandshakeCrash as crash:
+            log.warning("fault handshake-crash: %s, answering HTTP 500", crash)
+            return ws.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, "500 Internal Server Error\n")
+
+    async def _serve_connection(self, conn: ServerConnection) -> None:
+        assert isinstance(conn, GatewayConnection)
+        ws = conn
+        core, handlers = self._core, self._handlers
+        if ws.refusal is not None:
+            await refuse_after_upgrade(ws, ws.refusal)
+            return
+        if core is None or handlers is None or ws.params is None:
+            return
+        await Session(core, ws, ws.params, handlers.dispatch).run()
+
+
+class ThreadedGateway:
+    """An ``EmbeddedGateway`` on its own event loop in a daemon thread.
+
+    ``with ThreadedGateway(settings) as gw:`` starts it (waiting at most
+    ``shutdown_timeout_s`` for the ports) and always stops it on exit.
+    """
+
+    def __init__(self, settings: GatewaySettings | None = None) -> None:
+        self.gateway = EmbeddedGateway(settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return self.gateway.ws_url
+
+    @property
+    def api_url(self) -> str:
+        return self.gateway.api_url
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="callprobe-gateway", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(self.gateway.settings.shutdown_timeout_s + 5):
+            raise ServerUnreachable("the gateway thread did not start in time")
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(self.gateway.settings.shutdown_timeout_s + 5)
+            self._thread = None
+
+    def __enter__(self) -> ThreadedGateway:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _main(self) -> None:
+        async def body() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            try:
+                await self.gateway.start()
+            except BaseException as exc:
+                self._error = exc
+                self._ready.set()
+                return
+            self._ready.set()
+            try:
+                await self._stop.wait()
+            finally:
+                await self.gateway.stop()
+        asyncio.run(body())

@@ -1,1 +1,0 @@
-"""Backend drivers: each speaks one backend family's signaling behind ``Driver``."""

@@ -1,0 +1,344 @@
+"""A simulated user: one driver connection, its calls, and their WebRTC legs.
+
+The agent reacts to the driver's neutral notices the way the seed's web client
+does (section 10.5): the callee prepares its peer on accept, the caller
+creates the offer when the accept notice arrives, offers are answered, and
+candidates are added as they come. Everything it does is recorded on the
+timeline by the driver and the peer; the agent itself keeps only what it
+needs to act (which rooms are ringing, which peer belongs to which room).
+
+Two loops keep it responsive: one *pump* per agent files every notice at
+once (a ring is answerable the moment it is filed), and one *worker* per call
+leg does that leg's slow WebRTC work in order (offer, answer, candidates), so
+a leg that is gathering ICE never holds up another leg's hang-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from callprobe.backends.base import Driver, DriverError, MediaKind, Notice
+from callprobe.errors import CallprobeError
+from callprobe.timeline.events import Kind, Scoped, Timeline
+from callprobe.net.netns import placed
+from callprobe.rtc.ice_config import IceConfig
+from callprobe.rtc.peer import CallPeer
+from callprobe.settings import ClientSettings
+
+#: Notices after which a call leg is over for this agent.
+_ENDING = ("rejected", "cancelled", "hung_up", "call_timeout")
+
+
+@dataclass
+class CallLeg:
+    """This agent's side of one call."""
+
+    room_id: str
+    peer_user: str
+    media: MediaKind
+    role: str  # "caller" | "callee"
+    peer: CallPeer | None = None
+    answered: bool = False
+    ended: bool = False
+    pending_candidates: list[Any] = field(default_factory=list)
+    remote_set: bool = False
+    inbox: asyncio.Queue[Notice] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task[None] | None = None
+    media_task: asyncio.Task[None] | None = None
+    closing: asyncio.Task[None] | None = None
+    stats_taken: bool = False
+
+
+class Agent:
+    """One scenario agent: a driver, plus a ``CallPeer`` per active call."""
+
+    def __init__(self, name: str, driver: Driver, timeline: Timeline,
+                 settings: ClientSettings, ice: IceConfig, media: MediaKind = "video",
+                 netns: str | None = None) -> None:
+        self.name = name
+        self.netns = netns
+        self.driver = driver
+        self.timeline = timeline
+        self.settings = settings
+        self.ice = ice
+        self.media: MediaKind = media
+        self.calls: dict[str, CallLeg] = {}
+        self.ringing: list[Notice] = []
+        self._rang = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._logged_in = False
+
+    @property
+    def user_id(self) -> str:
+        return self.driver.identity.user_id
+
+    # ------------------------------------------------------------ connection
+
+    # Every socket of this agent (login, WebSocket, ICE) is made in its network
+    # namespace: the pump, and the call legs it starts, inherit the placement.
+
+    async def login(self) -> None:
+        with placed(self.netns):
+            await self.driver.login()
+        self._logged_in = True
+
+    async def connect(self) -> None:
+        if not self._logged_in:
+            await self.login()
+        with placed(self.netns):
+            await self.driver.connect()
+            self._start_pump()
+
+    async def disconnect(self) -> None:
+        await self.driver.disconnect()
+
+    async def reconnect(self) -> None:
+        with placed(self.netns):
+            await self.driver.reconnect()
+            self._start_pump()
+
+    def _start_pump(self) -> None:
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._consume(), name=f"agent-{self.name}")
+
+    # ----------------------------------------------------------------- calls
+
+    async def invite(self, callee_users: list[str], media: MediaKind, timeout_s: int) -> str | None:
+        """Place one call to every user listed; the server's room, or None when refused."""
+        try:
+            result = await self.driver.invite(list(callee_users), media, timeout_s)
+        except DriverError:
+            return None  # recorded as INVITE_REFUSED by the driver
+        self.calls[result.room_id] = CallLeg(result.room_id, callee_users[0], media, "caller")
+        return result.room_id
+
+    async def _ringing_room(self, room_id: str | None) -> Notice:
+        """The ring to act on; waits (``request_timeout_s``) for one the driver
+        has seen but the pump has not filed yet."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.settings.request_timeout_s
+        while True:
+            for notice in reversed(self.ringing):
+                if room_id is None or notice.room_id == room_id:
+                    return notice
+            left = end - loop.time()
+            if left <= 0:
+                raise CallprobeError(f"agent {self.name} has no ringing call to answer"
+                                     + (f" in room {room_id}" if room_id else ""))
+            self._rang.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._rang.wait(), left)
+
+    async def accept(self, room_id: str | None = None) -> str:
+        notice = await self._ringing_room(room_id)
+        self.ringing.remove(notice)
+        media: MediaKind = "audio" if notice.data.get("media") == "audio" else "video"
+        leg = CallLeg(notice.room_id, notice.peer, media, "callee", answered=True)
+        leg.peer = self._new_peer(leg)
+        self.calls[leg.room_id] = leg
+        with contextlib.suppress(DriverError):
+            await self.driver.accept(leg.room_id)
+        return leg.room_id
+
+    async def reject(self, room_id: str | None = None) -> None:
+        notice = await self._ringing_room(room_id)
+        self.ringing.remove(notice)
+        with contextlib.suppress(DriverError):
+            await self.driver.reject(notice.room_id)
+
+    async def cancel(self, room_id: str | None = None) -> None:
+        leg = self._active_leg(room_id, role="caller")
+        with contextlib.suppress(DriverError):
+            await self.driver.cancel(leg.room_id)
+        await self._end_leg(leg)
+
+    async def hangup(self, room_id: str | None = None) -> None:
+        leg = self._active_leg(room_id)
+        await self._take_stats(leg)  # before the peer hears of the hang-up
+        with contextlib.suppress(DriverError):
+            await self.driver.hangup(leg.room_id)
+        await self._end_leg(leg)
+
+    async def send_text(self, peer_user: str, text: str) -> None:
+        await self.driver.send_text(peer_user, text)
+
+    def _active_leg(self, room_id: str | None, role: str | None = None) -> CallLeg:
+        for leg in reversed(list(self.calls.values())):
+            if leg.ended or (role and leg.role != role):
+                continue
+            if room_id is None or leg.room_id == room_id:
+                return leg
+        raise CallprobeError(f"agent {self.name} has no active call"
+                             + (f" in room {room_id}" if room_id else ""))
+
+    # ------------------------------------------------------------- reactions
+
+    async def _consume(self) -> None:
+        while True:
+            self._file(await self.driver.notices.get())
+
+    def _file(self, notice: Notice) -> None:
+        """Book a notice at once; a leg's WebRTC work goes to that leg's worker."""
+        if notice.kind == "ringing":
+            self.ringing.append(notice)
+            self._rang.set()
+            return
+        if notice.kind in _ENDING:
+            self.ringing = [n for n in self.ringing if n.room_id != notice.room_id]
+            leg = self.calls.get(notice.room_id)
+            if leg is not None and not leg.ended:
+                self._spawn(self._end_leg(leg), f"end-{self.name}-{leg.room_id}")
+            return
+        if notice.kind not in ("answered", "signal_received"):
+            return
+        leg = self.calls.get(notice.room_id)
+        if leg is None or leg.ended:
+            if notice.kind == "signal_received":
+                self.timeline.record(self.name, Kind.NOTE, note="signal_ignored",
+                                     text=f"{notice.data.get('signal_type')} for room {notice.room_id} "
+                                          "with no matching call leg: ignored")
+            return
+        leg.inbox.put_nowait(notice)
+        if leg.worker is None:
+            leg.worker = asyncio.create_task(self._work(leg), name=f"leg-{self.name}-{leg.room_id}")
+
+    async def _work(self, leg: CallLeg) -> None:
+        while not leg.ended:
+            notice = await leg.inbox.get()
+            try:
+                if notice.kind == "answered":
+                    if leg.role == "caller" and not leg.answered:
+                        leg.answered = True
+                        leg.peer_user = notice.peer or leg.peer_user
+                        await self._send_offer(leg)
+                else:
+                    await self._on_signal(leg, notice)
+            except (CallprobeError, DriverError) as exc:
+                self.timeline.record(self.name, Kind.NOTE, note="reaction_failed",
+                                     text=f"reaction to {notice.kind} failed: {exc}")
+            except Exception as exc:  # aiortc raises plain exceptions on bad SDP
+                self.timeline.record(self.name, Kind.NOTE, note="reaction_failed",
+                                     text=f"reaction to {notice.kind} failed: {type(exc).__name__}: {exc}")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_offer(self, leg: CallLeg) -> None:
+        leg.peer = self._new_peer(leg)
+        offer, candidates = await leg.peer.make_offer()
+        await self.driver.send_signal(leg.peer_user, leg.room_id, "offer", offer)
+        for candidate in candidates:
+            await self.driver.send_signal(leg.peer_user, leg.room_id, "candidate", candidate)
+        self._watch_media(leg)
+
+    async def _on_signal(self, leg: CallLeg, notice: Notice) -> None:
+        if leg.peer is None:
+            leg.pending_candidates.append(notice.data.get("data"))
+            return
+        kind, data = notice.data.get("signal_type"), notice.data.get("data")
+        if kind == "offer" and leg.role == "callee":
+            answer, candidates = await leg.peer.accept_offer(data)
+            await self._flush_candidates(leg)
+            await self.driver.send_signal(leg.peer_user, leg.room_id, "answer", answer)
+            for candidate in candidates:
+                await self.driver.send_signal(leg.peer_user, leg.room_id, "candidate", candidate)
+            self._watch_media(leg)
+        elif kind == "answer" and leg.role == "caller":
+            await leg.peer.set_answer(data)
+            await self._flush_candidates(leg)
+        elif kind == "candidate":
+            if leg.remote_set:
+                await leg.peer.add_candidate(_candidate_or_end(data))
+            else:
+                leg.pending_candidates.append(data)
+
+    async def _flush_candidates(self, leg: CallLeg) -> None:
+        leg.remote_set = True
+        assert leg.peer is not None
+        pending, leg.pending_candidates = leg.pending_candidates, []
+        for data in pending:
+            await leg.peer.add_candidate(_candidate_or_end(data))
+
+    def _watch_media(self, leg: CallLeg) -> None:
+        async def watch() -> None:
+            assert leg.peer is not None
+            if await leg.peer.wait_connected():
+                await leg.peer.wait_media()
+
+        leg.media_task = asyncio.create_task(watch(), name=f"media-{self.name}-{leg.room_id}")
+
+    def _new_peer(self, leg: CallLeg) -> CallPeer:
+        scoped = Scoped(self.timeline, room_id=leg.room_id)
+        return CallPeer(agent=self.name, timeline=scoped, media=leg.media, ice=self.ice,
+                        settings=self.settings)
+
+    async def _end_leg(self, leg: CallLeg) -> None:
+        """Stop a leg once: take its figures, then close its peer.
+
+        Every caller awaits the same closing task, so a teardown racing a
+        hang-up notice still waits for the peer to be closed.
+        """
+        leg.ended = True
+        if leg.closing is None:
+            leg.closing = asyncio.create_task(self._close_leg(leg), name=f"close-{self.name}-{leg.room_id}")
+        await asyncio.shield(leg.closing)
+
+    async def _close_leg(self, leg: CallLeg) -> None:
+        for task in (leg.worker, leg.media_task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self._take_stats(leg)
+        if leg.peer is not None:
+            await leg.peer.close()
+
+    async def _take_stats(self, leg: CallLeg) -> None:
+        if leg.peer is None or leg.stats_taken:
+            return
+        leg.stats_taken = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(leg.peer.collect_stats(), self.settings.teardown_timeout_s)
+
+    # -------------------------------------------------------------- teardown
+
+    async def release_calls(self) -> None:
+        """Leave no call open on the server: cancel what still rings, hang up
+        what was answered. Run before ``close``; every action has its deadline."""
+        for leg in list(self.calls.values()):
+            if leg.ended or not self.driver.connected:
+                continue
+            action = self.driver.hangup if leg.answered else self.driver.cancel
+            with contextlib.suppress(CallprobeError, asyncio.TimeoutError):
+                await asyncio.wait_for(action(leg.room_id), self.settings.teardown_timeout_s)
+            with contextlib.suppress(Exception):
+                await self._end_leg(leg)
+
+    async def close(self) -> None:
+        """Close every peer and the connection, whatever state they are in."""
+        for leg in list(self.calls.values()):
+            with contextlib.suppress(Exception):
+                await self._end_leg(leg)
+        for task in [self._pump, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.driver.close(), self.settings.teardown_timeout_s)
+
+
+def _candidate_or_end(data: Any) -> Any:
+    """A browser signals end-of-candidates with null or an empty candidate line."""
+    if data is None or (isinstance(data, dict) and not data.get("candidate")):
+        return None
+    return data
+
+
+__all__ = ["Agent", "CallLeg"]

@@ -1,0 +1,289 @@
+"""Play a scenario: start the gateway if embedded, drive the agents, judge.
+
+The runner owns the agents and the embedded gateway for the length of a run
+and always tears both down. What happened is on the timeline; the result
+bundles it with the expectation verdicts and the derived call figures, and
+reporters take it from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from callprobe.engine.agent import Agent
+from callprobe.backends.base import AgentIdentity, MediaKind
+from callprobe.backends.kkim.driver import KkimDriver
+from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
+from callprobe.timeline.events import Event, Kind, Timeline
+from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
+from callprobe.analysis.metrics import TEARDOWN_NOTE, CallMetrics, derive_calls
+from callprobe.rtc.ice_config import IceConfig
+from callprobe.scenario.model import Action, Expectation, Scenario
+from callprobe.engine.services import (
+    EmbeddedServices,
+    agent_ice,
+    gateway_settings,
+    services_for,
+)
+from callprobe.settings import ClientSettings
+
+Progress = Callable[[int, int, str, str], None]
+
+
+@dataclass
+class StepResult:
+    """One expectation (or a failed action) as reported."""
+
+    line: int
+    text: str
+    passed: bool
+    detail: str
+    kind: str = "expectation"  # or "action"
+    t_ms: float = 0.0          # when it was judged (run time)
+    duration_ms: float = 0.0   # how long it took (an expectation's wait, an action's work)
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    file: str
+    server: dict[str, Any]
+    duration_ms: float
+    events: list[Event]
+    steps: list[StepResult]
+    calls: list[CallMetrics]
+    findings: list[Any] = field(default_factory=list)
+    aborted: str = ""
+    unreachable: bool = False  # the run stopped because the server could not be reached
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if not self.aborted and all(s.passed for s in self.steps) else "fail"
+
+    @property
+    def failures(self) -> list[StepResult]:
+        return [s for s in self.steps if not s.passed]
+
+
+class Runner:
+    """Plays one scenario once. Use ``await Runner(...).run()``."""
+
+    def __init__(self, scenario: Scenario, *, ws_url: str | None = None, api_url: str | None = None,
+                 progress: Progress | None = None, settings: ClientSettings | None = None) -> None:
+        self.scenario = scenario
+        self.settings = settings or scenario.settings
+        self.ws_url, self.api_url = ws_url, api_url
+        self.progress = progress
+        self.timeline = Timeline()
+        self.agents: dict[str, Agent] = {}
+        self.steps: list[StepResult] = []
+        self._anchor_ms = 0.0
+        self._services: EmbeddedServices | None = None
+        # decided once: _start_gateway fills ws_url in, so it cannot be asked later
+        self.embedded = ws_url is None and scenario.server.embedded
+        self.unreachable = False
+        self._placement: dict[str, Any] = {}
+
+    # --------------------------------------------------------------- set-up
+
+    async def _start_gateway(self) -> None:
+        """Start what the scenario asks callprobe to run: the gateway and coturn."""
+        server = self.scenario.server
+        gw_settings = (gateway_settings(server.login, server.faults, server.ring_timeout_s)
+                       if self.embedded else None)
+        self._services = services_for(self.scenario, self.settings, embedded=self.embedded,
+                                      gateway=gw_settings)
+        if self._services is not None:
+            await self._services.start()
+            self._placement = self._services.describe()
+        if self.embedded and self._services is not None:
+            self.ws_url, self.api_url = self._services.ws_url, self._services.api_url
+        else:
+            self.ws_url = self.ws_url or server.ws_url
+            self.api_url = self.api_url or server.api_url
+
+    def _ice(self, agent: str) -> IceConfig:
+        return agent_ice(self.scenario, agent, self._services, embedded=self.embedded)
+
+    def _make_agents(self) -> None:
+        for name, cfg in self.scenario.agents.items():
+            identity = AgentIdentity(name=name, user_id=cfg.user_id, platform_id=cfg.platform_id,
+                                     nickname=cfg.nickname or name)
+            driver = KkimDriver(
+                identity, self.timeline, self.settings,
+                ws_url=str(self.ws_url), api_url=str(self.api_url or ""),
+                login_config=self.scenario.server.login,
+                data_encoding="base64" if cfg.data_encoding == "base64" else "array",
+                compression=cfg.compression == "gzip", token=cfg.token or "",
+                password=cfg.password or "",
+            )
+            media: MediaKind = "audio" if cfg.media == "audio" else "video"
+            self.agents[name] = Agent(name, driver, self.timeline, self.settings, self._ice(name),
+                                      media, netns=cfg.netns)
+
+    # ---------------------------------------------------------------- steps
+
+    async def _act(self, step: Action) -> None:
+        verb, agents, params = step.verb, self.agents, step.params
+        targets = [agents[t] for t in step.targets]
+        actor = agents[step.agent] if step.agent else None
+        if verb in ("connect", "disconnect", "reconnect"):
+            await asyncio.gather(*(getattr(a, verb)() for a in targets))
+            return
+        if verb == "wait":
+            await asyncio.sleep(float(params.get("duration_s", 0)))
+            return
+        if actor is None:
+            raise CallprobeError(f"line {step.line}: {verb} needs an agent")
+        if verb == "invite":
+            media: MediaKind = "audio" if (params.get("media") or actor.media) == "audio" else "video"
+            timeout_s = int(params.get("timeout_s") or 60)
+            await actor.invite([callee.user_id for callee in targets], media, timeout_s)
+        elif verb in ("accept", "reject", "cancel", "hangup"):
+            await getattr(actor, verb)()
+        elif verb == "send_text":
+            for peer in targets:
+                await actor.send_text(peer.user_id, str(params.get("text", "")))
+        else:
+            raise CallprobeError(f"line {step.line}: unknown action {verb!r}")
+
+    async def _expect(self, step: Expectation) -> Verdict:
+        within = step.for_s if step.absent else step.within_s
+        if within is None:
+            within = self.settings.default_expect_within_s
+        window = Window(self._anchor_ms, self._anchor_ms + within * 1000.0)
+        users = {name: a.user_id for name, a in self.agents.items()}
+        changed = asyncio.Event()
+
+        def wake(_: Event) -> None:
+            changed.set()
+
+        self.timeline.subscribe(wake)
+        try:
+            while True:
+                changed.clear()
+                now = self.timeline.now_ms()
+                verdict = judge(step, self.timeline.events, window, now, users)
+                if verdict.state != PENDING:
+                    return verdict
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), max(0.001, (window.deadline_ms - now) / 1000.0))
+        finally:
+            self.timeline.unsubscribe(wake)
+
+    async def _play(self) -> None:
+        steps = self.scenario.steps
+        for index, step in enumerate(steps, start=1):
+            who = getattr(step, "agent", None) or ",".join(getattr(step, "targets", ()) or ())
+            if self.progress:
+                self.progress(index, len(steps), step.text, who or "")
+            self.timeline.record("", Kind.STEP_STARTED, line=step.line, step=step.text, index=index)
+            began = self.timeline.now_ms()
+            if isinstance(step, Expectation):
+                verdict = await self._expect(step)
+                passed = verdict.state == PASS
+                self.timeline.record("", Kind.EXPECTATION, line=step.line, text=step.text,
+                                     passed=passed, detail=verdict.detail)
+                now = self.timeline.now_ms()
+                self.steps.append(StepResult(step.line, step.text, passed, verdict.detail,
+                                             t_ms=now, duration_ms=now - began))
+                continue
+            self._anchor_ms = self.timeline.now_ms()
+            try:
+                await self._act(step)
+            except ServerUnreachable:
+                raise
+            except Exception as exc:  # a failed action must not lose the run's report
+                detail = str(exc) if isinstance(exc, CallprobeError) else f"{type(exc).__name__}: {exc}"
+                self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=False, error=detail)
+                now = self.timeline.now_ms()
+                self.steps.append(StepResult(step.line, step.text, False, detail, kind="action",
+                                             t_ms=now, duration_ms=now - began))
+                if step.verb in ("connect", "reconnect"):
+                    # nothing after a failed connection can be judged: stop here, not
+                    # after every later expectation has waited out its window
+                    raise _ConnectFailed(exc) from None
+                continue
+            self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=True)
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> RunResult:
+        started = time.monotonic()
+        aborted = ""
+        self.timeline.record("", Kind.RUN_STARTED, scenario=self.scenario.name, file=self.scenario.file)
+        warm = asyncio.create_task(self._warm_media())
+        try:
+            await self._start_gateway()
+            self._make_agents()
+            await self._play()
+        except ServerUnreachable as exc:
+            aborted = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+            self.unreachable = True
+        except _ConnectFailed as failed:
+            aborted = f"stopped after a failed connection: {failed.cause}"
+            # no WebSocket answer at all, or not a KKIM gateway there: unreachable
+            self.unreachable = _looks_unreachable(failed.cause)
+        finally:
+            await self._teardown()
+            with contextlib.suppress(Exception):
+                await warm
+            self.timeline.record("", Kind.RUN_FINISHED, aborted=aborted)
+        return self.result(time.monotonic() - started, aborted)
+
+    async def _warm_media(self) -> None:
+        """Encode the synthetic clips while logins run, not when a call connects."""
+        from callprobe.rtc.media import load_clip
+
+        kinds = {"audio"} | {"video" for a in self.scenario.agents.values() if a.media == "video"}
+        kinds |= {"video" for s in self.scenario.steps
+                  if isinstance(s, Action) and s.params.get("media") == "video"}
+        for kind in sorted(kinds):
+            await load_clip(kind)
+
+    async def _teardown(self) -> None:
+        # calls the scenario left open are cancelled or hung up, so the next run
+        # finds no stale call state; metrics ignore what happens after this mark
+        self.timeline.record("", Kind.NOTE, note=TEARDOWN_NOTE, text="teardown: releasing open calls")
+        await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
+        await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
+        if self._services is not None:
+            with contextlib.suppress(Exception):
+                await self._services.stop()
+            self._services = None
+
+    def result(self, duration_s: float, aborted: str = "") -> RunResult:
+        events = self.timeline.events
+        server = {"embedded": self.embedded, "ws_url": self.ws_url, "api_url": self.api_url,
+                  **self._placement}
+        return RunResult(
+            scenario=self.scenario.name, file=self.scenario.file, server=server,
+            duration_ms=duration_s * 1000.0, events=events, steps=list(self.steps),
+            calls=derive_calls(events), aborted=aborted, unreachable=self.unreachable,
+        )
+
+
+class _ConnectFailed(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _looks_unreachable(exc: BaseException) -> bool:
+    """A handshake that timed out, or an HTTP answer with no KKIM refusal in it."""
+    if isinstance(exc, DeadlineExceeded):
+        return True
+    status, err_code = getattr(exc, "status", None), getattr(exc, "err_code", 0)
+    return status is not None and not err_code and status != 200
+
+
+async def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:
+    return await Runner(scenario, **kwargs).run()
+
+
+__all__ = ["FAIL", "PASS", "RunResult", "Runner", "StepResult", "run_scenario"]

@@ -1,0 +1,207 @@
+"""Hand-built timelines for the rule tests: a healthy walk and its broken variants.
+
+Rules are pure functions of recorded events, so these fakes are the real
+input: each helper appends the events a driver would record for one link,
+and its keyword switches break that link the way a gateway fault would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callprobe.analysis.diagnostics.context import RuleContext
+from callprobe.timeline.events import Event, Kind
+
+ALICE, BOB, CAROL = "alice", "bob", "carol"
+USERS = {ALICE: "u_alice", BOB: "u_bob", CAROL: "u_carol", "bob-2": "u_bob"}
+
+CTX = RuleContext(caller=ALICE, callee=BOB, caller_user="u_alice", callee_user="u_bob",
+                  users=((CAROL, "u_carol"),), media="video",
+                  ring_deadline_ms=3000.0, notice_deadline_ms=3000.0)
+
+
+class TL:
+    """An event list with a clock that moves ``dt`` ms per event."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.t = 0.0
+
+    def __call__(self, agent: str, kind: Kind, dt: float = 10.0, **fields: Any) -> Event:
+        self.t += dt
+        e = Event(self.t, agent, kind.value, fields)
+        self.events.append(e)
+        return e
+
+    # ---------------------------------------------------------------- links
+
+    def connect(self, agent: str, user: str | None = None) -> None:
+        uid = user or USERS[agent]
+        self(agent, Kind.LOGIN_OK, mode="admin", latency_ms=3.0)
+        self(agent, Kind.WS_CONNECTING, url=f"ws://127.0.0.1:10001/?sendID={uid}&platformID=5&token=***")
+        self(agent, Kind.WS_OPEN, latency_ms=2.0)
+
+    def probe(self, step: str, outcome: str, status: int | None, err_code: int | None = None,
+              agent: str = "probe") -> None:
+        self(agent, Kind.STEP_STARTED, step=step)
+        self(agent, Kind.WS_CONNECTING, url="ws://127.0.0.1:10001/?sendID=u_alice&platformID=5")
+        if outcome == "accepted":
+            self(agent, Kind.WS_OPEN, latency_ms=1.0)
+            self(agent, Kind.WS_CLOSED, code=1000, reason="", by="client", explanation="normal closure")
+        elif outcome == "refused":
+            self(agent, Kind.WS_REFUSED, status=status, err_code=err_code, err_msg="refused", body="{}")
+        ok = outcome == "refused" and (status or 0) < 500
+        self(agent, Kind.STEP_FINISHED, step=step, ok=ok, outcome=outcome, status=status,
+             err_code=err_code, err_msg="refused" if err_code else "")
+
+    def heartbeat(self, agent: str, answered: bool = True) -> None:
+        self(agent, Kind.HEARTBEAT_SENT, number=1)
+        if answered:
+            self(agent, Kind.HEARTBEAT_REPLY, number=1, rtt_ms=1.0, form="text")
+        else:
+            self(agent, Kind.HEARTBEAT_MISSED, number=1, setting="heartbeat_reply_timeout_s", seconds=5)
+
+    def text(self, frm: str, to: str, pushed: bool = True, msg_id: str = "m1") -> None:
+        self(frm, Kind.FRAME_OUT, req_identifier=1003, msg_incr="1", size=120)
+        self(frm, Kind.TEXT_SENT, to=USERS[to], client_msg_id=msg_id)
+        self(frm, Kind.FRAME_IN, req_identifier=1003, msg_incr="1", size=80, err_code=0)
+        if pushed:
+            self(to, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=200, err_code=0)
+            self(to, Kind.TEXT_RECEIVED, **{"from": USERS[frm], "client_msg_id": msg_id, "seq": 1,
+                                            "via": "push"})
+
+    def invite(self, caller: str = ALICE, callee: str = BOB, room: str = "r1", *, rang: bool = True,
+               ring_dt: float = 10.0, ring_room: str | None = None, refused: int | None = None,
+               busy: list[str] | None = None, media: str = "video", ring_fields: dict[str, Any] | None = None,
+               own_room: str = "tmp-1") -> None:
+        self(caller, Kind.FRAME_OUT, req_identifier=1004, msg_incr="2", size=180)
+        self(caller, Kind.INVITE_SENT, callee=[USERS[callee]], room_id=own_room, media=media)
+        if refused is not None:
+            self(caller, Kind.FRAME_IN, req_identifier=1004, msg_incr="2", size=90, err_code=refused)
+            self(caller, Kind.INVITE_REFUSED, err_code=refused, err_msg="refused", busy=busy or [])
+            return
+        self(caller, Kind.FRAME_IN, req_identifier=1004, msg_incr="2", size=90, err_code=0)
+        self(caller, Kind.INVITE_ACKED, room_id=room, busy=[])
+        if rang:
+            fields: dict[str, Any] = {"room_id": ring_room if ring_room is not None else room,
+                                      "inviter": USERS[caller], "media": media,
+                                      "dialect": "bare-SignalInviteReq", "via": "push_1601"}
+            fields.update(ring_fields or {})
+            self(callee, Kind.FRAME_IN, dt=ring_dt, req_identifier=2001, msg_incr="", size=300, err_code=0)
+            self(callee, Kind.RINGING, dt=0.5, **fields)
+
+    def accept(self, callee: str = BOB, caller: str = ALICE, room: str = "r1", *,
+               delivered: bool = True, reject: bool = False) -> None:
+        self(callee, Kind.FRAME_OUT, req_identifier=1004, msg_incr="3", size=150)
+        self(callee, Kind.REJECT_SENT if reject else Kind.ACCEPT_SENT, room_id=room)
+        self(callee, Kind.ACTION_ACKED, action="reject" if reject else "accept", room_id=room)
+        if delivered:
+            self(caller, Kind.FRAME_IN, req_identifier=1004, msg_incr="", size=100, err_code=0)
+            self(caller, Kind.REJECTED if reject else Kind.ANSWERED, room_id=room,
+                 path="unsolicited_1004", by=USERS[callee])
+
+    def sdp(self, caller: str = ALICE, callee: str = BOB, room: str = "r1", *,
+            offer: bool = True, answer: bool = True, candidates: bool = True,
+            ice_servers: list[dict[str, object]] | None = None, relay_only: bool = False,
+            local: tuple[str, ...] = ("host",)) -> None:
+        for me in (caller, callee):
+            self(me, Kind.PEER_CREATED, media="video", ice_servers=ice_servers or [],
+                 relay_only=relay_only)
+        self(caller, Kind.SIGNAL_SENT, signal_type="offer", room_id=room, to=USERS[callee])
+        if not offer:
+            return
+        self(callee, Kind.SIGNAL_RECEIVED, signal_type="offer", room_id=room, form="webrtc_signal")
+        self(callee, Kind.SIGNAL_SENT, signal_type="answer", room_id=room, to=USERS[caller])
+        if not answer:
+            return
+        self(caller, Kind.SIGNAL_RECEIVED, signal_type="answer", room_id=room, form="webrtc_signal")
+        for me, peer in ((caller, callee), (callee, caller)):
+            for kind in local:
+                self(me, Kind.ICE_CANDIDATE, side="local", type=kind, protocol="udp", address="127.0.0.1")
+            if local:
+                self(me, Kind.SIGNAL_SENT, signal_type="candidate", room_id=room, to=USERS[peer])
+        if candidates and local:
+            for me in (caller, callee):
+                self(me, Kind.SIGNAL_RECEIVED, signal_type="candidate", room_id=room, form="webrtc_signal")
+                self(me, Kind.ICE_CANDIDATE, side="remote", type="host", protocol="udp",
+                     address="127.0.0.1")
+
+    def ice(self, caller: str = ALICE, callee: str = BOB, *, ok: bool = True) -> None:
+        for me in (caller, callee):
+            if ok:
+                self(me, Kind.ICE_STATE, state="completed")
+                self(me, Kind.SELECTED_PAIR, local="host", remote="host")
+                self(me, Kind.PC_STATE, state="connected")
+            else:
+                self(me, Kind.ICE_STATE, dt=2000.0, state="failed")
+                self(me, Kind.PC_STATE, state="failed")
+
+    def media(self, caller: str = ALICE, callee: str = BOB, *, video: int = 50, audio: int = 100) -> None:
+        for me in (caller, callee):
+            if video:
+                self(me, Kind.MEDIA_FIRST_FRAME, media="video")
+        for me in (caller, callee):
+            self(me, Kind.MEDIA_STATS, dt=2000.0, audio_frames=audio, video_frames=video)
+
+    def hangup(self, by: str = ALICE, peer: str = BOB, room: str = "r1", *, delivered: bool = True,
+               cancel: bool = False) -> None:
+        self(by, Kind.FRAME_OUT, req_identifier=1004, msg_incr="4", size=150)
+        self(by, Kind.CANCEL_SENT if cancel else Kind.HANGUP_SENT, room_id=room)
+        self(by, Kind.ACTION_ACKED, action="cancel" if cancel else "hungUp", room_id=room)
+        if delivered:
+            self(peer, Kind.FRAME_IN, req_identifier=1004, msg_incr="", size=100, err_code=0)
+            self(peer, Kind.CANCELLED if cancel else Kind.HUNG_UP, room_id=room,
+                 path="unsolicited_1004", by=USERS[by])
+
+    def history(self, *, found: bool = True, complete: bool = True, room: str = "r1") -> None:
+        self(ALICE, Kind.STEP_STARTED, step="history")
+        self(ALICE, Kind.FRAME_OUT, req_identifier=1002, msg_incr="9", size=90)
+        self(ALICE, Kind.FRAME_IN, req_identifier=1002, msg_incr="9", size=400, err_code=0)
+        self(ALICE, Kind.STEP_FINISHED, step="history", ok=found and complete, room_id=room,
+             found=found, complete=complete, missing=[] if complete else ["content"],
+             content_type=1601)
+
+    def close_all(self, *agents: str) -> None:
+        for a in agents:
+            self(a, Kind.WS_CLOSED, code=1000, reason="", by="client", explanation="normal closure")
+
+    def finish(self) -> list[Event]:
+        """End the run well past every deadline and return the events."""
+        self("", Kind.RUN_FINISHED, dt=5000.0)
+        return self.events
+
+
+def probes(tl: TL) -> None:
+    tl.probe("probe_no_token", "refused", 200, 1602)
+    tl.probe("probe_wrong_token", "refused", 200, 1502)
+    tl.probe("probe_other_user", "refused", 200, 1602)
+
+
+def healthy_walk() -> list[Event]:
+    """Every link working, in walk order, ending with the stale-state re-invite."""
+    tl = TL()
+    tl("", Kind.RUN_STARTED)
+    tl.connect(ALICE)
+    tl.connect(BOB)
+    probes(tl)
+    tl.heartbeat(ALICE)
+    tl.heartbeat(BOB)
+    tl.text(ALICE, BOB)
+    tl.invite()
+    tl.accept()
+    tl.sdp()
+    tl.ice()
+    tl.media()
+    tl.hangup()
+    tl.history()
+    tl(ALICE, Kind.STEP_STARTED, step="stale_state")
+    tl.invite(room="r2", own_room="tmp-2")
+    tl.hangup(room="r2", cancel=True)
+    tl(ALICE, Kind.STEP_FINISHED, step="stale_state", ok=True)
+    tl.close_all(ALICE, BOB)
+    return tl.finish()
+
+
+def codes(findings: list[Any], severity: str | None = "error") -> set[str]:
+    """Codes of the findings (of one severity, or all with ``None``)."""
+    return {f.code for f in findings if severity is None or f.severity.value == severity}

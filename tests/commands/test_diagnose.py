@@ -1,0 +1,171 @@
+"""`callprobe diagnose` names the exact broken link for every field failure the
+embedded gateway can inject, and stays quiet on a healthy gateway."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from callprobe.analysis.diagnostics.findings import Severity
+from callprobe.backends.kkim.server import EmbeddedGateway
+from callprobe.backends.kkim.server.faults import parse_fault
+from callprobe.engine.walk import Walk, WalkResult, WalkTarget
+from callprobe.rtc.ice_config import IceConfig
+from callprobe.settings import ClientSettings, GatewaySettings
+from tests.paths import ROOT
+
+#: Short deadlines: each wait still has room on a loaded 2-core machine.
+FAST = replace(ClientSettings(), default_expect_within_s=1.5, diagnose_late_window_s=2.0,
+               heartbeat_reply_timeout_s=1.0, ice_connect_timeout_s=3.0, media_timeout_s=3.0)
+
+
+async def walk(*faults: str, settings: ClientSettings = FAST) -> WalkResult:
+    gw_settings = GatewaySettings(ws_port=0, api_port=0, faults=tuple(parse_fault(f) for f in faults))
+    gateway = EmbeddedGateway(gw_settings)
+    await gateway.start()
+    try:
+        target = WalkTarget(ws_url=gateway.ws_url, api_url=gateway.api_url, caller="alice",
+                            callee="bob", ice=IceConfig(host_addresses=("127.0.0.1",)))
+        return await Walk(target, settings).run()
+    finally:
+        await gateway.stop()
+
+
+def errors(result: WalkResult) -> list[str]:
+    return [f.code for f in result.findings if f.severity == Severity.ERROR]
+
+
+async def test_healthy_gateway_has_no_error_findings() -> None:
+    result = await walk()
+    assert errors(result) == [] and result.healthy and result.first is None
+    walked = [link for link, _, _, ok in result.links if ok]
+    assert walked[-4:] == ["media", "hangup", "history", "stale_state"]
+    assert all(ok for *_, ok in result.links)
+
+
+@pytest.mark.parametrize(("fault", "code", "link"), [
+    ("invite-not-pushed", "INVITE_NOT_DELIVERED", "ringing"),
+    ("history-without-payload", "HISTORY_PAYLOAD_MISSING", "history"),
+    ("answer-not-relayed", "ANSWER_NOT_DELIVERED", "answer"),
+    ("handshake-crash", "HANDSHAKE_REFUSED", "handshake"),
+    ("accept-any-token", "UNAUTHENTICATED_ACCEPTED", "auth_probes"),
+    ("no-heartbeat-reply", "HEARTBEAT_UNANSWERED", "heartbeat"),
+    ("drop-custom=all", "SDP_NOT_RELAYED", "signal_relay"),
+    ("drop-custom=candidates", "ICE_FAILED", "ice"),
+    ("push-delay=2500", "INVITE_NOT_DELIVERED", "ringing"),
+    ("kick-callee", "KICKED_BY_OTHER_LOGIN", "connection"),
+    ("stale-call-state", "STALE_CALL_STATE", "stale_state"),
+    ("room-id-mismatch", "ROOM_ID_MISMATCH", "ringing"),
+    ("drop-all-pushes", "PUSH_PATH_BROKEN", "text_push"),
+])
+async def test_each_fault_gives_its_finding(fault: str, code: str, link: str) -> None:
+    result = await walk(fault)
+    assert result.first is not None, result.links
+    assert (result.first.code, result.first.link) == (code, link), [f.to_json() for f in result.findings]
+    assert set(errors(result)) == {code}
+    assert result.first.evidence, "a finding carries its evidence"
+    assert not result.healthy
+
+
+async def test_handshake_crash_evidence_carries_http_500() -> None:
+    result = await walk("handshake-crash")
+    assert result.first is not None
+    statuses = [e.get("status") for e in result.first.evidence]
+    assert 500 in statuses
+
+
+async def test_push_delay_below_deadline_is_healthy_and_above_is_late() -> None:
+    quick = await walk("push-delay=300")
+    assert errors(quick) == []
+    slow = await walk("push-delay=2500")
+    assert slow.first is not None and "late" in slow.first.detail
+
+
+async def test_ice_failure_names_the_candidates_the_server_dropped() -> None:
+    result = await walk("drop-custom=candidates")
+    assert result.first is not None
+    assert "no remote candidates received" in result.first.detail
+    assert "relay" in result.first.hint  # the server relayed none of them
+
+
+def test_cli_exit_codes_and_outputs(tmp_path: Path) -> None:
+    report, html, bundle = tmp_path / "d.json", tmp_path / "ladder.html", tmp_path / "bundle.zip"
+    proc = subprocess.run(
+        [sys.executable, "-m", "callprobe", "diagnose", "--fault", "invite-not-pushed", "--deadline", "1.5",
+         "--json", str(report), "--html", str(html), "--bundle", str(bundle)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "INVITE_NOT_DELIVERED" in proc.stdout and "Traceback" not in proc.stderr
+    data = json.loads(report.read_text())
+    assert data["healthy"] is False and data["first_broken"]["code"] == "INVITE_NOT_DELIVERED"
+    assert "<svg" in html.read_text() and "INVITE_NOT_DELIVERED" in html.read_text()
+    with zipfile.ZipFile(bundle) as zf:
+        assert set(zf.namelist()) == {"report.json", "ladder.html", "ladder.txt"}
+    healthy = subprocess.run([sys.executable, "-m", "callprobe", "diagnose", "--no-ladder"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "HEALTHY" in healthy.stdout
+
+
+def test_cli_unreachable_server_exits_4() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "callprobe", "diagnose", "--server", "ws://127.0.0.1:9", "--api",
+         "http://127.0.0.1:9", "--no-ladder"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_a_gateway_that_never_answers_the_handshake_is_broken_not_healthy() -> None:
+    """A TCP listener that accepts and stays silent: the handshake deadline
+    breaks the link, and the walk must not call that healthy."""
+    import socket
+
+    from callprobe.backends.kkim.server import ThreadedGateway
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    api = ThreadedGateway(GatewaySettings(ws_port=0, api_port=0))
+    api.start()
+    try:
+        port = silent.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "callprobe", "diagnose", "--server", f"ws://127.0.0.1:{port}",
+             "--api", api.api_url, "--no-ladder", "--json", "/dev/stdout"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        api.stop()
+        silent.close()
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "HEALTHY" not in proc.stdout and "HANDSHAKE_REFUSED" in proc.stdout
+
+
+def test_cli_diagnose_from_a_scenario_uses_its_turn_server(tmp_path: Path) -> None:
+    """--scenario: the walk runs relay-only through the coturn the scenario asks for."""
+    report = tmp_path / "relay.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "callprobe", "diagnose", "--scenario", str(ROOT / "scenarios" / "relay.yaml"),
+         "--no-ladder", "--json", str(report)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(report.read_text())
+    pairs = [e for e in data["events"] if e["kind"] == "selected_pair"]
+    assert {(e["agent"], e["local"]) for e in pairs} == {("caller", "relay"), ("callee", "relay")}
+    assert data["target"]["caller"] == "alice" and data["target"]["callee"] == "bob"
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--stun", "stun:127.0.0.1:3478"], "drop --stun"),
+    (["--server", "ws://127.0.0.1:9", "--api", "http://127.0.0.1:9"], "drop --server, --api"),
+])
+def test_cli_diagnose_scenario_refuses_options_it_replaces(args: list[str], words: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "callprobe", "diagnose", "--scenario", str(ROOT / "scenarios" / "basic.yaml"),
+         *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,54 @@
+"""Fixtures of the NAT lab tests (root, Linux): every test that builds the lab
+removes it again, whatever happens, and starts from a machine without it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from callprobe.net.lab import builder
+from callprobe.net.lab.status import LabStatus
+from callprobe.net.lab.topology import LabPlan, NatMode
+from callprobe.net.netns import entered
+from callprobe.settings import ClientSettings
+
+#: deadline of one datagram between lab namespaces (a reply normally takes < 1 ms)
+REPLY_S = 2.0
+SETTINGS = ClientSettings(lab_command_timeout_s=10.0)
+
+LabFactory = Callable[..., LabStatus]
+
+
+@pytest.fixture
+def lab() -> Iterator[LabFactory]:
+    """``lab(caller_nat, callee_nat)`` builds the lab; it is removed after the test."""
+    builder.down(SETTINGS)
+    try:
+        def factory(caller: NatMode = NatMode.SYMMETRIC,
+                    callee: NatMode = NatMode.PORT_RESTRICTED) -> LabStatus:
+            return builder.up(LabPlan(caller, callee), SETTINGS)
+        yield factory
+    finally:
+        builder.down(SETTINGS)
+
+
+@contextmanager
+def udp(namespace: str, address: str = "0.0.0.0", port: int = 0) -> Iterator[socket.socket]:
+    """A UDP socket created inside ``namespace``, bound, closed after the block."""
+    with entered(namespace):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind((address, port))
+        sock.settimeout(REPLY_S)
+        yield sock
+    finally:
+        sock.close()
+
+
+def sh(*argv: str) -> str:
+    """Run a command that must succeed; its standard output."""
+    return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=10).stdout

@@ -1,0 +1,206 @@
+"""The managed coturn process: real turnserver on loopback (coturn must be installed).
+
+Tests fail, rather than skip, when ``turnserver`` is missing.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callprobe.errors import ExitCode
+from callprobe.net.coturn import Coturn, CoturnError, free_port, stun_binding_ok
+from callprobe.rtc.ice_config import IceServer, parse_ice_url
+from callprobe.settings import ClientSettings
+
+SETTINGS = ClientSettings(turn_start_timeout_s=5.0, turn_stop_timeout_s=3.0)
+from tests.paths import ROOT
+
+
+def gone(pid: int, within_s: float = 3.0) -> bool:
+    """True once ``pid`` no longer exists (or is a zombie nobody reaped yet); checks at least once."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split(") ", 1)[1].startswith("Z"):
+                    return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def turn() -> Iterator[Coturn]:
+    server = Coturn(settings=SETTINGS)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_starts_answers_stun_and_stops(turn: Coturn) -> None:
+    assert turn.running and turn.port > 0
+    pid = turn.pid
+    assert pid is not None
+    assert stun_binding_ok(turn.listen_ip, turn.port)
+    folder = turn.log_path.parent
+    assert folder.is_dir() and "Relay ports initialization done" in turn.log_tail(100)
+    turn.stop()
+    assert gone(pid) and not turn.running
+    assert not stun_binding_ok(turn.listen_ip, turn.port)
+    assert not folder.exists()  # the private temp folder is removed at stop
+    turn.stop()  # idempotent
+
+
+def test_random_credentials_differ_and_urls_use_them(turn: Coturn) -> None:
+    other = Coturn()
+    assert turn.user != other.user and turn.password != other.password
+    assert len(turn.password) >= 16
+    assert turn.stun_url() == f"stun:127.0.0.1:{turn.port}"
+    assert turn.turn_url() == f"turn:127.0.0.1:{turn.port}?transport=udp"
+    assert parse_ice_url(turn.turn_url("tcp"))["transport"] == "tcp"
+    assert turn.ice_servers(stun=True, turn="tcp") == (
+        IceServer((turn.stun_url(),)),
+        IceServer((turn.turn_url("tcp"),), turn.user, turn.password))
+    assert turn.ice_servers(stun=False, turn=None) == ()
+    command = turn.command()
+    assert "--allow-loopback-peers" in command and "--relay-ip=127.0.0.1" in command
+    assert f"--user={turn.user}:{turn.password}" in command
+
+
+def test_allow_loopback_peers_only_on_loopback() -> None:
+    command = Coturn(listen_ip="192.0.2.10", port=3478, user="u", password="p").command()
+    assert "--allow-loopback-peers" not in command
+    assert "--listening-ip=192.0.2.10" in command and "--relay-ip=192.0.2.10" in command
+    assert "--listening-port=3478" in command
+
+
+def test_fixed_port_credentials_and_workdir(tmp_path: Path) -> None:
+    port = free_port()
+    with Coturn(port=port, user="alice", password="s3cret", workdir=tmp_path,
+                settings=SETTINGS) as turn:
+        assert turn.port == port and stun_binding_ok("127.0.0.1", port)
+        assert turn.log_path == tmp_path / "turnserver.log"
+        assert (tmp_path / "turnserver.pid").exists()
+    assert tmp_path.is_dir() and turn.log_path.exists()  # a caller's folder is kept
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"listen_ip": "localhost"}, "not an IP address"),
+    ({"port": 70000}, "out of range"),
+    ({"user": "a:b"}, "user"),
+    ({"password": ""}, "password"),
+    ({"realm": "two words"}, "realm"),
+])
+def test_bad_arguments_are_usage_errors(kwargs: dict[str, object], words: str) -> None:
+    with pytest.raises(CoturnError) as caught:
+        Coturn(**kwargs)  # type: ignore[arg-type]
+    assert words in str(caught.value) and caught.value.exit_code == ExitCode.USAGE
+
+
+def test_bad_turn_transport_is_refused(turn: Coturn) -> None:
+    with pytest.raises(CoturnError, match="not udp or tcp"):
+        turn.turn_url("tls")
+
+
+def test_start_failure_raises_with_log_tail(tmp_path: Path) -> None:
+    """An address this host does not have: coturn cannot listen, start says so."""
+    broken = Coturn(listen_ip="192.0.2.250", port=free_port(), workdir=tmp_path,
+                    settings=ClientSettings(turn_start_timeout_s=1.0, turn_stop_timeout_s=2.0))
+    with pytest.raises(CoturnError) as caught:
+        broken.start()
+    message = str(caught.value)
+    assert f"coturn on 192.0.2.250:{broken.port}" in message and "log tail:" in message
+    assert "Trying to bind" in message  # coturn's own words, from its log
+    assert caught.value.exit_code == ExitCode.SERVER_UNREACHABLE
+    assert not broken.running
+
+
+def test_address_not_on_this_host_is_named() -> None:
+    with pytest.raises(CoturnError, match="192.0.2.250 is not an address of this host"):
+        Coturn(listen_ip="192.0.2.250").start()
+
+
+def test_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(CoturnError, match="not installed") as caught:
+        Coturn().start()
+    assert "apt-get install" in caught.value.hint
+
+
+def test_dropped_owner_object_stops_the_process() -> None:
+    """The weakref finalizer: a Coturn lost without stop() still takes coturn down."""
+    server = Coturn(settings=SETTINGS)
+    server.start()
+    pid, folder = server.pid, server.log_path.parent
+    assert pid is not None
+    del server
+    gc.collect()
+    assert gone(pid) and not folder.exists()
+
+
+def test_killed_owner_process_takes_coturn_down(tmp_path: Path) -> None:
+    """SIGKILL leaves no finalizer a chance: the parent-death signal stops coturn."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from callprobe.net.coturn import Coturn
+        turn = Coturn(workdir=Path({str(tmp_path)!r}))
+        turn.start()
+        print(turn.pid, flush=True)
+        time.sleep(60)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True)
+    pid = 0
+    try:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        assert not gone(pid, within_s=0.2)
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(5)
+        assert gone(pid)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(5)
+        if pid and not gone(pid, within_s=0):
+            os.kill(pid, signal.SIGKILL)  # the test failed: leave no orphan behind
+
+
+def test_in_a_network_namespace() -> None:
+    """coturn on 127.0.0.1 inside a fresh namespace: reachable there, not here."""
+    name = f"cptest-coturn-{secrets.token_hex(3)}"
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, timeout=10)
+        with Coturn(netns=name, settings=SETTINGS) as turn:
+            pids = subprocess.run(["ip", "netns", "pids", name], check=True, capture_output=True,
+                                  text=True, timeout=10).stdout.split()
+            assert str(turn.pid) in pids
+            assert stun_binding_ok("127.0.0.1", turn.port, netns=name)
+            assert not stun_binding_ok("127.0.0.1", turn.port)  # the host's loopback: nobody
+            pid = turn.pid
+        assert pid is not None and gone(pid)
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True, timeout=10)
+
+
+def test_missing_namespace_is_named() -> None:
+    with pytest.raises(CoturnError, match="namespace 'cptest-absent' does not exist") as caught:
+        Coturn(netns="cptest-absent").start()
+    assert caught.value.exit_code == ExitCode.USAGE
