@@ -8,7 +8,7 @@ these values; nothing patches ``sleep``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,36 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class ChatServerSettings:
+    """The embedded Socket.IO chat backend (``docs/backends/socketio.md``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000                        # 0 picks a free port
+    db_path: str | None = None              # None: SQLite in memory
+    secret: str = "callprobe-chat-secret"   # signs the HS256 access tokens
+    token_expire_s: int = 24 * 3600
+    ping_interval_s: float = 30.0           # Engine.IO pingInterval
+    ping_timeout_s: float = 60.0            # Engine.IO pingTimeout
+    ring_timeout_s: float = 60.0            # a pending call not answered in this time becomes missed
+    shutdown_timeout_s: float = 5.0
+    faults: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, see backends/socketio/faults.py
+
+
+@dataclass(frozen=True)
+class RoomServerSettings:
+    """The embedded call-room service (``docs/backends/rooms.md``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080                        # 0 picks a free port
+    db_path: str | None = None              # None: SQLite in memory
+    secret: str = "callprobe-rooms-secret"  # signs the HS256 tokens
+    token_expire_s: int = 24 * 3600
+    ring_timeout_s: float = 60.0            # an initiated call not accepted in this time becomes missed
+    shutdown_timeout_s: float = 5.0
+    faults: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, see backends/rooms/faults.py
+
+
+@dataclass(frozen=True)
 class ClientSettings:
     """Agents, drivers and peers."""
 
@@ -60,8 +90,3 @@ class ClientSettings:
     ice_check_timeout_s: float = 5.0        # one STUN binding or TURN allocation of ice-check or a TURN probe
     lab_command_timeout_s: float = 10.0     # one ip/iptables command while building or removing the NAT lab
 
-
-@dataclass(frozen=True)
-class Settings:
-    gateway: GatewaySettings = field(default_factory=GatewaySettings)
-    client: ClientSettings = field(default_factory=ClientSettings)

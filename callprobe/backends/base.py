@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from callprobe.errors import CallprobeError, ExitCode
 from callprobe.timeline.events import Timeline
@@ -135,6 +135,32 @@ class Driver(abc.ABC):
     async def close(self) -> None:
         """Release everything; safe to call twice."""
         await self.disconnect()
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a server listens: ``server`` is what ``--server`` takes (``ws://`` for
+    KKIM, the ``http://`` base URL of the others); ``api`` is KKIM's auth API."""
+
+    server: str
+    api: str = ""
+
+
+class EmbeddedServer(Protocol):
+    """A reference server callprobe runs itself: ``start()``, then always ``stop()``."""
+
+    async def start(self) -> None:
+        """Bind and serve; raise ``ConfigError``/``ServerStartError`` naming the option to change."""
+
+    async def stop(self) -> None:
+        """Close every connection and the store; safe to call twice."""
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """Valid after ``start()``."""
+
+    def active_faults(self) -> list[str]:
+        """``name`` or ``name=value`` of each fault switched on."""
 
 
 class DriverError(CallprobeError):

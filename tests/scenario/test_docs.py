@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from callprobe.backends.kkim.server.faults import FAULTS
+from callprobe.backends.kkim.faults import FAULTS
 from callprobe.scenario.model import ACTION_VERBS, EXPECT_EVENTS, OUTCOMES
 from callprobe.scenario.schema import scenario_schema
 from callprobe.scenario.values import PLATFORM_NAMES

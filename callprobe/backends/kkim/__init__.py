@@ -1,0 +1,1 @@
+"""The KKIM message gateway, an OpenIM fork (``docs/backends/kkim.md``)."""

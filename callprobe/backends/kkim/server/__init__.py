@@ -12,7 +12,8 @@ connections and call transitions. A command that embeds the gateway keeps it
 off the user's terminal by setting that one logger's level.
 """
 
-from callprobe.backends.kkim.server.faults import FAULTS, Faults, parse_fault
+from callprobe.backends.kkim.faults import FAULTS
+from callprobe.backends.kkim.server.faults import Faults, parse_fault
 from callprobe.backends.kkim.server.server import LOGGER_NAME, EmbeddedGateway, ThreadedGateway
 
 __all__ = ["FAULTS", "LOGGER_NAME", "EmbeddedGateway", "Faults", "ThreadedGateway", "parse_fault"]

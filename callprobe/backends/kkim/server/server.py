@@ -26,6 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 
+from callprobe.backends.base import Endpoints
 from callprobe.errors import CallprobeError, ConfigError, ServerUnreachable
 from callprobe.backends.kkim.server.api import AuthApi
 from callprobe.backends.kkim.server.core import GatewayCore
@@ -104,6 +105,14 @@ class EmbeddedGateway:
         """``http://host:port`` of the auth API (valid after ``start()``)."""
         self._require_started()
         return f"http://{self.settings.host}:{self._api_port}"
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The gateway and its auth API (valid after ``start()``)."""
+        return Endpoints(self.ws_url, self.api_url)
+
+    def active_faults(self) -> list[str]:
+        return self.core.faults.active()
 
     @property
     def core(self) -> GatewayCore:

@@ -92,7 +92,7 @@ async def test_serve_subprocess_serves_and_stops_cleanly(serve: list[ServeProces
         await bob.close()
     out, err = await asyncio.wait_for(srv.proc.communicate(), STOP_S)
     assert srv.proc.returncode == 0, err.decode()
-    assert "gateway stopped" in out.decode()
+    assert "server stopped" in out.decode()
     assert "Traceback" not in err.decode()
 
 

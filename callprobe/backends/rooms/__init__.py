@@ -1,0 +1,1 @@
+"""The Go/Gin call-room service (``docs/backends/rooms.md``)."""

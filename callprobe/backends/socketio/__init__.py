@@ -1,0 +1,1 @@
+"""The FastAPI + Socket.IO chat backend (``docs/backends/socketio.md``)."""
