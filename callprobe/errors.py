@@ -19,6 +19,9 @@ class ExitCode(IntEnum):
     SCENARIO_INVALID = 3
     SERVER_UNREACHABLE = 4
     DIAGNOSIS_FOUND_ERRORS = 5
+    SERVER_START_FAILED = 6
+    INTERRUPTED = 130
+    TERMINATED = 143
     INTERNAL = 70
 
 
@@ -69,6 +72,13 @@ class ServerUnreachable(CallprobeError):
     code = "SERVER_UNREACHABLE"
     exit_code = ExitCode.SERVER_UNREACHABLE
     hint = "check the --server/--api URLs and that the gateway is running"
+
+
+class ServerStartError(CallprobeError):
+    """A server callprobe runs itself could not start: a port in use, a locked ``--db``."""
+
+    code = "SERVER_START_FAILED"
+    exit_code = ExitCode.SERVER_START_FAILED
 
 
 class DeadlineExceeded(CallprobeError):
