@@ -13,28 +13,54 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from callprobe.timeline.events import Event, Kind
-from callprobe.analysis.metrics import CallMetrics, derive_calls, media_flowing
+from callprobe.analysis.metrics import BUSY_CODES, CallMetrics, derive_calls, media_flowing
+from callprobe.timeline.events import (
+    Answered,
+    CallTimeout,
+    Cancelled,
+    Event,
+    ExpectationJudged,
+    FrameIn,
+    FrameOut,
+    HeartbeatReply,
+    HeartbeatSent,
+    HungUp,
+    IceCandidate,
+    InviteAcked,
+    InviteRefused,
+    Kicked,
+    PcState,
+    Rejected,
+    Ringing,
+    SelectedPair,
+    StepFinished,
+    StepStarted,
+    TextReceived,
+    WsClosed,
+)
 
 PASS, FAIL, PENDING = "pass", "fail", "pending"
 
 #: expectation event name -> predicate over one event.
 _MATCHERS: dict[str, Callable[[Event], bool]] = {
-    "ringing": lambda e: e.kind == Kind.RINGING.value,
-    "answered": lambda e: e.kind == Kind.ANSWERED.value,
-    "rejected": lambda e: e.kind == Kind.REJECTED.value,
+    "ringing": lambda e: isinstance(e, Ringing),
+    "answered": lambda e: isinstance(e, Answered),
+    "rejected": lambda e: isinstance(e, Rejected),
     # a server ending an unanswered call cancels the callee's ringing: that counts
-    "cancelled": lambda e: e.kind == Kind.CANCELLED.value
-    or (e.kind == Kind.CALL_TIMEOUT.value and e.get("action") == "cancel"),
-    "hung_up": lambda e: e.kind == Kind.HUNG_UP.value,
-    "call_timeout": lambda e: e.kind == Kind.CALL_TIMEOUT.value,
-    "busy": lambda e: e.kind == Kind.INVITE_REFUSED.value and (e.get("err_code") == 1802 or bool(e.get("busy"))),
-    "invite_acked": lambda e: e.kind == Kind.INVITE_ACKED.value,
-    "ice_connected": lambda e: e.kind == Kind.PC_STATE.value and e.get("state") == "connected",
-    "text_received": lambda e: e.kind == Kind.TEXT_RECEIVED.value,
-    "kicked": lambda e: e.kind == Kind.KICKED.value,
-    "disconnected": lambda e: e.kind == Kind.WS_CLOSED.value,
+    "cancelled": lambda e: isinstance(e, Cancelled) or (isinstance(e, CallTimeout) and e.action == "cancel"),
+    "hung_up": lambda e: isinstance(e, HungUp),
+    "call_timeout": lambda e: isinstance(e, CallTimeout),
+    "busy": lambda e: isinstance(e, InviteRefused) and (e.err_code in BUSY_CODES or bool(e.busy)),
+    "invite_acked": lambda e: isinstance(e, InviteAcked),
+    "ice_connected": lambda e: isinstance(e, PcState) and e.state == "connected",
+    "text_received": lambda e: isinstance(e, TextReceived),
+    "kicked": lambda e: isinstance(e, Kicked),
+    "disconnected": lambda e: isinstance(e, WsClosed),
 }
+
+#: Kinds too frequent or too internal to list as "seen instead".
+_NOISE: tuple[type[Event], ...] = (FrameOut, FrameIn, HeartbeatSent, HeartbeatReply, StepStarted, StepFinished,
+                                   ExpectationJudged, IceCandidate)
 
 EVENT_NAMES = (*_MATCHERS, "media_flowing")
 
@@ -68,10 +94,7 @@ def _fmt(ms: float) -> str:
 
 def _seen_instead(events: Sequence[Event], agent: str | None, since_ms: float) -> str:
     recent = [e for e in events if e.t_ms >= since_ms and (agent is None or e.agent == agent)
-              and e.kind not in (Kind.FRAME_OUT.value, Kind.FRAME_IN.value, Kind.HEARTBEAT_SENT.value,
-                                 Kind.HEARTBEAT_REPLY.value, Kind.STEP_STARTED.value,
-                                 Kind.STEP_FINISHED.value, Kind.EXPECTATION.value,
-                                 Kind.ICE_CANDIDATE.value)]
+              and not isinstance(e, _NOISE)]
     if not recent:
         return "nothing at all" if agent is None else f"{agent} saw nothing"
     shown = ", ".join(f"{e.kind}{'@' + e.agent if agent is None else ''} at +{_fmt(e.t_ms - since_ms)}"
@@ -98,7 +121,7 @@ def judge(expectation: Any, events: Sequence[Event], window: Window, now_ms: flo
     via = getattr(expectation, "via", None)
     if via is not None:  # ice_connected over a pair of this kind: judged on SELECTED_PAIR
         def match(e: Event) -> bool:
-            return e.kind == Kind.SELECTED_PAIR.value and _pair_is(e, via)
+            return isinstance(e, SelectedPair) and e.relayed == (via == "relay")
     if expectation.agent:
         who = [expectation.agent]
     elif expectation.event in ("ice_connected",):
@@ -134,21 +157,15 @@ def judge(expectation: Any, events: Sequence[Event], window: Window, now_ms: flo
     if expectation.event == "ice_connected" and not who:
         return Verdict(FAIL, "no call with media legs to check")
     if via is not None:
-        pairs = [e for e in events if window.anchor_ms <= e.t_ms and e.kind == Kind.SELECTED_PAIR.value
+        pairs = [e for e in events if window.anchor_ms <= e.t_ms and isinstance(e, SelectedPair)
                  and e.agent in [a for a in missing if a] + ([expectation.agent] if expectation.agent else [])]
         if pairs:
-            shown = "; ".join(f"{e.agent}: {e.get('local')} → {e.get('remote')}" for e in pairs)
+            shown = "; ".join(f"{e.agent}: {e.local} → {e.remote}" for e in pairs)
             return Verdict(FAIL, f"ice_connected, but not via {via}: selected pair {shown}")
     absentees = ", ".join(a for a in missing if a) or expectation.agent or "any agent"
     return Verdict(FAIL, f"no {expectation.event} on {absentees} within "
                          f"{_fmt(window.deadline_ms - window.anchor_ms)}; "
                          + _seen_instead(events, expectation.agent, window.anchor_ms))
-
-
-def _pair_is(e: Event, via: str) -> bool:
-    """``via`` ``relay``: the selected pair goes through a TURN relay; ``direct``: it does not."""
-    relayed = "relay" in (e.get("local"), e.get("remote"))
-    return relayed if via == "relay" else not relayed
 
 
 def _judge_outcome(want: str, call: CallMetrics | None, index: int | None, now_ms: float,

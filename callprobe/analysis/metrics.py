@@ -1,9 +1,11 @@
 """Per-call figures derived from the neutral timeline alone.
 
-A call starts at a caller's ``invite_sent``; its room is the one the server
-assigned (``invite_acked``) and every later event carrying that ``room_id``
-belongs to it. Nothing here touches agents or sockets, so the same figures
-come out of a live run and of a report reloaded from disk.
+The calls come from ``analysis.calls`` (one view for every reader); this
+module turns each into the figures a report shows: time to ring, time to
+answer, whether the join/accept notice reached the caller and how fast, the
+hang-up notice, ICE candidates and the selected pair, media received.
+Nothing here touches agents or sockets, so the same figures come out of a
+live run and of a report reloaded from disk.
 """
 
 from __future__ import annotations
@@ -12,27 +14,60 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from callprobe.timeline.events import Event, Kind
+from callprobe.analysis.calls import Call, Invitee, build_calls
+from callprobe.analysis.index import TimelineIndex
 from callprobe.rtc.ice_config import described_turn_urls
+from callprobe.timeline.events import (
+    AcceptSent,
+    Answered,
+    CallTimeout,
+    Cancelled,
+    CancelSent,
+    Event,
+    HangupSent,
+    HungUp,
+    IceCandidate,
+    InviteRefused,
+    MediaFirstFrame,
+    MediaStats,
+    Note,
+    PcState,
+    PeerClosed,
+    PeerCreated,
+    RejectSent,
+    SelectedPair,
+    SignalSent,
+)
 
 CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
 
-#: NOTE marking the start of a run's teardown: actions after it (cancelling or
+#: Note marking the start of a run's teardown: actions after it (cancelling or
 #: hanging up what the scenario left open) do not decide a call's outcome.
 TEARDOWN_NOTE = "teardown"
 
-_OUTCOME_BY_KIND = {
-    Kind.REJECTED.value: "rejected",
-    Kind.CANCELLED.value: "cancelled",
-    Kind.CALL_TIMEOUT.value: "no-answer",
-}
+#: Error codes that mean "busy" (KKIM 1802); other backends say so in ``busy``.
+BUSY_CODES = frozenset({1802})
 
 
 @dataclass
-class Notice:
+class NoticeDelivery:
+    """Whether a notice reached the other party, how fast, and by which path."""
+
     delivered: bool = False
     latency_ms: float | None = None
     path: str | None = None
+
+
+@dataclass
+class InviteeMetrics:
+    """One invited party's part of a call."""
+
+    agent: str
+    user: str
+    outcome: str = "no-answer"
+    time_to_ring_ms: float | None = None
+    rang_via: str | None = None
+    time_to_answer_ms: float | None = None
 
 
 @dataclass
@@ -46,12 +81,13 @@ class CallMetrics:
     time_to_ring_ms: float | None = None
     time_to_answer_ms: float | None = None
     rang: list[str] = field(default_factory=list)
-    join_notice: Notice = field(default_factory=Notice)
-    hangup_notice: Notice = field(default_factory=Notice)
+    invitees: list[InviteeMetrics] = field(default_factory=list)
+    join_notice: NoticeDelivery = field(default_factory=NoticeDelivery)
+    hangup_notice: NoticeDelivery = field(default_factory=NoticeDelivery)
     ice: dict[str, Any] = field(default_factory=lambda: {"candidates": {}, "selected": {}, "connected_ms": None,
                                                           "turn_configured": {}, "relayed": None})
     media: dict[str, dict[str, Any]] = field(default_factory=dict)
-    signaling: dict[str, Any] = field(default_factory=dict)
+    signaling: dict[str, Any] = field(default_factory=lambda: {"invite_dialect": None, "hung_up_by": None})
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -59,167 +95,184 @@ class CallMetrics:
         return out
 
 
-def _callees(event: Event) -> list[str]:
-    for key in ("callees", "to", "callee", "invitees"):
-        value = event.get(key)
-        if isinstance(value, list):
-            return [str(v) for v in value]
-        if isinstance(value, str) and value:
-            return [value]
-    return []
+def teardown_index(index: TimelineIndex) -> int:
+    """Index of the teardown mark, or past the end."""
+    for i, e in index.of(Note):
+        if e.note == TEARDOWN_NOTE:
+            return i
+    return len(index)
 
 
-def _calls_from_invites(events: Sequence[Event]) -> list[tuple[Event, Event | None]]:
-    """Pair each ``invite_sent`` with the caller's next ack or refusal."""
-    pairs: list[tuple[Event, Event | None]] = []
-    for index, sent in enumerate(events):
-        if sent.kind != Kind.INVITE_SENT.value:
-            continue
-        answer = next(
-            (e for e in events[index + 1:]
-             if e.agent == sent.agent and e.kind in (Kind.INVITE_ACKED.value, Kind.INVITE_REFUSED.value)),
-            None,
-        )
-        pairs.append((sent, answer))
-    return pairs
-
-
-def _teardown_ms(events: Sequence[Event]) -> float:
-    for e in events:
-        if e.kind == Kind.NOTE.value and e.get("note") == TEARDOWN_NOTE:
-            return e.t_ms
-    return float("inf")
-
-
-def derive_calls(events: Sequence[Event]) -> list[CallMetrics]:
+def derive_calls(events: Sequence[Event] | TimelineIndex) -> list[CallMetrics]:
     """Every call the timeline shows, with its figures."""
-    calls = []
-    teardown_ms = _teardown_ms(events)
-    for sent, answer in _calls_from_invites(events):
-        room = str(answer.get("room_id", "")) if answer and answer.kind == Kind.INVITE_ACKED.value else ""
-        call = CallMetrics(
-            caller=sent.agent, callee=",".join(_callees(sent)), room_id=room,
-            media_kind=str(sent.get("media", "video")), invite_sent_ms=sent.t_ms,
-        )
-        if answer is None:
-            call.outcome = "failed"
-        elif answer.kind == Kind.INVITE_REFUSED.value:
-            busy = answer.get("err_code") == 1802 or bool(answer.get("busy"))
-            call.outcome = "busy" if busy else "failed"
-        else:
-            _fill(call, [e for e in events if e.get("room_id") == room and e.t_ms >= sent.t_ms], teardown_ms)
-        calls.append(call)
-    return calls
+    index = events if isinstance(events, TimelineIndex) else TimelineIndex(events)
+    cut = teardown_index(index)
+    return [call_metrics(index, call, cut) for call in build_calls(index)]
 
 
-def _fill(call: CallMetrics, all_events: list[Event], teardown_ms: float = float("inf")) -> None:
-    events = [e for e in all_events if e.t_ms < teardown_ms]
+def call_metrics(index: TimelineIndex, call: Call, cut: int | None = None) -> CallMetrics:
+    cut = len(index) if cut is None else cut
+    m = CallMetrics(caller=call.caller, callee=",".join(_callee_names(call)), room_id=call.room_id if call.ack else "",
+                    media_kind=call.media or "video", invite_sent_ms=call.invite.t_ms)
+    if call.refusal is not None:
+        refusal = call.refusal[1]
+        busy = isinstance(refusal, InviteRefused) and (refusal.err_code in BUSY_CODES or bool(refusal.busy))
+        m.outcome = "busy" if busy else "failed"
+        return m
+    if call.ack is None:
+        return m
+    rings = [h for h in call.ringing if h[0] < cut]
+    m.rang = sorted({e.agent for _, e in rings})
+    if rings:
+        m.time_to_ring_ms = rings[0][1].t_ms - call.invite.t_ms
+        m.signaling["invite_dialect"] = rings[0][1].dialect or None
+    m.invitees = [_invitee(index, call, inv, cut) for inv in call.invitees]
+    _fill_answer(index, call, m, cut)
+    _fill_hangup(index, call, m, cut)
+    legs = [e for _, e in _room_events(index, call)]
+    _fill_ice(m, legs)
+    _fill_media(m, legs)
+    return m
 
-    def first(kind: Kind, agent: str | None = None, not_agent: str | None = None,
-              **match: Any) -> Event | None:
-        for e in events:
-            if e.kind != kind.value or (agent and e.agent != agent) or (not_agent and e.agent == not_agent):
-                continue
-            if all(e.get(k) == v for k, v in match.items()):
-                return e
-        return None
 
-    caller = call.caller
-    ringing = [e for e in events if e.kind == Kind.RINGING.value]
-    call.rang = sorted({e.agent for e in ringing})
-    if ringing:
-        call.time_to_ring_ms = ringing[0].t_ms - call.invite_sent_ms
-        call.signaling["invite_dialect"] = ringing[0].get("dialect")
-    if call.rang and not call.callee:
-        call.callee = call.rang[0]
-    accept = first(Kind.ACCEPT_SENT)
-    answered = first(Kind.ANSWERED, agent=caller)
-    if accept is not None:
-        call.callee = accept.agent
-    if answered is not None:
-        call.time_to_answer_ms = answered.t_ms - call.invite_sent_ms
-        call.join_notice = Notice(
-            True,
-            None if accept is None else answered.t_ms - accept.t_ms,
-            answered.get("path"),
-        )
-    # outcome: what ended the ringing phase, as the caller saw it
-    if answered is not None or accept is not None:
-        call.outcome = "answered"
+def _callee_names(call: Call) -> list[str]:
+    """The callees as the report names them: their agents, else their user IDs."""
+    return [inv.agents[0] if inv.agents else inv.user for inv in call.invitees] or list(call.callee_users)
+
+
+def _room_events(index: TimelineIndex, call: Call) -> list[tuple[int, Event]]:
+    return [(i, e) for i, e in enumerate(index.events)
+            if call.invite_idx <= i < call.window_end and call.in_room(e)]
+
+
+def _invitee(index: TimelineIndex, call: Call, inv: Invitee, cut: int) -> InviteeMetrics:
+    agent = inv.agents[0] if inv.agents else inv.user
+    out = InviteeMetrics(agent=agent, user=inv.user)
+    ring = inv.first_ring
+    if ring is not None and ring[0] < cut:
+        out.time_to_ring_ms = ring[1].t_ms - call.invite.t_ms
+        out.rang_via = ring[1].via or None
+    if (inv.accept is not None and inv.accept[0] < cut) or (inv.answered is not None and inv.answered[0] < cut):
+        out.outcome = "answered"
+        if inv.answered is not None:
+            out.time_to_answer_ms = inv.answered[1].t_ms - call.invite.t_ms
+    elif (inv.reject is not None and inv.reject[0] < cut) or (inv.rejected is not None and inv.rejected[0] < cut):
+        out.outcome = "rejected"
     else:
-        ending = next((e for e in events if e.kind in _OUTCOME_BY_KIND), None)
-        if first(Kind.CANCEL_SENT, agent=caller) is not None:
-            call.outcome = "cancelled"
-        elif first(Kind.REJECT_SENT) is not None:
-            call.outcome = "rejected"
-        elif ending is not None:
-            call.outcome = _OUTCOME_BY_KIND[ending.kind]
-        elif ringing:
-            call.outcome = "no-answer"  # still ringing when the scenario ended
+        out.outcome = _unanswered_outcome(index, call, inv, cut)
+    return out
+
+
+def _unanswered_outcome(index: TimelineIndex, call: Call, inv: Invitee, cut: int) -> str:
+    if index.find(CancelSent, call.invite_idx, min(cut, call.window_end), agents=[call.caller],
+                  pred=call.in_room) is not None:
+        return "cancelled"
+    agents = [call.caller, *inv.agents]
+    ended = index.find((Cancelled, CallTimeout), call.invite_idx, min(cut, call.window_end), agents=agents,
+                       pred=call.in_room)
+    if ended is not None:
+        return "cancelled" if isinstance(ended[1], Cancelled) else "no-answer"
+    return "no-answer" if inv.rang else "failed"
+
+
+def _fill_answer(index: TimelineIndex, call: Call, m: CallMetrics, cut: int) -> None:
+    """Outcome, time to answer and the join/accept notice, as the caller saw the ringing phase end."""
+    lo, hi = call.invite_idx, min(cut, call.window_end)
+    accept = index.find(AcceptSent, lo, hi, agents=call.callee_agents, pred=call.in_room)
+    answered = index.find(Answered, lo, hi, agents=[call.caller], pred=call.in_room)
+    if accept is not None:
+        m.callee = accept[1].agent
+    if answered is not None:
+        m.time_to_answer_ms = answered[1].t_ms - call.invite.t_ms
+        m.join_notice = NoticeDelivery(True, None if accept is None else answered[1].t_ms - accept[1].t_ms,
+                                       answered[1].path or None)
+    outcomes = [inv.outcome for inv in m.invitees]
+    if "answered" in outcomes or accept is not None or answered is not None:
+        m.outcome = "answered"
+    elif index.find(CancelSent, lo, hi, agents=[call.caller], pred=call.in_room) is not None:
+        m.outcome = "cancelled"
+    elif outcomes and all(o == "rejected" for o in outcomes):
+        m.outcome = "rejected"
+    elif index.find(RejectSent, lo, hi, pred=call.in_room) is not None and len(outcomes) <= 1:
+        m.outcome = "rejected"
+    else:
+        ended = index.find((Cancelled, CallTimeout), lo, hi, pred=call.in_room)
+        if ended is not None:
+            m.outcome = "cancelled" if isinstance(ended[1], Cancelled) else "no-answer"
+        elif m.rang:
+            m.outcome = "no-answer"  # still ringing when the scenario ended
         else:
-            call.outcome = "failed"
-    # hangup notice: the first hang-up sent, and its arrival on another agent
-    hang = first(Kind.HANGUP_SENT)
-    if hang is not None:
-        got = first(Kind.HUNG_UP, not_agent=hang.agent)
-        call.hangup_notice = Notice(got is not None, None if got is None else got.t_ms - hang.t_ms,
-                                    None if got is None else got.get("path"))
-        call.signaling["hung_up_by"] = hang.agent
-    _fill_ice(call, all_events)
-    _fill_media(call, all_events)
+            m.outcome = "failed"
 
 
-#: What a SELECTED_PAIR event says of the nominated pair.
-_PAIR_KEYS = ("local", "remote", "protocol", "local_address", "remote_address")
+def _fill_hangup(index: TimelineIndex, call: Call, m: CallMetrics, cut: int) -> None:
+    """The first hang-up sent, and its arrival on another agent."""
+    lo, hi = call.invite_idx, min(cut, call.window_end)
+    hang = index.find(HangupSent, lo, hi, pred=call.in_room)
+    if hang is None:
+        return
+    got = index.find(HungUp, hang[0], hi, pred=lambda e: call.in_room(e) and e.agent != hang[1].agent)
+    m.hangup_notice = NoticeDelivery(got is not None, None if got is None else got[1].t_ms - hang[1].t_ms,
+                                     None if got is None else (got[1].path or None))
+    m.signaling["hung_up_by"] = hang[1].agent
 
 
-def _fill_ice(call: CallMetrics, events: list[Event]) -> None:
+def _fill_ice(m: CallMetrics, events: list[Event]) -> None:
     candidates: dict[str, dict[str, int]] = {}
     selected: dict[str, dict[str, str]] = {}
     connected: dict[str, float] = {}
     turn: dict[str, bool] = {}
     for e in events:
-        if e.kind == Kind.ICE_CANDIDATE.value and e.get("side", "local") == "local":
+        if isinstance(e, IceCandidate) and e.side == "local":
             counts = candidates.setdefault(e.agent, dict.fromkeys(CANDIDATE_TYPES, 0))
-            ctype = str(e.get("type", ""))
-            if ctype in counts:
-                counts[ctype] += 1
-        elif e.kind == Kind.SELECTED_PAIR.value:
-            selected[e.agent] = {key: str(e.get(key, "")) for key in _PAIR_KEYS if key in e.fields}
-        elif e.kind == Kind.PEER_CREATED.value:
-            turn[e.agent] = bool(described_turn_urls(e.get("ice_servers")))
-        elif e.kind == Kind.PC_STATE.value and e.get("state") == "connected":
+            if e.candidate_type in counts:
+                counts[e.candidate_type] += 1
+        elif isinstance(e, SelectedPair):
+            selected[e.agent] = {"local": e.local, "remote": e.remote, "protocol": e.protocol,
+                                 "local_address": e.local_address, "remote_address": e.remote_address}
+        elif isinstance(e, PeerCreated):
+            turn[e.agent] = bool(described_turn_urls(e.ice_servers))
+        elif isinstance(e, PcState) and e.state == "connected":
             connected.setdefault(e.agent, e.t_ms)
-    call.ice["candidates"] = candidates
-    call.ice["selected"] = selected
-    call.ice["turn_configured"] = turn
+    m.ice["candidates"] = candidates
+    m.ice["selected"] = selected
+    m.ice["turn_configured"] = turn
     # "TURN was needed": a selected pair runs through a relay (None: no pair was selected)
-    call.ice["relayed"] = (any("relay" in (p.get("local"), p.get("remote")) for p in selected.values())
-                           if selected else None)
-    offer = next((e for e in events if e.kind == Kind.SIGNAL_SENT.value and e.get("signal_type") == "offer"), None)
-    legs = {e.agent for e in events if e.kind == Kind.PEER_CREATED.value}
+    m.ice["relayed"] = (any("relay" in (p["local"], p["remote"]) for p in selected.values())
+                        if selected else None)
+    offer = next((e for e in events if isinstance(e, SignalSent) and e.signal_type == "offer"), None)
+    legs = {e.agent for e in events if isinstance(e, PeerCreated)}
     if offer is not None and legs and legs <= set(connected):
-        call.ice["connected_ms"] = max(connected.values()) - offer.t_ms
+        m.ice["connected_ms"] = max(connected.values()) - offer.t_ms
 
 
-def _fill_media(call: CallMetrics, events: list[Event]) -> None:
+#: MediaStats figures a report shows per agent (besides the frame counts).
+_STATS = ("audio_packets_sent", "audio_bytes_sent", "audio_packets_received", "audio_packets_lost",
+          "audio_remote_packets_lost", "audio_jitter_ms", "audio_rtt_ms", "video_packets_sent",
+          "video_bytes_sent", "video_packets_received", "video_packets_lost", "video_remote_packets_lost",
+          "video_jitter_ms", "video_rtt_ms", "bytes_sent", "bytes_received", "rtt_ms", "jitter_ms",
+          "packets_lost")
+
+
+def _fill_media(m: CallMetrics, events: list[Event]) -> None:
     media: dict[str, dict[str, Any]] = {}
     for e in events:
-        if e.kind == Kind.MEDIA_FIRST_FRAME.value:
+        if isinstance(e, MediaFirstFrame):
             entry = media.setdefault(e.agent, {"audio_frames": 0, "video_frames": 0})
-            entry.setdefault("first_frame_ms", {})[str(e.get("media"))] = e.t_ms
-        elif e.kind == Kind.MEDIA_STATS.value:
+            entry.setdefault("first_frame_ms", {})[e.media] = e.t_ms
+        elif isinstance(e, MediaStats):
             entry = media.setdefault(e.agent, {"audio_frames": 0, "video_frames": 0})
-            for key, value in e.fields.items():
-                if key not in ("room_id",):
-                    entry[key] = value
-        elif e.kind == Kind.PEER_CLOSED.value and isinstance(e.get("frames"), dict):
+            entry["audio_frames"], entry["video_frames"] = e.audio_frames, e.video_frames
+            for key in _STATS:
+                entry[key] = getattr(e, key)
+            entry.update(e.extra)
+        elif isinstance(e, PeerClosed):
             # frames counted up to the close: the last word when stats came earlier or never
             entry = media.setdefault(e.agent, {"audio_frames": 0, "video_frames": 0})
-            for kind, count in e.get("frames").items():
+            for kind, count in e.frames.items():
                 key = f"{kind}_frames"
                 entry[key] = max(int(entry.get(key, 0) or 0), int(count))
-    call.media = media
+    m.media = media
 
 
 def media_flowing(call: CallMetrics, agent: str) -> bool:

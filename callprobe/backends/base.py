@@ -1,10 +1,10 @@
 """The small interface every backend driver implements.
 
 An agent drives a call through a ``Driver`` and reads back *neutral* notices
-(``Notice``); it never sees a backend's frames. Drivers record every frame and
-state change on the shared ``Timeline`` themselves, with neutral event kinds
-(``callprobe.timeline.events.Kind``), so runner, metrics, diagnostics and reports work
-unchanged for KKIM today and for the Socket.IO and Gin backends later.
+(``DriverNotice``); it never sees a backend's frames. Drivers record every
+frame and state change on the shared timeline themselves, as the neutral
+typed events of ``callprobe.timeline.events``, so engine, analysis and
+reporters work unchanged for every backend (``docs/architecture.md#backends``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from __future__ import annotations
 import abc
 import asyncio
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
 from callprobe.errors import CallprobeError, ExitCode
-from callprobe.timeline.events import Timeline
 from callprobe.settings import ClientSettings
+from callprobe.timeline.recorder import Timeline
 
 MediaKind = Literal["audio", "video"]
 
@@ -36,7 +37,7 @@ NOTICE_KINDS = (
 
 
 @dataclass(frozen=True)
-class Notice:
+class DriverNotice:
     """Something the backend told this agent, in neutral terms.
 
     ``room_id`` identifies the call; ``peer`` the other user; ``path`` how it
@@ -61,12 +62,22 @@ class InviteResult:
 
 @dataclass(frozen=True)
 class AgentIdentity:
-    """Who an agent is on the backend."""
+    """Who an agent is on the backend.
+
+    ``user_id`` is how the backend names the user in its messages (KKIM: the
+    scenario's user ID; backends with integer ids: the id login returned, as
+    text); ``username`` is what the user logs in with (KKIM: the user ID).
+    """
 
     name: str                 # scenario name (timeline agent column)
     user_id: str
     platform_id: int = 5
     nickname: str = ""
+    username: str = ""
+
+    @property
+    def login_name(self) -> str:
+        return self.username or self.user_id
 
 
 class Driver(abc.ABC):
@@ -83,7 +94,7 @@ class Driver(abc.ABC):
         self.identity = identity
         self.timeline = timeline
         self.settings = settings
-        self.notices: asyncio.Queue[Notice] = asyncio.Queue()
+        self.notices: asyncio.Queue[DriverNotice] = asyncio.Queue()
 
     # connection
     @abc.abstractmethod
@@ -109,7 +120,7 @@ class Driver(abc.ABC):
 
     # calls
     @abc.abstractmethod
-    async def invite(self, callees: list[str], media: MediaKind, timeout_s: int) -> InviteResult:
+    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int) -> InviteResult:
         """Place a call; returns the server-assigned room."""
 
     @abc.abstractmethod
@@ -130,7 +141,7 @@ class Driver(abc.ABC):
 
     # messages
     @abc.abstractmethod
-    async def send_text(self, peer: str, text: str) -> None: ...
+    async def send_text(self, peer: AgentIdentity, text: str) -> None: ...
 
     async def close(self) -> None:
         """Release everything; safe to call twice."""
@@ -144,6 +155,81 @@ class Endpoints:
 
     server: str
     api: str = ""
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """Everything a family's ``create_driver`` needs for one agent.
+
+    ``agent`` and ``server`` are the scenario's ``AgentConfig`` and
+    ``ServerConfig`` (``None`` when a command builds a driver without a
+    scenario); each family reads the options it understands.
+    """
+
+    identity: AgentIdentity
+    timeline: Timeline
+    settings: ClientSettings
+    endpoints: Endpoints
+    agent: Any = None
+    server: Any = None
+
+
+@dataclass(frozen=True)
+class WalkTarget:
+    """Where and whom ``callprobe diagnose`` walks: a server and two accounts.
+
+    ``server`` is what ``--server`` takes for the family; ``api`` is KKIM's
+    auth API. ``login`` is the scenario's ``LoginConfig`` (KKIM), ``password``
+    the accounts' password (backends that log in with one). ``ice`` is an
+    ``rtc.ice_config.IceConfig``; per-side ICE and namespaces override it.
+    """
+
+    server: str
+    api: str
+    caller: str
+    callee: str
+    family: str = "kkim"
+    caller_platform: int = 5
+    callee_platform: int = 5
+    media: MediaKind = "video"
+    login: Any = None
+    password: str = ""
+    register: bool = False
+    backend: Any = None
+    ice: Any = None
+    caller_ice: Any = None
+    callee_ice: Any = None
+    caller_netns: str | None = None
+    callee_netns: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthProbe:
+    """A connection attempt that must be refused: ``run()`` returns the probe
+    marker fields (``outcome``, ``status``, ...; ``analysis.diagnostics.links``)."""
+
+    step: str
+    run: Callable[[], Awaitable[dict[str, Any]]]
+
+
+class WalkProbes(abc.ABC):
+    """What ``callprobe diagnose`` asks a backend beyond the common links.
+
+    Each family's ``walk.py`` has ``create_probes(target, settings)``. Every
+    method returns StepFinished fields (``analysis.diagnostics.links``).
+    """
+
+    @abc.abstractmethod
+    def auth_probes(self) -> list[AuthProbe]:
+        """Handshakes without or with a forged identity, in walk order."""
+
+    @abc.abstractmethod
+    async def heartbeat(self, driver: Driver) -> dict[str, Any]:
+        """One heartbeat round: ``ok``, ``sent``, ``replies``, ``rtt_ms``."""
+
+    @abc.abstractmethod
+    async def history(self, driver: Driver, peer: AgentIdentity, room_id: str) -> dict[str, Any]:
+        """The call's invitation as history returns it: ``found``, ``complete``, ``missing``."""
 
 
 class EmbeddedServer(Protocol):
@@ -176,3 +262,11 @@ class DriverError(CallprobeError):
         super().__init__(text)
         self.operation, self.err_code, self.err_msg = operation, err_code, err_msg
         self.explanation = explanation
+
+
+class InviteRefusedError(DriverError):
+    """The server refused an invite; ``busy`` lists users already in a call."""
+
+    def __init__(self, err_code: int, err_msg: str, explanation: str, busy: tuple[str, ...]) -> None:
+        super().__init__("invite", err_code, err_msg, explanation)
+        self.busy = busy

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
-import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.text import Text
 
 from callprobe.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
+    from callprobe.analysis.results import WalkResult
+    from callprobe.backends.kkim.login import LoginConfig
+    from callprobe.rtc.ice_config import IceConfig
     from callprobe.scenario.model import Scenario
-    from callprobe.engine.walk import WalkResult
+    from callprobe.settings import ClientSettings
 
 
 @click.command("diagnose")
@@ -118,18 +117,20 @@ def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None,
     if deadline is not None:
         plan.settings = replace(plan.settings, default_expect_within_s=deadline)
 
+    from callprobe.reporters import diagnose as report
+
     err, out = Console(stderr=True), Console()
     result = asyncio.run(_walk(plan, err))
-    _report(result, out, show_ladder=not no_ladder, echoes=verbose)
+    report.render(result, out, show_ladder=not no_ladder, echoes=verbose)
     if json_path:
-        json_path.write_text(json.dumps(report_dict(result), indent=2, default=str) + "\n")
+        report.write_json(result, json_path)
     if html_path:
-        html_path.write_text(_html(result))
+        html_path.write_text(report.html(result))
     if bundle_path:
-        _bundle(result, bundle_path)
+        report.write_bundle(result, bundle_path)
     if result.aborted:
-        sys.exit(int(ExitCode.SERVER_UNREACHABLE))
-    sys.exit(int(ExitCode.OK if result.healthy else ExitCode.DIAGNOSIS_FOUND_ERRORS))
+        click.get_current_context().exit(int(ExitCode.SERVER_UNREACHABLE))
+    click.get_current_context().exit(int(ExitCode.OK if result.healthy else ExitCode.DIAGNOSIS_FOUND_ERRORS))
 
 
 @dataclass
@@ -143,9 +144,9 @@ class _Plan:
     caller_platform: int
     callee_platform: int
     media: str
-    login: Any
-    ice: Any
-    settings: Any
+    login: LoginConfig
+    ice: IceConfig
+    settings: ClientSettings
     faults: tuple[str, ...]
     scenario: Scenario | None = None
     caller_agent: str = ""
@@ -202,7 +203,8 @@ async def _walk(plan: _Plan, err: Console) -> WalkResult:
         gateway_settings,
         services_for,
     )
-    from callprobe.engine.walk import Walk, WalkTarget
+    from callprobe.backends.base import WalkTarget
+    from callprobe.engine.walk import Walk
 
     embedded = not plan.ws_url
     gw = gateway_settings(plan.login, plan.faults) if embedded else None
@@ -225,7 +227,7 @@ async def _walk(plan: _Plan, err: Console) -> WalkResult:
                 "callee_ice": agent_ice(sc, plan.callee_agent, services, embedded=embedded),
                 "caller_netns": sc.agents[plan.caller_agent].netns,
                 "callee_netns": sc.agents[plan.callee_agent].netns}
-        target = WalkTarget(ws_url=str(ws_url), api_url=api_url or "", caller=plan.caller,
+        target = WalkTarget(server=str(ws_url), api=api_url or "", caller=plan.caller,
                             callee=plan.callee, caller_platform=plan.caller_platform,
                             callee_platform=plan.callee_platform, media=plan.media,  # type: ignore[arg-type]
                             login=plan.login, ice=plan.ice, **sides)
@@ -238,92 +240,3 @@ async def _walk(plan: _Plan, err: Console) -> WalkResult:
     finally:
         if services is not None:
             await services.stop()
-
-
-def report_dict(result: WalkResult) -> dict[str, Any]:
-    t = result.target
-    return {
-        "schema": 1,
-        "target": {"ws_url": t.ws_url, "api_url": t.api_url, "caller": t.caller, "callee": t.callee,
-                   "caller_platform": t.caller_platform, "callee_platform": t.callee_platform,
-                   "media": t.media},
-        "healthy": result.healthy,
-        "aborted": result.aborted or None,
-        "first_broken": result.first.to_json() if result.first else None,
-        "links": [{"link": link, "step": step, "agent": agent, "ok": ok}
-                  for link, step, agent, ok in result.links],
-        "findings": [f.to_json() for f in result.findings],
-        "duration_ms": round(result.duration_ms, 3),
-        "events": [e.to_json() for e in result.events],
-    }
-
-
-def _ladder(result: WalkResult, echoes: bool = False) -> Any:
-    from callprobe.reporters.ladder import build_ladder
-
-    return build_ladder(result.events, result.findings, echoes=echoes)
-
-
-def _html(result: WalkResult) -> str:
-    from callprobe.reporters.ladder_html import render_ladder_html
-
-    t = result.target
-    return render_ladder_html(_ladder(result), title=f"callprobe diagnose {t.caller} → {t.callee}")
-
-
-def _report(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = False) -> None:
-    from callprobe.reporters.ladder import render_ladder
-
-    t = result.target
-    out.print(Text(f"diagnose {t.caller} → {t.callee} ({t.media}) at {t.ws_url}", style="bold"))
-    for link, step, agent, ok in result.links:
-        what = link if step in (link, "invite", "connect", "answer") else f"{link}: {step}"
-        who = f" ({agent})" if agent else ""
-        out.print(Text(f"  {'✓' if ok else '✗'} {what}{who}", style="green" if ok else "red"))
-    if show_ladder and result.events:
-        out.print(render_ladder(_ladder(result, echoes), width=min(out.width, 140)))
-    for finding in result.findings:
-        style = {"error": "bold red", "warning": "yellow"}.get(finding.severity.value, "")
-        out.print(Text(f"{finding.code} ({finding.severity.value}) — {finding.title}", style=style))
-        if finding.detail:
-            out.print(f"  what happened: {finding.detail}")
-        if finding.hint:
-            out.print(f"  hint: {finding.hint}")
-        for e in finding.evidence[:4]:
-            extra = {k: v for k, v in e.fields.items() if k not in ("room_id",)}
-            out.print(f"  evidence +{e.t_ms:.0f} ms {e.agent or '-'} {e.kind} {_short(extra)}")
-    if result.aborted:
-        out.print(Text(f"UNREACHABLE  {result.aborted}", style="bold red"))
-    elif result.first is not None or not result.healthy:
-        first = result.first or next((f for f in result.findings), None)
-        if first is None:
-            out.print(Text("BROKEN  a link failed; see the list above", style="bold red"))
-            return
-        out.print(Text(f"BROKEN  first broken link: {first.link} — {first.code}: "
-                       f"{first.title}", style="bold red"))
-    elif result.healthy:
-        out.print(Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s",
-                       style="bold green"))
-
-
-def _short(fields: dict[str, Any]) -> str:
-    text = json.dumps(fields, default=str, separators=(",", ":"))
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _bundle(result: WalkResult, path: Path) -> None:
-    from callprobe.reporters.ladder import render_ladder_text
-
-    files = {
-        "report.json": json.dumps(report_dict(result), indent=2, default=str) + "\n",
-        "ladder.html": _html(result),
-        "ladder.txt": render_ladder_text(_ladder(result)),
-    }
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name, text in files.items():
-                zf.writestr(name, text)
-        return
-    path.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (path / name).write_text(text)

@@ -14,7 +14,7 @@ from rich.console import Console
 from callprobe.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
-    from callprobe.engine.runner import RunResult
+    from callprobe.analysis.results import RunResult
     from callprobe.scenario.model import Scenario
 
 
@@ -91,7 +91,7 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
         write_junit(result, junit_path)
     if html_path:
         from callprobe.reporters.ladder import build_ladder
-        from callprobe.reporters.ladder_html import render_ladder_html
+        from callprobe.reporters.ladder import render_ladder_html
 
         ladder = build_ladder(result.events, result.findings)
         html_path.write_text(render_ladder_html(ladder, title=f"callprobe run {result.scenario}"))

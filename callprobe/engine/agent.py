@@ -20,16 +20,17 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.backends.base import Driver, DriverError, MediaKind, Notice
+from callprobe.backends.base import AgentIdentity, Driver, DriverError, DriverNotice, MediaKind
 from callprobe.errors import CallprobeError
-from callprobe.timeline.events import Kind, Scoped, Timeline
+from callprobe.timeline.events import ENDING_NOTICES, Note
+from callprobe.timeline.recorder import Scoped, Timeline
 from callprobe.net.netns import placed
 from callprobe.rtc.ice_config import IceConfig
-from callprobe.rtc.peer import CallPeer
+from callprobe.rtc.peer import CallPeer, TurnProber
 from callprobe.settings import ClientSettings
 
 #: Notices after which a call leg is over for this agent.
-_ENDING = ("rejected", "cancelled", "hung_up", "call_timeout")
+_ENDING = tuple(cls.KIND for cls in ENDING_NOTICES)
 
 
 @dataclass
@@ -45,7 +46,7 @@ class CallLeg:
     ended: bool = False
     pending_candidates: list[Any] = field(default_factory=list)
     remote_set: bool = False
-    inbox: asyncio.Queue[Notice] = field(default_factory=asyncio.Queue)
+    inbox: asyncio.Queue[DriverNotice] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
     media_task: asyncio.Task[None] | None = None
     closing: asyncio.Task[None] | None = None
@@ -57,7 +58,7 @@ class Agent:
 
     def __init__(self, name: str, driver: Driver, timeline: Timeline,
                  settings: ClientSettings, ice: IceConfig, media: MediaKind = "video",
-                 netns: str | None = None) -> None:
+                 netns: str | None = None, turn_prober: TurnProber | None = None) -> None:
         self.name = name
         self.netns = netns
         self.driver = driver
@@ -66,7 +67,8 @@ class Agent:
         self.ice = ice
         self.media: MediaKind = media
         self.calls: dict[str, CallLeg] = {}
-        self.ringing: list[Notice] = []
+        self.ringing: list[DriverNotice] = []
+        self._turn_prober = turn_prober
         self._rang = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -107,16 +109,16 @@ class Agent:
 
     # ----------------------------------------------------------------- calls
 
-    async def invite(self, callee_users: list[str], media: MediaKind, timeout_s: int) -> str | None:
+    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int) -> str | None:
         """Place one call to every user listed; the server's room, or None when refused."""
         try:
-            result = await self.driver.invite(list(callee_users), media, timeout_s)
+            result = await self.driver.invite(list(callees), media, timeout_s)
         except DriverError:
-            return None  # recorded as INVITE_REFUSED by the driver
-        self.calls[result.room_id] = CallLeg(result.room_id, callee_users[0], media, "caller")
+            return None  # recorded as InviteRefused by the driver
+        self.calls[result.room_id] = CallLeg(result.room_id, callees[0].user_id, media, "caller")
         return result.room_id
 
-    async def _ringing_room(self, room_id: str | None) -> Notice:
+    async def _ringing_room(self, room_id: str | None) -> DriverNotice:
         """The ring to act on; waits (``request_timeout_s``) for one the driver
         has seen but the pump has not filed yet."""
         loop = asyncio.get_running_loop()
@@ -163,8 +165,8 @@ class Agent:
             await self.driver.hangup(leg.room_id)
         await self._end_leg(leg)
 
-    async def send_text(self, peer_user: str, text: str) -> None:
-        await self.driver.send_text(peer_user, text)
+    async def send_text(self, peer: AgentIdentity, text: str) -> None:
+        await self.driver.send_text(peer, text)
 
     def _active_leg(self, room_id: str | None, role: str | None = None) -> CallLeg:
         for leg in reversed(list(self.calls.values())):
@@ -181,7 +183,7 @@ class Agent:
         while True:
             self._file(await self.driver.notices.get())
 
-    def _file(self, notice: Notice) -> None:
+    def _file(self, notice: DriverNotice) -> None:
         """Book a notice at once; a leg's WebRTC work goes to that leg's worker."""
         if notice.kind == "ringing":
             self.ringing.append(notice)
@@ -198,9 +200,9 @@ class Agent:
         leg = self.calls.get(notice.room_id)
         if leg is None or leg.ended:
             if notice.kind == "signal_received":
-                self.timeline.record(self.name, Kind.NOTE, note="signal_ignored",
-                                     text=f"{notice.data.get('signal_type')} for room {notice.room_id} "
-                                          "with no matching call leg: ignored")
+                self.timeline.record(Note(agent=self.name, room_id=notice.room_id, note="signal_ignored",
+                                          text=f"{notice.data.get('signal_type')} for room {notice.room_id} "
+                                               "with no matching call leg: ignored"))
             return
         leg.inbox.put_nowait(notice)
         if leg.worker is None:
@@ -218,11 +220,11 @@ class Agent:
                 else:
                     await self._on_signal(leg, notice)
             except (CallprobeError, DriverError) as exc:
-                self.timeline.record(self.name, Kind.NOTE, note="reaction_failed",
-                                     text=f"reaction to {notice.kind} failed: {exc}")
+                self.timeline.record(Note(agent=self.name, room_id=leg.room_id, note="reaction_failed",
+                                          text=f"reaction to {notice.kind} failed: {exc}"))
             except Exception as exc:  # aiortc raises plain exceptions on bad SDP
-                self.timeline.record(self.name, Kind.NOTE, note="reaction_failed",
-                                     text=f"reaction to {notice.kind} failed: {type(exc).__name__}: {exc}")
+                self.timeline.record(Note(agent=self.name, room_id=leg.room_id, note="reaction_failed",
+                                          text=f"reaction to {notice.kind} failed: {type(exc).__name__}: {exc}"))
 
     def _spawn(self, coro: Any, name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
@@ -237,7 +239,7 @@ class Agent:
             await self.driver.send_signal(leg.peer_user, leg.room_id, "candidate", candidate)
         self._watch_media(leg)
 
-    async def _on_signal(self, leg: CallLeg, notice: Notice) -> None:
+    async def _on_signal(self, leg: CallLeg, notice: DriverNotice) -> None:
         if leg.peer is None:
             leg.pending_candidates.append(notice.data.get("data"))
             return
@@ -274,9 +276,9 @@ class Agent:
         leg.media_task = asyncio.create_task(watch(), name=f"media-{self.name}-{leg.room_id}")
 
     def _new_peer(self, leg: CallLeg) -> CallPeer:
-        scoped = Scoped(self.timeline, room_id=leg.room_id)
+        scoped = Scoped(self.timeline, leg.room_id)
         return CallPeer(agent=self.name, timeline=scoped, media=leg.media, ice=self.ice,
-                        settings=self.settings)
+                        settings=self.settings, turn_prober=self._turn_prober)
 
     async def _end_leg(self, leg: CallLeg) -> None:
         """Stop a leg once: take its figures, then close its peer.

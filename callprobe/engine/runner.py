@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.engine.agent import Agent
-from callprobe.backends.base import AgentIdentity, MediaKind
-from callprobe.backends.kkim.driver import KkimDriver
-from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
-from callprobe.timeline.events import Event, Kind, Timeline
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
-from callprobe.analysis.metrics import TEARDOWN_NOTE, CallMetrics, derive_calls
+from callprobe.analysis.metrics import TEARDOWN_NOTE, derive_calls
+from callprobe.analysis.results import RunResult, StepResult
+from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints, MediaKind
+from callprobe.backends.registry import family
+from callprobe.engine.agent import Agent
+from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
+from callprobe.net.ice_check import probe_turn_event
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.engine.services import (
@@ -31,43 +32,18 @@ from callprobe.engine.services import (
     services_for,
 )
 from callprobe.settings import ClientSettings
+from callprobe.timeline.events import (
+    Event,
+    ExpectationJudged,
+    Note,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from callprobe.timeline.recorder import Timeline
 
 Progress = Callable[[int, int, str, str], None]
-
-
-@dataclass
-class StepResult:
-    """One expectation (or a failed action) as reported."""
-
-    line: int
-    text: str
-    passed: bool
-    detail: str
-    kind: str = "expectation"  # or "action"
-    t_ms: float = 0.0          # when it was judged (run time)
-    duration_ms: float = 0.0   # how long it took (an expectation's wait, an action's work)
-
-
-@dataclass
-class RunResult:
-    scenario: str
-    file: str
-    server: dict[str, Any]
-    duration_ms: float
-    events: list[Event]
-    steps: list[StepResult]
-    calls: list[CallMetrics]
-    findings: list[Any] = field(default_factory=list)
-    aborted: str = ""
-    unreachable: bool = False  # the run stopped because the server could not be reached
-
-    @property
-    def verdict(self) -> str:
-        return "pass" if not self.aborted and all(s.passed for s in self.steps) else "fail"
-
-    @property
-    def failures(self) -> list[StepResult]:
-        return [s for s in self.steps if not s.passed]
 
 
 class Runner:
@@ -111,20 +87,15 @@ class Runner:
         return agent_ice(self.scenario, agent, self._services, embedded=self.embedded)
 
     def _make_agents(self) -> None:
+        create = family(self.scenario.server.family).module("driver").create_driver
+        endpoints = Endpoints(str(self.ws_url), str(self.api_url or ""))
         for name, cfg in self.scenario.agents.items():
             identity = AgentIdentity(name=name, user_id=cfg.user_id, platform_id=cfg.platform_id,
-                                     nickname=cfg.nickname or name)
-            driver = KkimDriver(
-                identity, self.timeline, self.settings,
-                ws_url=str(self.ws_url), api_url=str(self.api_url or ""),
-                login_config=self.scenario.server.login,
-                data_encoding="base64" if cfg.data_encoding == "base64" else "array",
-                compression=cfg.compression == "gzip", token=cfg.token or "",
-                password=cfg.password or "",
-            )
+                                     nickname=cfg.nickname or name, username=cfg.user_id)
+            driver = create(DriverSpec(identity, self.timeline, self.settings, endpoints, cfg, self.scenario.server))
             media: MediaKind = "audio" if cfg.media == "audio" else "video"
             self.agents[name] = Agent(name, driver, self.timeline, self.settings, self._ice(name),
-                                      media, netns=cfg.netns)
+                                      media, netns=cfg.netns, turn_prober=probe_turn_event)
 
     # ---------------------------------------------------------------- steps
 
@@ -143,12 +114,12 @@ class Runner:
         if verb == "invite":
             media: MediaKind = "audio" if (params.get("media") or actor.media) == "audio" else "video"
             timeout_s = int(params.get("timeout_s") or 60)
-            await actor.invite([callee.user_id for callee in targets], media, timeout_s)
+            await actor.invite([callee.driver.identity for callee in targets], media, timeout_s)
         elif verb in ("accept", "reject", "cancel", "hangup"):
             await getattr(actor, verb)()
         elif verb == "send_text":
             for peer in targets:
-                await actor.send_text(peer.user_id, str(params.get("text", "")))
+                await actor.send_text(peer.driver.identity, str(params.get("text", "")))
         else:
             raise CallprobeError(f"line {step.line}: unknown action {verb!r}")
 
@@ -182,13 +153,13 @@ class Runner:
             who = getattr(step, "agent", None) or ",".join(getattr(step, "targets", ()) or ())
             if self.progress:
                 self.progress(index, len(steps), step.text, who or "")
-            self.timeline.record("", Kind.STEP_STARTED, line=step.line, step=step.text, index=index)
+            self.timeline.record(StepStarted(line=step.line, step=step.text, index=index))
             began = self.timeline.now_ms()
             if isinstance(step, Expectation):
                 verdict = await self._expect(step)
                 passed = verdict.state == PASS
-                self.timeline.record("", Kind.EXPECTATION, line=step.line, text=step.text,
-                                     passed=passed, detail=verdict.detail)
+                self.timeline.record(ExpectationJudged(line=step.line, text=step.text, passed=passed,
+                                                       detail=verdict.detail))
                 now = self.timeline.now_ms()
                 self.steps.append(StepResult(step.line, step.text, passed, verdict.detail,
                                              t_ms=now, duration_ms=now - began))
@@ -200,7 +171,7 @@ class Runner:
                 raise
             except Exception as exc:  # a failed action must not lose the run's report
                 detail = str(exc) if isinstance(exc, CallprobeError) else f"{type(exc).__name__}: {exc}"
-                self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=False, error=detail)
+                self.timeline.record(StepFinished(line=step.line, step=step.text, ok=False, error=detail))
                 now = self.timeline.now_ms()
                 self.steps.append(StepResult(step.line, step.text, False, detail, kind="action",
                                              t_ms=now, duration_ms=now - began))
@@ -209,14 +180,15 @@ class Runner:
                     # after every later expectation has waited out its window
                     raise _ConnectFailed(exc) from None
                 continue
-            self.timeline.record("", Kind.STEP_FINISHED, line=step.line, ok=True)
+            self.timeline.record(StepFinished(line=step.line, step=step.text, ok=True))
 
     # ------------------------------------------------------------------ run
 
     async def run(self) -> RunResult:
         started = time.monotonic()
         aborted = ""
-        self.timeline.record("", Kind.RUN_STARTED, scenario=self.scenario.name, file=self.scenario.file)
+        self.timeline.record(RunStarted(scenario=self.scenario.name, file=self.scenario.file,
+                                        backend=self.scenario.server.family))
         warm = asyncio.create_task(self._warm_media())
         try:
             await self._start_gateway()
@@ -233,7 +205,7 @@ class Runner:
             await self._teardown()
             with contextlib.suppress(Exception):
                 await warm
-            self.timeline.record("", Kind.RUN_FINISHED, aborted=aborted)
+            self.timeline.record(RunFinished(aborted=aborted))
         return self.result(time.monotonic() - started, aborted)
 
     async def _warm_media(self) -> None:
@@ -249,7 +221,7 @@ class Runner:
     async def _teardown(self) -> None:
         # calls the scenario left open are cancelled or hung up, so the next run
         # finds no stale call state; metrics ignore what happens after this mark
-        self.timeline.record("", Kind.NOTE, note=TEARDOWN_NOTE, text="teardown: releasing open calls")
+        self.timeline.record(Note(note=TEARDOWN_NOTE, text="teardown: releasing open calls"))
         await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
         await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
         if self._services is not None:

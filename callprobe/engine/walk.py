@@ -2,14 +2,16 @@
 
 Each link is one step with its own deadline. The walk only *acts* and
 *records*: what broke is decided by the pure rules in
-``callprobe.analysis.diagnostics`` reading the timeline, after every step, with the
+``analysis.diagnostics`` reading the timeline, after every step, with the
 links tried so far; the walk stops at the first error. The probe markers it
-records are the contract of ``callprobe.analysis.diagnostics.links``.
+records are the contract of ``analysis.diagnostics.links``. What only a
+backend can probe (its auth probes, heartbeat, history) comes from the
+family's ``walk.py`` (``backends.base.WalkProbes``).
 
-Link order: login, handshake, auth probes (no token, forged token), heartbeat,
-a plain text push, invite acknowledged, ringing, accept notice, SDP and
-candidates relayed, ICE, media both ways, hangup notice, history holding the
-invite record, and a second invite not refused as busy.
+Link order: login, handshake, auth probes, heartbeat, a plain text push,
+invite acknowledged, ringing, accept notice, SDP and candidates relayed, ICE,
+media both ways, hangup notice, history holding the invite record, and a
+second invite not refused as busy.
 """
 
 from __future__ import annotations
@@ -18,20 +20,13 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import fields as dataclass_fields
+from typing import Any, TypeVar
 
-import websockets
-from websockets.exceptions import InvalidStatus, WebSocketException
-
-from callprobe.engine.agent import Agent
 from callprobe.analysis.diagnostics import findings as F
 from callprobe.analysis.diagnostics.context import RuleContext
 from callprobe.analysis.diagnostics.findings import Finding, Severity, make_finding
 from callprobe.analysis.diagnostics.links import (
-    OUTCOME_ACCEPTED,
-    OUTCOME_FAILED,
-    OUTCOME_REFUSED,
     STEP_ANSWER,
     STEP_CONNECT,
     STEP_HANGUP,
@@ -40,23 +35,36 @@ from callprobe.analysis.diagnostics.links import (
     STEP_INVITE,
     STEP_LOGIN,
     STEP_MEDIA,
-    STEP_PROBE_NO_TOKEN,
-    STEP_PROBE_WRONG_TOKEN,
     STEP_STALE_STATE,
     STEP_TEXT_PUSH,
     Link,
 )
 from callprobe.analysis.diagnostics.rules import diagnose_timeline, first_broken_link
-from callprobe.backends.base import AgentIdentity, MediaKind
-from callprobe.backends.kkim.driver import KkimDriver
-from callprobe.backends.kkim.connection import build_ws_url, parse_refusal
+from callprobe.analysis.results import LinkResult, WalkResult, WalkTargetInfo
+from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints, WalkProbes, WalkTarget
+from callprobe.backends.registry import family
+from callprobe.engine.agent import Agent
 from callprobe.errors import CallprobeError, ServerUnreachable
-from callprobe.timeline.events import Event, Kind, Timeline
-from callprobe.net.netns import placed
-from callprobe.backends.kkim.protocol.call_notice import decode_1601
-from callprobe.backends.kkim.protocol.constants import ContentType
+from callprobe.net.ice_check import probe_turn_event
 from callprobe.rtc.ice_config import IceConfig
+from callprobe.scenario.model import AgentConfig, ServerConfig
 from callprobe.settings import ClientSettings
+from callprobe.timeline.events import (
+    Answered,
+    Event,
+    HungUp,
+    MediaFirstFrame,
+    PeerFailed,
+    Ringing,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    TextReceived,
+)
+from callprobe.timeline.recorder import Timeline
+
+E = TypeVar("E", bound=Event)
 
 #: The finding a link gets when it failed in a way no rule has words for
 #: (an exception, a deadline): the walk must never call such a run healthy.
@@ -74,45 +82,14 @@ LINK_FAILURE_CODE: dict[str, str] = {
     Link.STALE_STATE.value: F.STALE_CALL_STATE,
 }
 
-#: A forged token: well-formed JWT shape, signature that no secret produces.
-FORGED_TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJVc2VySUQiOiJjYWxscHJvYmUiLCJQbGF0Zm9ybUlEIjo1fQ."
-                "Zm9yZ2VkLXNpZ25hdHVyZS1ieS1jYWxscHJvYmU")
+_STEP_FIELDS = frozenset(f.name for f in dataclass_fields(StepFinished)) - {"t_ms", "agent", "extra"}
 
 
-@dataclass(frozen=True)
-class WalkTarget:
-    """Where and whom to walk: a gateway, its auth API and two accounts."""
-
-    ws_url: str
-    api_url: str
-    caller: str
-    callee: str
-    caller_platform: int = 5
-    callee_platform: int = 5
-    media: MediaKind = "video"
-    login: Any = None
-    ice: IceConfig = field(default_factory=IceConfig)
-    caller_ice: IceConfig | None = None   # None: ``ice``
-    callee_ice: IceConfig | None = None
-    caller_netns: str | None = None       # the network namespace of each side's sockets
-    callee_netns: str | None = None
-
-
-@dataclass
-class WalkResult:
-    target: WalkTarget
-    events: list[Event]
-    findings: list[Finding]
-    first: Finding | None
-    links: list[tuple[str, str, str, bool]]  # (link, step, agent, ok) in walk order
-    duration_ms: float = 0.0
-    aborted: str = ""
-
-    @property
-    def healthy(self) -> bool:
-        """No error finding, every link walked ended well, and nothing aborted."""
-        return (not self.aborted and all(ok for *_, ok in self.links)
-                and not any(f.severity == Severity.ERROR for f in self.findings))
+def step_finished(step: str, agent: str, fields: dict[str, Any]) -> StepFinished:
+    """A StepFinished marker; fields it does not declare go to ``extra``."""
+    known = {k: v for k, v in fields.items() if k in _STEP_FIELDS}
+    extra = {k: v for k, v in fields.items() if k not in _STEP_FIELDS}
+    return StepFinished(step=step, agent=agent, extra=extra, **known)
 
 
 class Stop(Exception):
@@ -130,7 +107,7 @@ class Walk:
         self.settings = settings
         self.timeline = Timeline()
         self.progress = progress
-        self.links: list[tuple[str, str, str, bool]] = []
+        self.links: list[LinkResult] = []
         self._tried: set[str] = set()
         self._unexplained: list[Finding] = []
         self.ctx = RuleContext.from_settings(
@@ -139,21 +116,26 @@ class Walk:
             ring_deadline_ms=settings.default_expect_within_s * 1000.0,
             notice_deadline_ms=settings.default_expect_within_s * 1000.0,
         )
+        fam = family(target.family)
+        self.probes: WalkProbes = fam.module("walk").create_probes(target, settings)
+        create = fam.module("driver").create_driver
+        server = ServerConfig(embedded=False, family=target.family, login=target.login or ServerConfig().login)
         self.agents = {
-            self.CALLER: self._agent(self.CALLER, target.caller, target.caller_platform,
+            self.CALLER: self._agent(create, server, self.CALLER, target.caller, target.caller_platform,
                                      target.caller_ice, target.caller_netns),
-            self.CALLEE: self._agent(self.CALLEE, target.callee, target.callee_platform,
+            self.CALLEE: self._agent(create, server, self.CALLEE, target.callee, target.callee_platform,
                                      target.callee_ice, target.callee_netns),
         }
         self.room_id = ""
 
-    def _agent(self, name: str, user_id: str, platform: int, ice: IceConfig | None,
-               namespace: str | None) -> Agent:
-        driver = KkimDriver(AgentIdentity(name, user_id, platform), self.timeline, self.settings,
-                            ws_url=self.target.ws_url, api_url=self.target.api_url,
-                            login_config=self.target.login)
-        return Agent(name, driver, self.timeline, self.settings, ice or self.target.ice,
-                     self.target.media, netns=namespace)
+    def _agent(self, create: Any, server: ServerConfig, name: str, user_id: str, platform: int,
+               ice: IceConfig | None, namespace: str | None) -> Agent:
+        identity = AgentIdentity(name, user_id, platform, username=user_id)
+        config = AgentConfig(name=name, user_id=user_id, platform_id=platform, password=self.target.password)
+        spec = DriverSpec(identity, self.timeline, self.settings, Endpoints(self.target.server, self.target.api),
+                          config, server)
+        return Agent(name, create(spec), self.timeline, self.settings, ice or self.target.ice or IceConfig(),
+                     self.target.media, netns=namespace, turn_prober=probe_turn_event)
 
     @property
     def caller(self) -> Agent:
@@ -178,7 +160,7 @@ class Walk:
                     body: Callable[[], Awaitable[dict[str, Any]]]) -> None:
         """Run one step inside its markers, then stop if any link broke."""
         self._say(f"{link.value}: {step} ({agent or 'both'})")
-        self.timeline.record(agent, Kind.STEP_STARTED, step=step)
+        self.timeline.record(StepStarted(agent=agent, step=step))
         fields: dict[str, Any]
         try:
             fields = await body()
@@ -187,9 +169,9 @@ class Walk:
         except (CallprobeError, OSError, asyncio.TimeoutError) as exc:
             fields = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         fields.setdefault("ok", True)
-        finished = self.timeline.record(agent, Kind.STEP_FINISHED, step=step, **fields)
+        finished = self.timeline.record(step_finished(step, agent, fields))
         self._tried.add(link.value)
-        broken = [f for f in self._findings() if f.severity == Severity.ERROR]
+        broken = [f for f in self._findings() if f.severity is Severity.ERROR]
         ok = not broken and bool(fields.get("ok"))
         if not fields.get("ok") and not broken:
             # a failure no rule explains (an exception, a deadline) still breaks the link
@@ -197,23 +179,22 @@ class Walk:
             self._unexplained.append(make_finding(
                 LINK_FAILURE_CODE[link.value], (finished,), agent=agent,
                 detail=f"{step}{' (' + agent + ')' if agent else ''} failed: {why}"))
-        self.links.append((link.value, step, agent, ok))
+        self.links.append(LinkResult(link.value, step, agent, ok))
         if not ok:
             raise Stop
 
-    async def _wait_for(self, agent: str, kind: Kind, seconds: float, since: float | None = None,
-                        **match: Any) -> Event | None:
-        """First matching event of ``agent`` since ``since`` (ms; default now), or None at the deadline."""
+    async def _wait_for(self, agent: str, cls: type[E], seconds: float, since: float | None = None,
+                        pred: Callable[[E], bool] | None = None) -> E | None:
+        """First ``cls`` event of ``agent`` since ``since`` (ms; default now), or None at the deadline."""
         start = self.timeline.now_ms() if since is None else since
         changed = asyncio.Event()
 
         def wake(_: Event) -> None:
             changed.set()
 
-        def found() -> Event | None:
+        def found() -> E | None:
             for e in self.timeline.events:
-                if (e.t_ms >= start and e.agent == agent and e.kind == kind.value
-                        and all(e.get(k) == v for k, v in match.items())):
+                if e.t_ms >= start and e.agent == agent and isinstance(e, cls) and (pred is None or pred(e)):
                     return e
             return None
 
@@ -256,60 +237,21 @@ class Walk:
                 return {"ok": agent.driver.connected}
             await self._link(Link.HANDSHAKE, STEP_CONNECT, name, body)
 
-    async def _probe(self, step: str, token: str | None) -> None:
-        # A throwaway identity: a server that wrongly lets the probe in must not
-        # kick the walk's own caller off (multi-login policy).
-        probe_user = f"{self.target.caller}_authprobe_{uuid.uuid4().hex[:6]}"
-        url = build_ws_url(self.target.ws_url, user_id=probe_user, token=token or "",
-                           platform_id=self.target.caller_platform, operation_id=uuid.uuid4().hex)
-        if token is None:
-            url = url.replace("token=&", "").replace("&token=", "")
-
-        async def body() -> dict[str, Any]:
-            with placed(self.target.caller_netns):  # probes leave from the caller's host
-                return await self._handshake_probe(url)
-
-        await self._link(Link.AUTH_PROBES, step, self.CALLER, body)
-
-    async def _handshake_probe(self, url: str) -> dict[str, Any]:
-        """Try a handshake that must be refused, and say how it went."""
-        deadline = self.settings.connect_timeout_s
-        try:
-            async with asyncio.timeout(deadline):
-                ws = await websockets.connect(url, open_timeout=deadline, max_size=None)
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            code, msg, _ = parse_refusal(bytes(exc.response.body or b""))
-            return {"outcome": OUTCOME_REFUSED, "status": status, "err_code": code, "err_msg": msg}
-        except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
-            return {"outcome": OUTCOME_FAILED, "status": None, "error": f"{type(exc).__name__}: {exc}"}
-        try:
-            # an isMsgResp-style refusal upgrades, sends its error JSON, then closes
-            with contextlib.suppress(asyncio.TimeoutError, WebSocketException):
-                first = await asyncio.wait_for(ws.recv(), self.settings.probe_settle_s)
-                code, msg, _ = parse_refusal(first if isinstance(first, (str, bytes)) else b"")
-                if code:
-                    return {"outcome": OUTCOME_REFUSED, "status": 101, "err_code": code, "err_msg": msg}
-            if ws.close_code is not None and ws.close_code != 1000:
-                return {"outcome": OUTCOME_REFUSED, "status": 101, "close_code": ws.close_code}
-            return {"outcome": OUTCOME_ACCEPTED, "status": 101}
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), self.settings.close_timeout_s)
+    async def _auth_probes(self) -> None:
+        for probe in self.probes.auth_probes():
+            await self._link(Link.AUTH_PROBES, probe.step, self.CALLER, probe.run)
 
     async def _heartbeat(self) -> None:
         for name, agent in self.agents.items():
             async def body(agent: Agent = agent) -> dict[str, Any]:
-                conn = agent.driver.connection  # type: ignore[attr-defined]
-                rtt = None if conn is None else await conn.ping()
-                return {"ok": rtt is not None, "sent": 1, "replies": int(rtt is not None), "rtt_ms": rtt}
+                return await self.probes.heartbeat(agent.driver)
             await self._link(Link.HEARTBEAT, STEP_HEARTBEAT, name, body)
 
     async def _text_push(self) -> None:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
-            await self.caller.send_text(self.target.callee, f"callprobe diagnose {uuid.uuid4().hex[:8]}")
-            got = await self._wait_for(self.CALLEE, Kind.TEXT_RECEIVED, self._notice_s + self._late_s, since)
+            await self.caller.send_text(self.callee.driver.identity, f"callprobe diagnose {uuid.uuid4().hex[:8]}")
+            got = await self._wait_for(self.CALLEE, TextReceived, self._notice_s + self._late_s, since)
             return {"ok": True, "delivered": got is not None}
 
         await self._link(Link.TEXT_PUSH, STEP_TEXT_PUSH, "", body)
@@ -317,11 +259,12 @@ class Walk:
     async def _invite(self) -> None:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
-            room = await self.caller.invite([self.target.callee], self.target.media, self.settings.diagnose_ring_s)
+            room = await self.caller.invite([self.callee.driver.identity], self.target.media,
+                                            self.settings.diagnose_ring_s)
             if room is None:
                 return {"ok": True, "refused": True}
             self.room_id = room
-            ring = await self._wait_for(self.CALLEE, Kind.RINGING, self._notice_s + self._late_s, since)
+            ring = await self._wait_for(self.CALLEE, Ringing, self._notice_s + self._late_s, since)
             return {"ok": True, "room_id": room, "rang": ring is not None}
 
         self._tried.add(Link.INVITE_ACK.value)
@@ -331,7 +274,7 @@ class Walk:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
             await self.callee.accept()
-            got = await self._wait_for(self.CALLER, Kind.ANSWERED, self._notice_s + self._late_s, since)
+            got = await self._wait_for(self.CALLER, Answered, self._notice_s + self._late_s, since)
             return {"ok": True, "answered": got is not None}
 
         await self._link(Link.ANSWER, STEP_ANSWER, "", body)
@@ -355,64 +298,44 @@ class Walk:
         self._tried.update({Link.SIGNAL_RELAY.value, Link.ICE.value})
         await self._link(Link.MEDIA, STEP_MEDIA, "", body)
 
-    async def _first_frame(self, agent: str, kind: str, seconds: float) -> Event | None:
-        for e in self.timeline.events:
-            if e.agent == agent and e.kind == Kind.MEDIA_FIRST_FRAME.value and e.get("media") == kind:
-                return e
-        failed = await self._wait_any(agent, kind, seconds)
-        return failed
-
-    async def _wait_any(self, agent: str, kind: str, seconds: float) -> Event | None:
-        """A first frame of ``kind`` on ``agent``, giving up early if its peer failed."""
+    async def _first_frame(self, agent: str, kind: str, seconds: float) -> MediaFirstFrame | None:
+        """A first frame of ``kind`` on ``agent``, giving up early if a peer failed."""
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
-        while loop.time() < end:
+        while True:
             for e in self.timeline.events:
-                if e.agent == agent and e.kind == Kind.MEDIA_FIRST_FRAME.value and e.get("media") == kind:
+                if isinstance(e, MediaFirstFrame) and e.agent == agent and e.media == kind:
                     return e
-                if e.kind == Kind.PEER_FAILED.value:
+                if isinstance(e, PeerFailed):
                     return None
-            await self._wait_for(agent, Kind.MEDIA_FIRST_FRAME, min(0.25, max(0.0, end - loop.time())),
-                                 media=kind)
-        return None
+            left = end - loop.time()
+            if left <= 0:
+                return None
+            await self._wait_for(agent, MediaFirstFrame, min(0.25, left), since=0.0,
+                                 pred=lambda f: f.media == kind)
 
     async def _hangup(self) -> None:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
             await self.caller.hangup()
-            got = await self._wait_for(self.CALLEE, Kind.HUNG_UP, self._notice_s + self._late_s, since)
+            got = await self._wait_for(self.CALLEE, HungUp, self._notice_s + self._late_s, since)
             return {"ok": True, "delivered": got is not None}
 
         await self._link(Link.HANGUP, STEP_HANGUP, "", body)
 
     async def _history(self) -> None:
         async def body() -> dict[str, Any]:
-            msgs = await self.caller.driver.pull_history(self.target.callee)  # type: ignore[attr-defined]
-            found: dict[str, Any] = {"room_id": self.room_id, "found": False, "complete": False,
-                                     "missing": ["record"], "content_type": None}
-            for msg in msgs:
-                if msg.contentType != ContentType.SIGNALING_NOTIFICATION:
-                    continue
-                notice = decode_1601(bytes(msg.content)) if msg.content else None
-                if notice is not None and notice.room_id and notice.room_id != self.room_id:
-                    continue
-                if notice is not None and notice.action != "invite":
-                    continue
-                missing = _missing_parts(notice, self.room_id) if msg.content else ["content"]
-                found = {"room_id": self.room_id, "found": True, "complete": not missing,
-                         "missing": missing, "content_type": msg.contentType, "seq": msg.seq}
-                if not missing:
-                    break
-            return {"ok": True, **found}
+            return await self.probes.history(self.caller.driver, self.callee.driver.identity, self.room_id)
 
         await self._link(Link.HISTORY, STEP_HISTORY, self.CALLER, body)
 
     async def _stale_state(self) -> None:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
-            room = await self.caller.invite([self.target.callee], self.target.media, self.settings.diagnose_ring_s)
+            room = await self.caller.invite([self.callee.driver.identity], self.target.media,
+                                            self.settings.diagnose_ring_s)
             if room is not None:
-                await self._wait_for(self.CALLEE, Kind.RINGING, self._notice_s + self._late_s, since)
+                await self._wait_for(self.CALLEE, Ringing, self._notice_s + self._late_s, since)
                 with contextlib.suppress(CallprobeError):
                     await self.caller.cancel(room)
             return {"ok": True, "refused": room is None}
@@ -428,14 +351,17 @@ class Walk:
 
     # ----------------------------------------------------------------- run
 
+    def _info(self) -> WalkTargetInfo:
+        t = self.target
+        return WalkTargetInfo(server=t.server, api=t.api, caller=t.caller, callee=t.callee, media=t.media,
+                              backend=t.family, caller_platform=t.caller_platform,
+                              callee_platform=t.callee_platform)
+
     async def run(self) -> WalkResult:
-        self.timeline.record("", Kind.RUN_STARTED, walk="diagnose", caller=self.target.caller,
-                             callee=self.target.callee)
-        steps = [self._login, self._connect,
-                 lambda: self._probe(STEP_PROBE_NO_TOKEN, None),
-                 lambda: self._probe(STEP_PROBE_WRONG_TOKEN, FORGED_TOKEN),
-                 self._heartbeat, self._text_push, self._invite, self._answer, self._media,
-                 self._hangup, self._history, self._stale_state]
+        self.timeline.record(RunStarted(walk="diagnose", caller=self.target.caller, callee=self.target.callee,
+                                        backend=self.target.family))
+        steps = [self._login, self._connect, self._auth_probes, self._heartbeat, self._text_push, self._invite,
+                 self._answer, self._media, self._hangup, self._history, self._stale_state]
         aborted = ""
         warm = asyncio.create_task(self._warm_media())
         try:
@@ -445,27 +371,12 @@ class Walk:
             pass
         except ServerUnreachable as exc:
             aborted = str(exc)
-            self.links.append((Link.LOGIN.value, STEP_LOGIN, "", False))
+            self.links.append(LinkResult(Link.LOGIN.value, STEP_LOGIN, "", False))
         finally:
             await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
             await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
             await asyncio.gather(warm, return_exceptions=True)
-            self.timeline.record("", Kind.RUN_FINISHED, aborted=aborted)
+            self.timeline.record(RunFinished(aborted=aborted))
         findings = self._findings()
-        return WalkResult(self.target, self.timeline.events, findings, first_broken_link(findings),
+        return WalkResult(self._info(), self.timeline.events, findings, first_broken_link(findings),
                           list(self.links), self.timeline.now_ms(), aborted)
-
-
-def _missing_parts(notice: Any, room_id: str) -> list[str]:
-    if notice is None:
-        return ["invitation"]
-    missing = []
-    if not notice.inviter:
-        missing.append("inviter")
-    if not notice.invitees:
-        missing.append("invitees")
-    if not notice.room_id:
-        missing.append("roomID")
-    if not notice.media_type:
-        missing.append("mediaType")
-    return missing

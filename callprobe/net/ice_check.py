@@ -32,6 +32,7 @@ from typing import Any, cast
 from aioice import stun as aiostun
 from aioice import turn as aioturn
 
+from callprobe.timeline.events import TurnProbe
 from callprobe.errors import ConfigError, ExitCode
 from callprobe.rtc.ice_config import parse_ice_url
 
@@ -430,6 +431,13 @@ async def probe_turn(url: str, username: str, credential: str, *, timeout_s: flo
     """
     target = parse_target(url, expect="turn")
     return await _check_turn(target, username, credential, timeout_s, lambda c: None, _Clock())
+
+
+async def probe_turn_event(url: str, username: str, credential: str, timeout_s: float) -> TurnProbe:
+    """``probe_turn`` as the timeline event a peer records (``rtc.peer.TurnProber``)."""
+    verdict = await probe_turn(url, username, credential, timeout_s=timeout_s)
+    return TurnProbe(url=verdict.url, verdict=verdict.verdict, ok=verdict.ok, text=verdict.text,
+                     detail=verdict.detail, elapsed_ms=round(verdict.elapsed_ms, 1), error_code=verdict.error_code)
 
 
 async def probe_stun(url: str, *, host_address: str, timeout_s: float) -> ServerVerdict:

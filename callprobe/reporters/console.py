@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from callprobe.analysis.metrics import CANDIDATE_TYPES, CallMetrics
-from callprobe.engine.runner import RunResult
+from callprobe.analysis.results import RunResult
 
 
 def _ms(value: float | None) -> str:

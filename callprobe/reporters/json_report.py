@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from callprobe.engine.runner import RunResult
+from callprobe.analysis.results import RunResult
 
 SCHEMA_VERSION = 1
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from junitparser import Failure, JUnitXml, TestCase, TestSuite
 
-from callprobe.engine.runner import RunResult
+from callprobe.analysis.results import RunResult
 
 
 def write_junit(result: RunResult, path: str | Path) -> None:

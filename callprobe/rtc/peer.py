@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Literal, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from aiortc import RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from callprobe.errors import DeadlineExceeded
-from callprobe.timeline.events import Kind
 from callprobe.rtc import diagnosis
 from callprobe.rtc.errors import InvalidSignal, PeerStateError
 from callprobe.rtc.host_addresses import restricted_host_addresses
@@ -47,6 +47,23 @@ from callprobe.rtc.sdp_trickle import (
 )
 from callprobe.rtc.stats import flat_fields, summarize
 from callprobe.settings import ClientSettings
+from callprobe.timeline.events import (
+    Event,
+    IceCandidate,
+    IceGathering,
+    IceState,
+    MediaFirstFrame,
+    MediaStats,
+    Note,
+    PcState,
+    PeerClosed,
+    PeerCreated,
+    PeerFailed,
+    SelectedPair,
+    TurnProbe,
+    stamped,
+)
+from callprobe.timeline.recorder import EventSink
 
 MediaKind = Literal["audio", "video"]
 
@@ -60,10 +77,10 @@ _SETUP_FAILURES = frozenset({"gather", "offer", "answer"})
 LEFTOVER_GRACE_S = 0.2
 
 
-class EventSink(Protocol):
-    """Where a peer records events: a ``Timeline`` or a scoped view of one."""
-
-    def record(self, agent: str, kind: Kind | str, **fields: Any) -> Any: ...
+#: Asks a TURN server directly whether it allocates: ``(url, username, credential,
+#: timeout_s)`` to the verdict as a ``TurnProbe`` event. Injected by the engine
+#: (``net.ice_check.probe_turn_event``), so this layer never imports the network tools.
+TurnProber = Callable[[str, str, str, float], Awaitable[TurnProbe]]
 
 
 class CallPeer:
@@ -82,10 +99,12 @@ class CallPeer:
         ice: servers, host address restriction and transport policy.
         settings: deadlines (``ice_gather_timeout_s``, ``ice_connect_timeout_s``,
             ``media_timeout_s``, ``teardown_timeout_s``).
+        turn_prober: asked why, when a TURN server was configured and gave no
+            relay candidate (aioice drops the error); ``None``: nobody asks.
     """
 
     def __init__(self, *, agent: str, timeline: EventSink, media: MediaKind,
-                 ice: IceConfig, settings: ClientSettings) -> None:
+                 ice: IceConfig, settings: ClientSettings, turn_prober: TurnProber | None = None) -> None:
         if media not in SEND_KINDS:
             raise ValueError(f"media must be 'audio' or 'video', not {media!r}")
         self.agent = agent
@@ -93,6 +112,7 @@ class CallPeer:
         self.ice = ice
         self.settings = settings
         self._timeline = timeline
+        self._turn_prober = turn_prober
         self._role: Literal["caller", "callee"] | None = None
         self._pc = RTCPeerConnection(to_rtc_configuration(ice))
         self._tracks: list[ClipTrack] = []
@@ -116,7 +136,7 @@ class CallPeer:
         self._pc.on("iceconnectionstatechange", self._on_ice_state)
         self._pc.on("icegatheringstatechange", self._on_gathering_state)
         self._pc.on("track", self._on_track)
-        self._record(Kind.PEER_CREATED, media=media, **ice.describe())
+        self._record(PeerCreated(media=media, **ice.describe()))
 
     # ----------------------------------------------------------- properties
 
@@ -209,7 +229,7 @@ class CallPeer:
             return
         if init is not None:
             self._remote.append(init.candidate)
-            self._record(Kind.ICE_CANDIDATE, side="remote", via="signal", **init.candidate.describe())
+            self._record(_candidate_event(init.candidate, "remote", "signal"))
         if not self._remote_set:
             self._pending.append(init)
             return
@@ -279,7 +299,7 @@ class CallPeer:
         """
         summary = await self._summary()
         frames = self.frames
-        self._record(Kind.MEDIA_STATS, **flat_fields(summary, frames))
+        self._record(MediaStats(**flat_fields(summary, frames)))
         return {
             **summary,
             "frames": frames,
@@ -335,13 +355,13 @@ class CallPeer:
             await asyncio.gather(*drains, return_exceptions=True)
         self._drains.clear()
         self._settled.set()
-        self._record(Kind.PEER_CLOSED, clean=clean, frames=self.frames,
-                     **({} if clean else {"setting": "teardown_timeout_s", "seconds": deadline}))
+        self._record(PeerClosed(clean=clean, frames=self.frames, setting="" if clean else "teardown_timeout_s",
+                                seconds=None if clean else deadline))
 
     # ------------------------------------------------------------- internal
 
-    def _record(self, kind: Kind, **fields: Any) -> None:
-        self._timeline.record(self.agent, kind, **fields)
+    def _record(self, event: Event) -> None:
+        self._timeline.record(stamped(event, agent=self.agent))
 
     def _take_role(self, role: Literal["caller", "callee"]) -> None:
         if self._close_task is not None:
@@ -379,7 +399,7 @@ class CallPeer:
         sdp, inits = split_candidates(local.sdp)
         for init in inits:
             self._local.append(init.candidate)
-            self._record(Kind.ICE_CANDIDATE, side="local", **init.candidate.describe())
+            self._record(_candidate_event(init.candidate, "local", ""))
         if not inits:
             # aiortc never starts ICE without a local candidate: nothing to wait for.
             self._settled.set()
@@ -391,21 +411,19 @@ class CallPeer:
 
     async def _probe_turn(self) -> None:
         """Ask the TURN server directly why no relay candidate came: aioice drops the error."""
-        from callprobe.net.ice_check import probe_turn
-
+        if self._turn_prober is None:
+            return
         url = next((u for u in self.ice.used_urls() if u.startswith("turn")), None)
         server = next((s for s in self.ice.servers if url in s.urls), None)
         if url is None or server is None:
             return
         username, credential = server.credentials()
-        verdict = await probe_turn(url, username, credential,
-                                   timeout_s=self.settings.ice_check_timeout_s)
-        self._record(Kind.TURN_PROBE, **verdict.to_dict())
+        self._record(await self._turn_prober(url, username, credential, self.settings.ice_check_timeout_s))
 
     async def _set_remote(self, sdp: str, kind: str) -> None:
         for candidate in embedded_candidates(sdp):
             self._remote.append(candidate)
-            self._record(Kind.ICE_CANDIDATE, side="remote", via="sdp", **candidate.describe())
+            self._record(_candidate_event(candidate, "remote", "sdp"))
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
         except Exception as exc:  # aiortc raises ValueError, AssertionError, OperationError...
@@ -426,7 +444,7 @@ class CallPeer:
             try:
                 await self._apply_candidate(init)
             except InvalidSignal as exc:
-                self._record(Kind.NOTE, text=f"held remote candidate dropped: {exc}")
+                self._record(Note(note="candidate_dropped", text=f"held remote candidate dropped: {exc}"))
 
     async def _apply_candidate(self, init: CandidateInit | None) -> None:
         if init is None:
@@ -454,7 +472,7 @@ class CallPeer:
             self._settled.set()  # this leg cannot connect any more
         if key not in self._failures:
             self._failures.add(key)
-            self._record(Kind.PEER_FAILED, **fields)
+            self._record(PeerFailed(**fields))
 
     async def _summary(self) -> dict[str, Any]:
         if self._close_task is not None and self._last_summary is not None:
@@ -486,21 +504,21 @@ class CallPeer:
 
     def _on_connection_state(self) -> None:
         state = self.connection_state
-        self._record(Kind.PC_STATE, state=state)
+        self._record(PcState(state=state))
         if state == "connected" and not self._connected.is_set():
             self._connected.set()
             self._settled.set()
             self._selected = self._selected_pair()
             if self._selected is not None:
-                self._record(Kind.SELECTED_PAIR, **self._selected)
+                self._record(SelectedPair(**self._selected))
         elif state in ("failed", "closed"):
             self._settled.set()
 
     def _on_ice_state(self) -> None:
-        self._record(Kind.ICE_STATE, state=self.ice_state)
+        self._record(IceState(state=self.ice_state))
 
     def _on_gathering_state(self) -> None:
-        self._record(Kind.ICE_GATHERING, state=str(self._pc.iceGatheringState))
+        self._record(IceGathering(state=str(self._pc.iceGatheringState)))
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         task = asyncio.ensure_future(self._frames.drain(track))
@@ -508,7 +526,13 @@ class CallPeer:
         task.add_done_callback(self._drains.discard)
 
     def _on_first_frame(self, kind: str) -> None:
-        self._record(Kind.MEDIA_FIRST_FRAME, media=kind)
+        self._record(MediaFirstFrame(media=kind))
+
+
+def _candidate_event(candidate: Candidate, side: str, via: str) -> IceCandidate:
+    return IceCandidate(side=side, via=via, candidate_type=candidate.type, protocol=candidate.protocol,
+                        address=candidate.address, port=candidate.port,
+                        related_address=candidate.related_address)
 
 
 def _owners(pc: RTCPeerConnection) -> set[int]:

@@ -57,6 +57,7 @@ class ServerConfig:
     """Which gateway the agents talk to: the embedded one, or a remote one."""
 
     embedded: bool = True
+    family: str = "kkim"                  # server.backend.family: which driver and embedded server
     ws_url: str = ""
     api_url: str = ""
     login: LoginConfig = field(default_factory=LoginConfig)

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from callprobe.analysis.metrics import derive_calls, media_flowing
-from callprobe.timeline.events import Event
-
-
-def ev(t: float, agent: str, kind: str, **fields: object) -> Event:
-    return Event(t, agent, kind, dict(fields))
-
+from tests.fakes import ev
 
 ANSWERED_CALL = [
     ev(0, "alice", "ws_open"),
@@ -45,7 +40,8 @@ def test_answered_call_figures() -> None:
     assert call.join_notice.path == "unsolicited_1004"
     assert call.ice["candidates"]["alice"] == {"host": 1, "srflx": 1, "prflx": 0, "relay": 0}
     assert call.ice["candidates"]["bob"]["host"] == 1  # remote candidates are not counted
-    assert call.ice["selected"]["alice"] == {"local": "host", "remote": "host"}
+    assert call.ice["selected"]["alice"] == {"local": "host", "remote": "host", "protocol": "",
+                                             "local_address": "", "remote_address": ""}
     assert call.ice["connected_ms"] == 45
     assert call.hangup_notice.delivered and call.hangup_notice.latency_ms == 4
     assert media_flowing(call, "alice")

@@ -15,9 +15,12 @@ import pytest
 from callprobe.analysis.diagnostics.findings import Severity
 from callprobe.backends.kkim.server import EmbeddedGateway
 from callprobe.backends.kkim.server.faults import parse_fault
-from callprobe.engine.walk import Walk, WalkResult, WalkTarget
+from callprobe.analysis.results import WalkResult
+from callprobe.backends.base import WalkTarget
+from callprobe.engine.walk import Walk
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.settings import ClientSettings, GatewaySettings
+from tests.fakes import fields
 from tests.paths import ROOT
 
 #: Short deadlines: each wait still has room on a loaded 2-core machine.
@@ -30,7 +33,7 @@ async def walk(*faults: str, settings: ClientSettings = FAST) -> WalkResult:
     gateway = EmbeddedGateway(gw_settings)
     await gateway.start()
     try:
-        target = WalkTarget(ws_url=gateway.ws_url, api_url=gateway.api_url, caller="alice",
+        target = WalkTarget(server=gateway.ws_url, api=gateway.api_url, caller="alice",
                             callee="bob", ice=IceConfig(host_addresses=("127.0.0.1",)))
         return await Walk(target, settings).run()
     finally:
@@ -44,9 +47,9 @@ def errors(result: WalkResult) -> list[str]:
 async def test_healthy_gateway_has_no_error_findings() -> None:
     result = await walk()
     assert errors(result) == [] and result.healthy and result.first is None
-    walked = [link for link, _, _, ok in result.links if ok]
+    walked = [link.link for link in result.links if link.ok]
     assert walked[-4:] == ["media", "hangup", "history", "stale_state"]
-    assert all(ok for *_, ok in result.links)
+    assert all(link.ok for link in result.links)
 
 
 @pytest.mark.parametrize(("fault", "code", "link"), [
@@ -76,7 +79,7 @@ async def test_each_fault_gives_its_finding(fault: str, code: str, link: str) ->
 async def test_handshake_crash_evidence_carries_http_500() -> None:
     result = await walk("handshake-crash")
     assert result.first is not None
-    statuses = [e.get("status") for e in result.first.evidence]
+    statuses = [fields(e).get("status") for e in result.first.evidence]
     assert 500 in statuses
 
 

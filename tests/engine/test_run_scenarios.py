@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from callprobe.engine.runner import RunResult, run_scenario
+from callprobe.analysis.results import RunResult
+from callprobe.engine.runner import run_scenario
 from callprobe.scenario.loader import load_scenario
+from tests.fakes import fields
 from tests.paths import SCENARIOS
-
 
 
 async def play(name: str) -> RunResult:
@@ -34,7 +35,7 @@ async def test_basic_video_call_has_media_both_ways() -> None:
         assert call.media[agent]["first_frame_ms"].keys() == {"audio", "video"}
     assert call.hangup_notice.delivered
     # the embedded gateway keeps every candidate on loopback
-    addresses = {e.get("address") for e in result.events if e.kind == "ice_candidate"}
+    addresses = {fields(e).get("address") for e in result.events if e.kind == "ice_candidate"}
     assert addresses == {"127.0.0.1"}
     assert result.server["embedded"] is True
 
@@ -156,6 +157,6 @@ async def test_a_caller_that_drops_ends_the_call_for_the_callee() -> None:
     result = await run_scenario(scenario)
     assert result.verdict == "pass", [f"{s.line}: {s.detail}" for s in result.failures]
     [hung] = [e for e in result.events if e.kind == "hung_up"]
-    assert hung.agent == "bob" and hung.get("by") == "alice"
+    assert hung.agent == "bob" and fields(hung).get("by") == "alice"
     # the call ended before media could flow: no finding blames the media path
     assert findings_for_run(result.events, scenario) == []

@@ -11,7 +11,6 @@ from callprobe.net.coturn import Coturn, stun_binding_ok
 from callprobe.scenario.loader import load_scenario, load_scenario_text
 from tests.paths import SCENARIOS
 
-
 CALL = ("steps:\n"
         "  - connect: [alice, bob]\n"
         "  - invite: {from: alice, to: bob}\n"
@@ -37,8 +36,8 @@ async def test_relay_scenario_connects_relay_to_relay_and_stops_its_coturn() -> 
     # the report names the coturn it started, never its credential
     stun_url = result.server["coturn"]["stun"]
     created = [e for e in result.events if e.kind == "peer_created"]
-    assert all(s.get("username") for e in created for s in e.get("ice_servers"))
-    assert not any("credential" in str(e.fields) for e in created)
+    assert all(s.get("username") for e in created for s in e.ice_servers)
+    assert not any("credential" in str(e.to_json()) for e in created)
     port = int(stun_url.rsplit(":", 1)[1])
     assert not stun_binding_ok("127.0.0.1", port)  # stopped with the run
     assert findings_for_run(result.events, scenario) == []
@@ -75,7 +74,7 @@ async def test_wrong_turn_credential_is_probed_and_named_turn_unavailable(tmp_pa
     assert result.verdict == "pass", [f"{s.line}: {s.detail}" for s in result.failures]
     probes = [e for e in result.events if e.kind == "turn_probe"]
     assert {e.agent for e in probes} == {"alice", "bob"}
-    assert all(e.get("verdict") == "turn-auth-failed" and e.get("error_code") == 401 for e in probes)
+    assert all(e.verdict == "turn-auth-failed" and e.error_code == 401 for e in probes)
     findings = findings_for_run(result.events, scenario)
     assert {f.code for f in findings} == {"TURN_UNAVAILABLE"}
     for finding in findings:
@@ -91,7 +90,7 @@ async def test_turn_over_tcp_relays_the_call() -> None:
     result = await run_scenario(scenario)
     assert result.verdict == "pass", [f"{s.line}: {s.detail}" for s in result.failures]
     urls = {u for e in result.events if e.kind == "peer_created"
-            for s in e.get("ice_servers") for u in s["urls"]}
+            for s in e.ice_servers for u in s["urls"]}
     assert urls == {result.server["coturn"]["turn_tcp"]} and all(u.endswith("?transport=tcp") for u in urls)
     [call] = result.calls
     assert {p["local"] for p in call.ice["selected"].values()} == {"relay"}

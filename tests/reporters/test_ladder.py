@@ -9,18 +9,18 @@ from rich.console import Console
 from callprobe.analysis.diagnostics import diagnose_timeline
 from callprobe.analysis.diagnostics.findings import make_finding
 from callprobe.backends.kkim.protocol.constants import explain_err_code
-from callprobe.reporters.ladder import (
+from callprobe.reporters.ladder.model import (
     ERROR,
     GATEWAY,
     MEDIA,
     Ladder,
     build_ladder,
-    render_ladder,
-    render_ladder_text,
 )
-from callprobe.reporters.ladder_pairs import pair_frames
-from callprobe.timeline.events import Event, Kind
+from callprobe.reporters.ladder.pairs import pair_frames
+from callprobe.reporters.ladder.text import render_ladder, render_ladder_text
+from callprobe.timeline.events import Event, make_event
 from tests.analysis.diagnostics.timeline_fakes import ALICE, BOB, CTX, TL, healthy_walk
+from tests.fakes import fields
 
 
 def small_call() -> list[Event]:
@@ -45,7 +45,7 @@ def test_columns_are_caller_gateway_callee_then_other_devices() -> None:
     tl.connect(BOB)
     tl.connect("bob-2", user="u_bob")
     tl.invite()
-    tl("bob-2", Kind.RINGING, room_id="r1", inviter="u_alice", media="video")
+    tl("bob-2", "ringing", room_id="r1", inviter="u_alice", media="video")
     tl.connect("carol")
     ladder = build_ladder(tl.finish(), ctx=CTX)
     assert [(c.key, c.role) for c in ladder.columns] == [
@@ -87,7 +87,7 @@ def test_sendmsg_acks_and_own_echoes_are_folded_unless_asked_for() -> None:
     tl.connect(ALICE)
     tl.connect(BOB)
     tl.text(ALICE, BOB)
-    tl(ALICE, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=200, err_code=0,
+    tl(ALICE, "frame_in", req_identifier=2001, msg_incr="", size=200, err_code=0,
        msgs=[{"content_type": 101, "send_id": "u_alice", "seq": 1}])
     events = tl.finish()
     plain = arrows(build_ladder(events, ctx=CTX))
@@ -127,7 +127,7 @@ def test_findings_sit_on_the_row_of_their_evidence() -> None:
 
 def test_a_finding_without_a_drawn_event_gets_its_own_note_row() -> None:
     events = small_call()
-    marker = Event(4000.0, ALICE, "step_finished", {"step": "history", "ok": True, "found": False})
+    marker = make_event("step_finished", 4000.0, ALICE, step="history", ok=True, found=False)
     f = make_finding("HISTORY_PAYLOAD_MISSING", (marker,), agent="nobody-drawn")
     timeless = make_finding("LOGIN_FAILED", ())
     ladder = build_ladder(events, [f, timeless], CTX)
@@ -138,7 +138,7 @@ def test_a_finding_without_a_drawn_event_gets_its_own_note_row() -> None:
 
 def test_run_level_notes_go_on_the_gateway_column() -> None:
     tl = TL()
-    tl("", Kind.STEP_STARTED, step="invite")
+    tl("", "step_started", step="invite")
     tl.connect(ALICE)
     ladder = build_ladder(tl.finish(), ctx=CTX)
     step = ladder.rows[0]
@@ -178,15 +178,17 @@ def test_plain_text_render_of_a_healthy_run_says_no_findings() -> None:
 def test_driver_order_pairs_each_frame_with_its_meaning_and_folds_sendmsg_acks() -> None:
     tl = TL()
     tl.connect(ALICE)
-    tl(ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id="c1")
-    tl(ALICE, Kind.FRAME_OUT, req_identifier=1003, msg_incr="1", size=100)
-    tl(ALICE, Kind.FRAME_IN, req_identifier=1003, msg_incr="1", size=60, err_code=0)
-    tl(ALICE, Kind.ACTION_ACKED, action="send_text", client_msg_id="c1")
-    tl(ALICE, Kind.INVITE_SENT, callees=["u_bob"], room_id="tmp-9", media="audio")
-    tl(ALICE, Kind.FRAME_OUT, req_identifier=1004, msg_incr="2", size=100)
-    tl(ALICE, Kind.FRAME_IN, req_identifier=1004, msg_incr="2", size=60, err_code=1003)
-    tl(ALICE, Kind.REQUEST_FAILED, req_identifier=1004, msg_incr="2", err_code=1003, err_msg="x")
-    tl(ALICE, Kind.INVITE_REFUSED, err_code=1003, err_msg="x", busy=[], room_id="tmp-9")
+    tl(ALICE, "text_sent", to="u_bob", client_msg_id="c1")
+    tl(ALICE, "frame_out", req_identifier=1003, msg_incr="1", size=100)
+    tl(ALICE, "frame_in", req_identifier=1003, msg_incr="1", size=60, err_code=0)
+    tl(ALICE, "action_acked", action="send_text", client_msg_id="c1")
+    tl(ALICE, "invite_sent", callees=["u_bob"], room_id="tmp-9", media="audio")
+    tl(ALICE, "frame_out", req_identifier=1004, msg_incr="2", size=100)
+    tl(ALICE, "frame_in", req_identifier=1004, msg_incr="2", size=60, err_code=1003)
+    tl(ALICE, "request_failed", req_identifier=1004, msg_incr="2", err_code=1003, err_msg="x",
+       explanation=explain_err_code(1003))
+    tl(ALICE, "invite_refused", err_code=1003, err_msg="x", busy=[], room_id="tmp-9",
+       explanation=explain_err_code(1003))
     ladder = build_ladder(tl.finish(), ctx=CTX)
     calls = [(r.src, r.dst, r.label, r.style) for r in ladder.arrows][2:]
     assert calls == [
@@ -221,34 +223,34 @@ def test_two_calls_get_two_webrtc_lines() -> None:
 ROOM, TMP = "696ee2ac", "tmp_u_alice_1"
 
 
-def ev(t: float, agent: str, kind: Kind, **fields: Any) -> Event:
-    return Event(t, agent, kind.value, fields)
+def ev(t: float, agent: str, kind: str, **fields: Any) -> Event:
+    return make_event(kind, t, agent, **fields)
 
 
 def push(t: float, agent: str, *msgs: tuple[int, str, int, str]) -> Event:
     """A 2001 FRAME_IN holding (content_type, send_id, seq, client_msg_id) messages."""
-    return ev(t, agent, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=300, err_code=0,
+    return ev(t, agent, "frame_in", req_identifier=2001, msg_incr="", size=300, err_code=0,
               msgs=[{"map": "msgs", "conversation": "si_u_alice_u_bob", "content_type": ct, "send_id": who,
                      "seq": seq, "client_msg_id": cid} for ct, who, seq, cid in msgs])
 
 
 def unsolicited(t: float, agent: str) -> Event:
-    return ev(t, agent, Kind.FRAME_IN, req_identifier=1004, msg_incr="", size=166, err_code=0)
+    return ev(t, agent, "frame_in", req_identifier=1004, msg_incr="", size=166, err_code=0)
 
 
 def out(t: float, agent: str, req: int, incr: str) -> Event:
-    return ev(t, agent, Kind.FRAME_OUT, req_identifier=req, msg_incr=incr, size=700)
+    return ev(t, agent, "frame_out", req_identifier=req, msg_incr=incr, size=700)
 
 
 def reply(t: float, agent: str, req: int, incr: str, err: int = 0) -> Event:
-    return ev(t, agent, Kind.FRAME_IN, req_identifier=req, msg_incr=incr, size=160, err_code=err,
+    return ev(t, agent, "frame_in", req_identifier=req, msg_incr=incr, size=160, err_code=err,
               latency_ms=2.0)
 
 
 def meanings(events: list[Event]) -> dict[float, list[str]]:
     """Frame time -> what it was paired with (kind, or ``note:<name>``), the main one first."""
     got = pair_frames(events).meant
-    return {events[f].t_ms: [f"note:{events[j].get('note')}" if events[j].kind == "note" else events[j].kind
+    return {events[f].t_ms: [f"note:{fields(events[j]).get('note')}" if events[j].kind == "note" else events[j].kind
                              for j in meant] for f, meant in got.items()}
 
 
@@ -261,34 +263,34 @@ def recorded_call() -> list[Event]:
     """
     text, invite = "169277c6", "c7ab719e"
     return [
-        ev(67.17, ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id=text, length=27),
+        ev(67.17, ALICE, "text_sent", to="u_bob", client_msg_id=text, length=27),
         out(67.38, ALICE, 1003, "1"),
         reply(70.01, ALICE, 1003, "1"),
         push(70.19, ALICE, (101, "u_alice", 1, text)),
-        ev(70.22, ALICE, Kind.NOTE, note="own_echo", content_type=101, client_msg_id=text, seq=1, status=2),
+        ev(70.22, ALICE, "note", note="own_echo", content_type=101, client_msg_id=text, seq=1, status=2),
         push(70.35, BOB, (101, "u_alice", 1, text)),
-        ev(70.40, BOB, Kind.TEXT_RECEIVED, client_msg_id=text, seq=1, via="push", **{"from": "u_alice"}),
-        ev(70.57, ALICE, Kind.ACTION_ACKED, action="send_text", client_msg_id=text, server_msg_id="s1"),
-        ev(71.22, ALICE, Kind.INVITE_SENT, callees=["u_bob"], room_id=TMP, media="video", timeout_s=30),
+        ev(70.40, BOB, "text_received", client_msg_id=text, seq=1, via="push", **{"from": "u_alice"}),
+        ev(70.57, ALICE, "action_acked", action="send_text", client_msg_id=text, server_msg_id="s1"),
+        ev(71.22, ALICE, "invite_sent", callees=["u_bob"], room_id=TMP, media="video", timeout_s=30),
         out(71.38, ALICE, 1004, "2"),
         reply(78.51, ALICE, 1004, "2"),
-        ev(78.58, ALICE, Kind.INVITE_ACKED, room_id=ROOM, server_room_id=ROOM, temp_room_id=TMP, busy=[],
+        ev(78.58, ALICE, "invite_acked", room_id=ROOM, server_room_id=ROOM, temp_room_id=TMP, busy=[],
            adopted=True),
         push(78.73, ALICE, (1601, "u_alice", 2, invite)),
-        ev(78.83, ALICE, Kind.NOTE, note="own_echo", content_type=1601, client_msg_id=invite, seq=2, status=2,
+        ev(78.83, ALICE, "note", note="own_echo", content_type=1601, client_msg_id=invite, seq=2, status=2,
            action="invite", room_id=ROOM, dialect="bare-SignalInviteReq"),
         push(78.95, BOB, (1601, "u_alice", 2, invite)),
-        ev(79.04, BOB, Kind.RINGING, room_id=ROOM, inviter="u_alice", media="video",
+        ev(79.04, BOB, "ringing", room_id=ROOM, inviter="u_alice", media="video",
            dialect="bare-SignalInviteReq", via="push_1601", platform=5, timeout_s=30, seq=2,
            invitees=["u_bob"]),
-        ev(89.39, BOB, Kind.ACCEPT_SENT, room_id=ROOM, peer="u_alice"),
+        ev(89.39, BOB, "accept_sent", room_id=ROOM, peer="u_alice"),
         out(89.62, BOB, 1004, "1"),
         reply(91.98, BOB, 1004, "1"),
         unsolicited(92.10, ALICE),
-        ev(92.22, ALICE, Kind.ANSWERED, room_id=ROOM, path="unsolicited_1004", by="u_bob",
+        ev(92.22, ALICE, "answered", room_id=ROOM, path="unsolicited_1004", by="u_bob",
            dialect="unsolicited-1004-SignalResp", action="accept"),
-        ev(93.34, ALICE, Kind.PEER_CREATED, room_id=ROOM, media="video", ice_servers=[]),
-        ev(95.00, BOB, Kind.ACTION_ACKED, action="accept", room_id=ROOM, resp_payload="accept"),
+        ev(93.34, ALICE, "peer_created", room_id=ROOM, media="video", ice_servers=[]),
+        ev(95.00, BOB, "action_acked", action="accept", room_id=ROOM, resp_payload="accept"),
     ]
 
 
@@ -319,7 +321,7 @@ def test_recorded_call_labels_the_own_echo_and_the_answer_by_what_they_carried()
 
 def drawn(events: list[Event]) -> dict[float, list[str]]:
     """Arrow time -> the meanings drawn on it (kind, ``note:<name>``, or the client_msg_id)."""
-    return {r.t_ms: [str(e.get("client_msg_id") or (f"note:{e.get('note')}" if e.kind == "note" else e.kind))
+    return {r.t_ms: [str(fields(e).get("client_msg_id") or (f"note:{fields(e).get('note')}" if e.kind == "note" else e.kind))
                      for e in r.events if e.kind not in ("frame_in", "frame_out")]
             for r in build_ladder(events, ctx=CTX, echoes=True).arrows}
 
@@ -327,9 +329,9 @@ def drawn(events: list[Event]) -> dict[float, list[str]]:
 def test_a_notice_by_unsolicited_1004_takes_the_1004_frame_not_an_earlier_push() -> None:
     events = [
         push(1.0, ALICE, (1601, "u_alice", 4, "e1")),
-        ev(2.0, ALICE, Kind.NOTE, note="own_echo", content_type=1601, client_msg_id="e1", seq=4),
+        ev(2.0, ALICE, "note", note="own_echo", content_type=1601, client_msg_id="e1", seq=4),
         unsolicited(3.0, ALICE),
-        ev(4.0, ALICE, Kind.ANSWERED, room_id="r1", path="unsolicited_1004", by="u_bob"),
+        ev(4.0, ALICE, "answered", room_id="r1", path="unsolicited_1004", by="u_bob"),
     ]
     assert meanings(events) == {1.0: ["note:own_echo"], 3.0: ["answered"]}
     labels = [r.label for r in build_ladder(events, ctx=CTX, echoes=True).arrows]
@@ -339,12 +341,12 @@ def test_a_notice_by_unsolicited_1004_takes_the_1004_frame_not_an_earlier_push()
 def test_a_notice_by_push_1601_takes_the_push_holding_a_1601_message() -> None:
     events = [
         unsolicited(1.0, ALICE),
-        ev(2.0, ALICE, Kind.NOTE, note="unsolicited_1004_ignored", err_code=0, payload=None),
+        ev(2.0, ALICE, "note", note="unsolicited_1004_ignored", err_code=0, payload=None),
         push(3.0, ALICE, (1601, "u_bob", 7, "n1")),
-        ev(4.0, ALICE, Kind.HUNG_UP, room_id="r1", path="push_1601", by="u_bob", seq=7),
+        ev(4.0, ALICE, "hung_up", room_id="r1", path="push_1601", by="u_bob", seq=7),
         push(5.0, ALICE, (101, "u_bob", 8, "t1"), (1601, "u_bob", 9, "n2")),
-        ev(6.0, ALICE, Kind.TEXT_RECEIVED, client_msg_id="t1", seq=8, via="push", **{"from": "u_bob"}),
-        ev(7.0, ALICE, Kind.NOTE, note="second_arrival", action="hungUp", room_id="r1", path="push_1601"),
+        ev(6.0, ALICE, "text_received", client_msg_id="t1", seq=8, via="push", **{"from": "u_bob"}),
+        ev(7.0, ALICE, "note", note="second_arrival", action="hungUp", room_id="r1", path="push_1601"),
     ]
     assert meanings(events) == {1.0: ["note:unsolicited_1004_ignored"], 3.0: ["hung_up"],
                                 5.0: ["text_received", "note:second_arrival"]}
@@ -357,16 +359,16 @@ def test_own_echo_notes_find_their_message_by_content_type_and_client_msg_id() -
     events = [
         push(1.0, ALICE, (110, "u_alice", 1, "a")),
         push(2.0, ALICE, (110, "u_alice", 2, "b")),
-        ev(3.0, ALICE, Kind.NOTE, note="own_echo", content_type=110, client_msg_id="b", seq=2),
-        ev(4.0, ALICE, Kind.NOTE, note="own_echo", content_type=110, client_msg_id="a", seq=1),
+        ev(3.0, ALICE, "note", note="own_echo", content_type=110, client_msg_id="b", seq=2),
+        ev(4.0, ALICE, "note", note="own_echo", content_type=110, client_msg_id="a", seq=1),
         push(5.0, ALICE, (101, "u_alice", 3, "c"), (1601, "u_alice", 4, "d")),
-        ev(6.0, ALICE, Kind.NOTE, note="own_echo", content_type=1601, client_msg_id="d", seq=4),
-        ev(7.0, ALICE, Kind.NOTE, note="own_echo", content_type=101, client_msg_id="c", seq=3),
+        ev(6.0, ALICE, "note", note="own_echo", content_type=1601, client_msg_id="d", seq=4),
+        ev(7.0, ALICE, "note", note="own_echo", content_type=101, client_msg_id="c", seq=3),
         push(8.0, ALICE, (101, "u_alice", 5, "")),
-        ev(9.0, ALICE, Kind.NOTE, note="own_echo", content_type=1601, seq=6),  # says another message
+        ev(9.0, ALICE, "note", note="own_echo", content_type=1601, seq=6),  # says another message
     ]
     pairing = pair_frames(events)
-    ids = {events[f].t_ms: [events[j].get("client_msg_id") for j in got] for f, got in pairing.meant.items()}
+    ids = {events[f].t_ms: [fields(events[j]).get("client_msg_id") for j in got] for f, got in pairing.meant.items()}
     assert ids == {1.0: ["a"], 2.0: ["b"], 5.0: ["d", "c"]}
     assert {t: m for t, m in drawn(events).items() if m} == {1.0: ["a"], 2.0: ["b"], 5.0: ["d", "c"]}
     assert 7 not in pairing.meant and any(r.is_note and r.t_ms == 9.0 for r in build_ladder(events).rows)
@@ -374,28 +376,28 @@ def test_own_echo_notes_find_their_message_by_content_type_and_client_msg_id() -
 
 def test_replies_go_by_msg_incr_and_acks_through_the_request_they_answer() -> None:
     events = [
-        ev(1.0, ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id="c1"),
+        ev(1.0, ALICE, "text_sent", to="u_bob", client_msg_id="c1"),
         out(2.0, ALICE, 1003, "1"),
-        ev(3.0, ALICE, Kind.ACCEPT_SENT, room_id="r1"),
+        ev(3.0, ALICE, "accept_sent", room_id="r1"),
         out(4.0, ALICE, 1004, "2"),
         reply(5.0, ALICE, 1004, "2"),                  # replies in the other order
         reply(6.0, ALICE, 1003, "1"),
         push(7.0, ALICE, (101, "u_alice", 1, "c1")),
-        ev(8.0, ALICE, Kind.NOTE, note="own_echo", content_type=101, client_msg_id="c1", seq=1),
-        ev(9.0, ALICE, Kind.ACTION_ACKED, action="send_text", client_msg_id="c1"),
-        ev(10.0, ALICE, Kind.ACTION_ACKED, action="accept", room_id="r1"),
-        ev(11.0, ALICE, Kind.INVITE_SENT, room_id=TMP, media="audio"),
+        ev(8.0, ALICE, "note", note="own_echo", content_type=101, client_msg_id="c1", seq=1),
+        ev(9.0, ALICE, "action_acked", action="send_text", client_msg_id="c1"),
+        ev(10.0, ALICE, "action_acked", action="accept", room_id="r1"),
+        ev(11.0, ALICE, "invite_sent", room_id=TMP, media="audio"),
         out(12.0, ALICE, 1004, "3"),
         reply(13.0, ALICE, 1004, "3"),
-        ev(14.0, ALICE, Kind.INVITE_ACKED, room_id=ROOM, temp_room_id=TMP),
-        ev(15.0, ALICE, Kind.HANGUP_SENT, room_id=ROOM),
+        ev(14.0, ALICE, "invite_acked", room_id=ROOM, temp_room_id=TMP),
+        ev(15.0, ALICE, "hangup_sent", room_id=ROOM),
         out(16.0, ALICE, 1004, "4"),                   # its reply was never recorded
-        ev(17.0, ALICE, Kind.ACTION_ACKED, action="hungUp", room_id=ROOM),
+        ev(17.0, ALICE, "action_acked", action="hungUp", room_id=ROOM),
     ]
     pairing = pair_frames(events)
     got = meanings(events)
-    assert got[5.0] == ["action_acked"] and events[pairing.meant[4][0]].get("action") == "accept"
-    assert got[6.0] == ["action_acked"] and events[pairing.meant[5][0]].get("action") == "send_text"
+    assert got[5.0] == ["action_acked"] and fields(events[pairing.meant[4][0]]).get("action") == "accept"
+    assert got[6.0] == ["action_acked"] and fields(events[pairing.meant[5][0]]).get("action") == "send_text"
     assert got[13.0] == ["invite_acked"] and 16 not in {j for m in pairing.meant.values() for j in m}
     assert {events[i].t_ms for i in pairing.replies} == {5.0, 6.0, 13.0}
     labels = [(r.t_ms, r.label) for r in build_ladder(events, ctx=CTX).rows]
@@ -405,19 +407,20 @@ def test_replies_go_by_msg_incr_and_acks_through_the_request_they_answer() -> No
 
 def test_request_failed_takes_the_reply_with_its_msg_incr() -> None:
     events = [
-        ev(1.0, ALICE, Kind.CANCEL_SENT, room_id="r1"),
+        ev(1.0, ALICE, "cancel_sent", room_id="r1"),
         out(2.0, ALICE, 1004, "3"),
-        ev(3.0, ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id="c9"),
+        ev(3.0, ALICE, "text_sent", to="u_bob", client_msg_id="c9"),
         out(4.0, ALICE, 1003, "4"),
         reply(5.0, ALICE, 1003, "4", err=1302),
         reply(6.0, ALICE, 1004, "3", err=1003),
-        ev(7.0, ALICE, Kind.REQUEST_FAILED, req_identifier=1004, msg_incr="3", err_code=1003, err_msg="x"),
-        ev(8.0, ALICE, Kind.REQUEST_FAILED, req_identifier=1003, msg_incr="4", err_code=1302, err_msg="y"),
+        ev(7.0, ALICE, "request_failed", label="SendSignalMsg", req_identifier=1004, msg_incr="3", err_code=1003,
+           err_msg="x", explanation=explain_err_code(1003)),
+        ev(8.0, ALICE, "request_failed", req_identifier=1003, msg_incr="4", err_code=1302, err_msg="y"),
     ]
     pairing = pair_frames(events)
     assert drawn(events)[5.0] == ["request_failed"] and drawn(events)[6.0] == ["request_failed"]
-    assert [events[j].get("msg_incr") for j in pairing.meant[4]] == ["4"]
-    assert [events[j].get("msg_incr") for j in pairing.meant[5]] == ["3"]
+    assert [fields(events[j]).get("msg_incr") for j in pairing.meant[4]] == ["4"]
+    assert [fields(events[j]).get("msg_incr") for j in pairing.meant[5]] == ["3"]
     rows = {r.t_ms: r for r in build_ladder(events, ctx=CTX).arrows}
     assert rows[6.0].label == f"SendSignalMsg failed {explain_err_code(1003)} ·1004"
     assert rows[6.0].style == ERROR
@@ -427,8 +430,8 @@ def test_received_text_and_signals_find_their_push_by_client_msg_id() -> None:
     events = [
         push(1.0, BOB, (110, "u_alice", 3, "s1")),
         push(2.0, BOB, (101, "u_alice", 4, "t1")),
-        ev(3.0, BOB, Kind.TEXT_RECEIVED, client_msg_id="t1", seq=4, via="push", **{"from": "u_alice"}),
-        ev(4.0, BOB, Kind.SIGNAL_RECEIVED, signal_type="offer", room_id="r1", client_msg_id="s1",
+        ev(3.0, BOB, "text_received", client_msg_id="t1", seq=4, via="push", **{"from": "u_alice"}),
+        ev(4.0, BOB, "signal_received", signal_type="offer", room_id="r1", client_msg_id="s1",
            **{"from": "u_alice"}),
     ]
     assert meanings(events) == {1.0: ["signal_received"], 2.0: ["text_received"]}
@@ -438,15 +441,15 @@ def test_received_text_and_signals_find_their_push_by_client_msg_id() -> None:
 
 def test_sent_requests_take_the_frame_of_their_req_identifier_in_order() -> None:
     events = [
-        ev(1.0, ALICE, Kind.INVITE_SENT, room_id=TMP, media="video"),
-        ev(2.0, ALICE, Kind.TEXT_SENT, to="u_bob", client_msg_id="c1"),
+        ev(1.0, ALICE, "invite_sent", room_id=TMP, media="video"),
+        ev(2.0, ALICE, "text_sent", to="u_bob", client_msg_id="c1"),
         out(3.0, ALICE, 1003, "1"),
         out(4.0, ALICE, 1004, "2"),
-        ev(5.0, ALICE, Kind.SIGNAL_SENT, signal_type="offer", room_id="r1"),   # the connection was lost
-        ev(6.0, ALICE, Kind.SIGNAL_SENT, signal_type="candidate", room_id="r1"),
+        ev(5.0, ALICE, "signal_sent", signal_type="offer", room_id="r1"),   # the connection was lost
+        ev(6.0, ALICE, "signal_sent", signal_type="candidate", room_id="r1"),
         out(7.0, ALICE, 1003, "3"),
         out(8.0, ALICE, 1004, "4"),                     # frame first, then its meaning
-        ev(9.0, ALICE, Kind.HANGUP_SENT, room_id="r1"),
+        ev(9.0, ALICE, "hangup_sent", room_id="r1"),
     ]
     assert meanings(events) == {3.0: ["text_sent"], 4.0: ["invite_sent"], 7.0: ["signal_sent"],
                                 8.0: ["hangup_sent"]}
@@ -460,12 +463,12 @@ def test_meanings_without_keys_fall_back_to_the_nearest_frame_that_allows_them()
     events = [
         unsolicited(1.0, ALICE),
         push(2.0, ALICE, (101, "u_alice", 4, "e1")),
-        ev(3.0, ALICE, Kind.ANSWERED, room_id="r1", by="u_bob"),       # no path: a 101 push cannot be it
-        ev(4.0, ALICE, Kind.NOTE, note="own_echo", content_type=101, client_msg_id="e1"),
-        ev(5.0, BOB, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=300),   # no msgs summary
-        ev(6.0, BOB, Kind.RINGING, room_id="r1"),
+        ev(3.0, ALICE, "answered", room_id="r1", by="u_bob"),       # no path: a 101 push cannot be it
+        ev(4.0, ALICE, "note", note="own_echo", content_type=101, client_msg_id="e1"),
+        ev(5.0, BOB, "frame_in", req_identifier=2001, msg_incr="", size=300),   # no msgs summary
+        ev(6.0, BOB, "ringing", room_id="r1"),
         reply(7.0, BOB, 1004, "2"),
-        ev(8.0, BOB, Kind.ACTION_ACKED, action="reject"),
+        ev(8.0, BOB, "action_acked", action="reject"),
     ]
     assert meanings(events) == {1.0: ["answered"], 2.0: ["note:own_echo"], 5.0: ["ringing"],
                                 7.0: ["action_acked"]}
@@ -475,10 +478,10 @@ def test_meanings_without_keys_fall_back_to_the_nearest_frame_that_allows_them()
 
 def test_the_fallback_never_reaches_past_a_frame_that_holds_its_own_match() -> None:
     events = [
-        ev(1.0, BOB, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=300),   # could carry anything
+        ev(1.0, BOB, "frame_in", req_identifier=2001, msg_incr="", size=300),   # could carry anything
         push(2.0, BOB, (1601, "u_alice", 3, "n3")),
-        ev(3.0, BOB, Kind.RINGING, room_id="r1", via="push_1601", seq=3),            # proven: 2.0
-        ev(4.0, BOB, Kind.CANCELLED, room_id="r1"),                                  # keyless
+        ev(3.0, BOB, "ringing", room_id="r1", via="push_1601", seq=3),            # proven: 2.0
+        ev(4.0, BOB, "cancelled", room_id="r1"),                                  # keyless
     ]
     assert meanings(events) == {2.0: ["ringing"]}
     ladder = build_ladder(events, ctx=CTX)
@@ -489,15 +492,15 @@ def test_the_fallback_never_reaches_past_a_frame_that_holds_its_own_match() -> N
 def test_kicks_late_replies_and_stray_frames_pair_by_what_they_name() -> None:
     events = [
         out(1.0, ALICE, 1001, "5"),
-        ev(2.0, ALICE, Kind.REQUEST_TIMEOUT, req_identifier=1001, msg_incr="5", setting="request_timeout_s",
+        ev(2.0, ALICE, "request_timeout", req_identifier=1001, msg_incr="5", setting="request_timeout_s",
            seconds=5),
-        ev(3.0, ALICE, Kind.FRAME_IN, req_identifier=1001, msg_incr="5", size=60, err_code=0, late=True),
-        ev(4.0, ALICE, Kind.NOTE, note="late_reply", req_identifier=1001, msg_incr="5"),
-        ev(5.0, ALICE, Kind.FRAME_IN, req_identifier=1005, msg_incr="", size=60, err_code=0),
-        ev(6.0, ALICE, Kind.NOTE, note="unhandled_frame", req_identifier=1005, msg_incr=""),
-        ev(7.0, ALICE, Kind.FRAME_IN, req_identifier=2002, msg_incr="", size=60, err_code=0),
-        ev(8.0, ALICE, Kind.KICKED, by="2002", text="another login took the connection"),
-        ev(9.0, ALICE, Kind.NOTE, note="history_pulled", count=0),   # about no frame: stays a note
+        ev(3.0, ALICE, "frame_in", req_identifier=1001, msg_incr="5", size=60, err_code=0, late=True),
+        ev(4.0, ALICE, "note", note="late_reply", req_identifier=1001, msg_incr="5"),
+        ev(5.0, ALICE, "frame_in", req_identifier=1005, msg_incr="", size=60, err_code=0),
+        ev(6.0, ALICE, "note", note="unhandled_frame", req_identifier=1005, msg_incr=""),
+        ev(7.0, ALICE, "frame_in", req_identifier=2002, msg_incr="", size=60, err_code=0),
+        ev(8.0, ALICE, "kicked", by="2002", text="another login took the connection"),
+        ev(9.0, ALICE, "note", note="history_pulled", count=0),   # about no frame: stays a note
     ]
     assert meanings(events) == {3.0: ["note:late_reply"], 5.0: ["note:unhandled_frame"], 7.0: ["kicked"]}
     rows = build_ladder(events, ctx=CTX).rows

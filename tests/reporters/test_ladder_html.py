@@ -21,8 +21,7 @@ import pytest
 from callprobe.analysis.diagnostics import diagnose_timeline
 from callprobe.analysis.diagnostics.findings import Severity
 from callprobe.reporters.ladder import Ladder, build_ladder
-from callprobe.reporters.ladder_html import COLOURS, SEVERITY_COLOUR, render_ladder_html
-from callprobe.timeline.events import Kind
+from callprobe.reporters.ladder.html import COLOURS, SEVERITY_COLOUR, render_ladder_html
 from tests.analysis.diagnostics.timeline_fakes import ALICE, BOB, CTX, TL
 
 #: One headless Chromium run (start, load a local file, dump or paint, exit).
@@ -40,7 +39,7 @@ def broken_call() -> TL:
     tl.sdp()
     tl.ice(ok=False)
     tl.hangup(delivered=False)
-    tl(ALICE, Kind.NOTE, note="<script>alert(1)</script>")
+    tl(ALICE, "note", note="<script>alert(1)</script>")
     return tl
 
 

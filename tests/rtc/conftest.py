@@ -12,7 +12,7 @@ import pytest
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.rtc.peer import CallPeer
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import Timeline
+from callprobe.timeline.recorder import Timeline
 
 #: host candidates on 127.0.0.1 only, no STUN/TURN: nothing leaves the machine
 LOOPBACK = IceConfig(host_addresses=("127.0.0.1",))

@@ -11,13 +11,14 @@ from callprobe.rtc import diagnosis
 from callprobe.rtc.errors import InvalidSignal, PeerStateError
 from callprobe.rtc.ice_config import IceConfig, IceServer
 from callprobe.rtc.sdp_trickle import parse_candidate
-from callprobe.timeline.events import Kind, Timeline, select
+from callprobe.timeline.recorder import Timeline
+from tests.fakes import fields, select
 from tests.rtc.conftest import PeerFactory, connected, media_flowing, negotiate
 from tests.rtc.coturn import free_port
 
 
 def kinds(timeline: Timeline, agent: str, kind: Kind) -> list[dict[str, object]]:
-    return [e.fields for e in select(timeline, kind, agent)]
+    return [fields(e) for e in select(timeline, kind, agent)]
 
 
 async def test_audio_call_connects_and_counts_frames_both_ways(
@@ -36,14 +37,14 @@ async def test_audio_call_connects_and_counts_frames_both_ways(
         assert stats["selected_pair"]["local"] == "host"
         assert stats["selected_pair"]["remote"] == "host"
         assert stats["connection_state"] == "connected"
-        assert [f["media"] for f in kinds(timeline, peer.agent, Kind.MEDIA_FIRST_FRAME)] == ["audio"]
-        assert {"state": "connected"} in kinds(timeline, peer.agent, Kind.PC_STATE)
-        pair = kinds(timeline, peer.agent, Kind.SELECTED_PAIR)
+        assert [f["media"] for f in kinds(timeline, peer.agent, "media_first_frame")] == ["audio"]
+        assert {"state": "connected"} in kinds(timeline, peer.agent, "pc_state")
+        pair = kinds(timeline, peer.agent, "selected_pair")
         assert pair and str(pair[0]["local_address"]).startswith("127.0.0.1:")
-        media_stats = kinds(timeline, peer.agent, Kind.MEDIA_STATS)[-1]
+        media_stats = kinds(timeline, peer.agent, "media_stats")[-1]
         assert media_stats["audio_frames"] == stats["frames"]["audio"]
         assert media_stats["audio_packets_received"] == stats["audio"]["packets_received"]
-    assert not select(timeline, Kind.PEER_FAILED)
+    assert not select(timeline, "peer_failed")
 
 
 async def test_video_call_carries_audio_and_video_both_ways(
@@ -58,7 +59,7 @@ async def test_video_call_carries_audio_and_video_both_ways(
         stats = await peer.collect_stats()
         assert stats["frames"]["audio"] > 0 and stats["frames"]["video"] > 0
         assert stats["video"]["bytes_sent"] > 0
-        firsts = {f["media"] for f in kinds(timeline, peer.agent, Kind.MEDIA_FIRST_FRAME)}
+        firsts = {f["media"] for f in kinds(timeline, peer.agent, "media_first_frame")}
         assert firsts == {"audio", "video"}
 
 
@@ -95,7 +96,7 @@ async def test_host_restriction_yields_only_loopback_host_candidates(
     _, candidates = await alice.make_offer()
     parsed = [parse_candidate(c["candidate"]) for c in candidates]
     assert parsed and all(c.type == "host" and c.address == "127.0.0.1" for c in parsed)
-    events = kinds(timeline, "alice", Kind.ICE_CANDIDATE)
+    events = kinds(timeline, "alice", "ice_candidate")
     assert events and all(e["side"] == "local" and e["address"] == "127.0.0.1" for e in events)
 
 
@@ -108,12 +109,12 @@ async def test_withheld_candidates_fail_at_the_deadline_with_the_reason(
 
     assert await connected(alice, bob) == [False, False]
     for agent in ("alice", "bob"):
-        failed = kinds(timeline, agent, Kind.PEER_FAILED)
+        failed = kinds(timeline, agent, "peer_failed")
         assert len(failed) == 1
         assert failed[0]["reason"] == diagnosis.NO_REMOTE_CANDIDATES
         assert failed[0]["setting"] == "ice_connect_timeout_s"
         assert failed[0]["remote_candidates"] == 0
-        assert not [e for e in kinds(timeline, agent, Kind.PC_STATE) if e["state"] == "connected"]
+        assert not [e for e in kinds(timeline, agent, "pc_state") if e["state"] == "connected"]
 
 
 @pytest.mark.timeout(30)
@@ -128,7 +129,7 @@ async def test_unreachable_candidates_without_turn_say_configure_turn(
     bob = make_peer("bob", ice_connect_timeout_s=1.5)
     await negotiate(alice, bob, deliver=wrong_port)
     assert await connected(alice, bob) == [False, False]
-    reasons = {e.get("reason") for e in select(timeline, Kind.PEER_FAILED)}
+    reasons = {fields(e).get("reason") for e in select(timeline, "peer_failed")}
     assert reasons == {diagnosis.CONFIGURE_TURN}
 
 
@@ -152,7 +153,7 @@ async def test_relay_only_without_turn_fails_at_once(
     _, candidates = await alice.make_offer()
     assert candidates == []
     assert await asyncio.wait_for(alice.wait_connected(), 5.0) is False
-    failed = kinds(timeline, "alice", Kind.PEER_FAILED)
+    failed = kinds(timeline, "alice", "peer_failed")
     assert failed[0]["reason"] == diagnosis.NO_LOCAL_RELAY_ONLY
     assert failed[0]["setting"] == ""
 
@@ -162,7 +163,7 @@ async def test_media_deadline_names_the_missing_kinds(
     alice = make_peer("alice", "video", media_timeout_s=0.3)
     await alice.make_offer()
     assert await alice.wait_media() is False
-    failed = kinds(timeline, "alice", Kind.PEER_FAILED)
+    failed = kinds(timeline, "alice", "peer_failed")
     assert failed[0]["missing"] == ["audio", "video"]
     assert failed[0]["reason"] == "no audio packets received; no video packets received"
     assert failed[0]["setting"] == "media_timeout_s"
@@ -179,7 +180,7 @@ async def test_gathering_deadline_raises_and_is_recorded(
     assert caught.value.setting == "ice_gather_timeout_s"
     # the leg cannot connect any more: no wait for the 60 s deadline, no second PEER_FAILED
     assert await asyncio.wait_for(alice.wait_connected(), 10.0) is False
-    failed = kinds(timeline, "alice", Kind.PEER_FAILED)
+    failed = kinds(timeline, "alice", "peer_failed")
     assert [f["setting"] for f in failed] == ["ice_gather_timeout_s"]
     await alice.close()
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
@@ -192,9 +193,9 @@ async def test_bad_signals_raise_clear_errors(make_peer: PeerFactory, timeline: 
     carol = make_peer("carol", ice_connect_timeout_s=60.0)
     with pytest.raises(InvalidSignal, match="SDP has no m= line"):
         await carol.accept_offer({"type": "offer", "sdp": "v=0\r\ns=-\r\n"})
-    assert str(kinds(timeline, "carol", Kind.PEER_FAILED)[0]["reason"]).startswith("invalid offer")
+    assert str(kinds(timeline, "carol", "peer_failed")[0]["reason"]).startswith("invalid offer")
     assert await asyncio.wait_for(carol.wait_connected(), 10.0) is False
-    assert len(kinds(timeline, "carol", Kind.PEER_FAILED)) == 1
+    assert len(kinds(timeline, "carol", "peer_failed")) == 1
 
     erin = make_peer("erin")
     no_ufrag = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\n"
@@ -225,9 +226,9 @@ async def test_close_is_idempotent_and_leaves_nothing_running(
     assert await connected(alice, bob) == [True, True]
     await asyncio.gather(alice.close(), alice.close(), bob.close())
     await alice.close()
-    assert len(select(timeline, Kind.PEER_CLOSED, "alice")) == 1
-    assert len(select(timeline, Kind.PEER_CLOSED, "bob")) == 1
-    assert select(timeline, Kind.PEER_CLOSED, "alice")[0].fields["clean"] is True
+    assert len(select(timeline, "peer_closed", "alice")) == 1
+    assert len(select(timeline, "peer_closed", "bob")) == 1
+    assert fields(select(timeline, "peer_closed", "alice")[0])["clean"] is True
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
     # late candidates are ignored, stats still readable, no second PEER_CLOSED
     await alice.add_candidate({"candidate": "candidate:1 1 udp 5 127.0.0.1 9 typ host", "sdpMid": "0"})
@@ -246,4 +247,4 @@ async def test_close_of_an_unconnected_peer_leaves_nothing_running(
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
     never = make_peer("never-used")
     await never.close()
-    assert select(timeline, Kind.PEER_CLOSED, "never-used")
+    assert select(timeline, "peer_closed", "never-used")

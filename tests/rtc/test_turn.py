@@ -9,7 +9,8 @@ import pytest
 from callprobe.rtc import diagnosis
 from callprobe.rtc.ice_config import IceConfig, IceServer
 from callprobe.rtc.sdp_trickle import parse_candidate
-from callprobe.timeline.events import Kind, Timeline, select
+from callprobe.timeline.recorder import Timeline
+from tests.fakes import fields, select
 from tests.rtc.conftest import PeerFactory, connected, media_flowing, negotiate
 from tests.rtc.coturn import Coturn, free_port
 
@@ -38,13 +39,13 @@ async def test_relay_only_call_connects_relay_to_relay(
     assert await connected(alice, bob) == [True, True]
     assert await media_flowing(alice, bob) == [True, True]
     for agent in ("alice", "bob"):
-        pair = select(timeline, Kind.SELECTED_PAIR, agent)[0].fields
+        pair = fields(select(timeline, "selected_pair", agent)[0])
         assert (pair["local"], pair["remote"]) == ("relay", "relay")
-        local = [e.fields for e in select(timeline, Kind.ICE_CANDIDATE, agent, side="local")]
+        local = [fields(e) for e in select(timeline, "ice_candidate", agent, side="local")]
         assert local and all(c["type"] == "relay" for c in local)
-    created = select(timeline, Kind.PEER_CREATED, "alice")[0].fields
+    created = fields(select(timeline, "peer_created", "alice")[0])
     assert created["ice_servers"] == [{"urls": [coturn.url], "username": coturn.user}]
-    assert coturn.password not in repr([e.fields for e in timeline])
+    assert coturn.password not in repr([fields(e) for e in timeline])
 
 
 @pytest.mark.timeout(60)
@@ -55,7 +56,7 @@ async def test_wrong_turn_password_gives_no_relay_candidates(
     _, candidates = await alice.make_offer()
     assert candidates == []
     assert await asyncio.wait_for(alice.wait_connected(), 10.0) is False
-    assert select(timeline, Kind.PEER_FAILED, "alice")[0].fields["reason"] == \
+    assert fields(select(timeline, "peer_failed", "alice")[0])["reason"] == \
         diagnosis.TURN_ALLOCATION_FAILED
 
 

@@ -83,4 +83,4 @@ async def test_a_scenario_with_the_secret_relays_the_call(rest_turn: Coturn) -> 
         "  - hangup: alice\n")
     result = await run_scenario(scenario)
     assert result.verdict == "pass", [f"{s.line}: {s.detail}" for s in result.failures]
-    assert SECRET not in json.dumps([e.fields for e in result.events], default=str)
+    assert SECRET not in json.dumps([e.to_json() for e in result.events], default=str)

@@ -10,7 +10,6 @@ from callprobe.cli import cli
 from callprobe.errors import ExitCode
 from tests.paths import SCENARIOS
 
-
 BROKEN = """\
 name: broken
 agents:

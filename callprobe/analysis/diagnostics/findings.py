@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 from callprobe.analysis.diagnostics.links import Link
-from callprobe.timeline.events import Event
+from callprobe.timeline.events import Event, event_from_json
 
 
 class Severity(str, Enum):
@@ -73,7 +73,7 @@ class Finding:
             severity=Severity(obj.get("severity", "error")),
             title=str(obj.get("title", "")),
             hint=str(obj.get("hint", "")),
-            evidence=tuple(Event.from_json(e) for e in obj.get("evidence", ())),
+            evidence=tuple(event_from_json(e) for e in obj.get("evidence", ())),
             at_ms=None if at is None else float(at),
             agent=str(obj.get("agent", "")),
             detail=str(obj.get("detail", "")),
@@ -242,14 +242,15 @@ CODES: tuple[str, ...] = tuple(CATALOGUE)
 
 def make_finding(code: str, evidence: tuple[Event, ...] | list[Event], *, at_ms: float | None = None,
                  agent: str = "", detail: str = "", hint: str | None = None,
-                 severity: Severity | None = None) -> Finding:
+                 severity: Severity | None = None, title: str | None = None) -> Finding:
     """A finding with the catalogue's title, hint, severity and link for ``code``.
 
-    ``at_ms`` defaults to the first evidence event's time.
+    ``at_ms`` defaults to the first evidence event's time; ``title`` and
+    ``hint`` sharpen the catalogue's words for what this finding saw.
     """
     info = CATALOGUE[code]
     ev = tuple(evidence)
     when = at_ms if at_ms is not None else (ev[0].t_ms if ev else None)
-    return Finding(code=code, severity=severity or info.severity, title=info.title,
+    return Finding(code=code, severity=severity or info.severity, title=title or info.title,
                    hint=hint if hint is not None else info.hint, evidence=ev, at_ms=when,
                    agent=agent, detail=detail, link=info.link.value)

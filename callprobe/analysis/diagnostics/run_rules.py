@@ -12,13 +12,14 @@ from typing import Any
 from callprobe.analysis.diagnostics.context import RuleContext
 from callprobe.analysis.diagnostics.findings import Finding
 from callprobe.analysis.diagnostics.rules import diagnose_timeline
+from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.timeline.events import Event
 
 
-def context_for_scenario(scenario: Any) -> RuleContext:
+def context_for_scenario(scenario: Scenario) -> RuleContext:
     """Caller and callee of the scenario's first invite, every agent's user ID."""
     users = tuple((name, cfg.user_id) for name, cfg in scenario.agents.items())
-    invite = next((s for s in scenario.steps if getattr(s, "verb", "") == "invite"), None)
+    invite = next((s for s in scenario.steps if isinstance(s, Action) and s.verb == "invite"), None)
     caller = callee = ""
     devices: tuple[str, ...] = ()
     if invite is not None:
@@ -28,8 +29,7 @@ def context_for_scenario(scenario: Any) -> RuleContext:
         devices = tuple(n for n, cfg in scenario.agents.items() if cfg.user_id == callee_user and n != callee)
     # the scenario's own word on how fast a ring must come, when it says so
     rings = [s.within_s for s in scenario.steps
-             if getattr(s, "event", None) == "ringing" and not getattr(s, "absent", False)
-             and getattr(s, "within_s", None)]
+             if isinstance(s, Expectation) and s.event == "ringing" and not s.absent and s.within_s]
     extra: dict[str, Any] = {"ring_deadline_ms": min(rings) * 1000.0} if rings else {}
     base = RuleContext.from_settings(
         scenario.settings, caller=caller, callee=callee,
@@ -40,5 +40,5 @@ def context_for_scenario(scenario: Any) -> RuleContext:
     return base
 
 
-def findings_for_run(events: list[Event], scenario: Any) -> list[Finding]:
+def findings_for_run(events: list[Event], scenario: Scenario) -> list[Finding]:
     return diagnose_timeline(events, context_for_scenario(scenario))

@@ -80,8 +80,8 @@ class Arrival:
 
 
 @dataclass
-class CallBook:
-    """Invitations by room, and the first arrival of each peer action."""
+class KnownCalls:
+    """The calls this agent knows: invitations by room, and the first arrival of each peer action."""
 
     rooms: dict[str, CallRecord] = field(default_factory=dict)
     arrivals: dict[tuple[str, str], Arrival] = field(default_factory=dict)

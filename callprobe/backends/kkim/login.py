@@ -86,7 +86,7 @@ class LoginResult:
     steps: tuple[str, ...] = ()   # "POST /auth/get_admin_token", ...
 
 
-class LoginFailed(CallprobeError):
+class LoginError(CallprobeError):
     """The auth API answered but gave no token; says why in words."""
 
     code = "LOGIN_FAILED"
@@ -202,7 +202,7 @@ class _Api:
         except aiohttp.ClientConnectorError as exc:
             raise ServerUnreachable(f"auth API {url} unreachable: {exc.os_error or exc}") from None
         except aiohttp.ClientError as exc:
-            raise LoginFailed(self.mode, url, f"HTTP exchange failed: {type(exc).__name__}: {exc}") from None
+            raise LoginError(self.mode, url, f"HTTP exchange failed: {type(exc).__name__}: {exc}") from None
         try:
             parsed: Any = json.loads(raw) if raw.strip() else None
         except ValueError:
@@ -213,19 +213,19 @@ class _Api:
 def _check_openim(mode: str, url: str, status: int, reply: Any, raw: str) -> Mapping[str, Any]:
     """Validate an OpenIM API envelope ``{errCode, errMsg, errDlt, data}``; return ``data``."""
     if not 200 <= status < 300:
-        raise LoginFailed(mode, url, "HTTP error", status=status, body=raw[:_BODY_PREVIEW])
+        raise LoginError(mode, url, "HTTP error", status=status, body=raw[:_BODY_PREVIEW])
     if not isinstance(reply, Mapping):
-        raise LoginFailed(mode, url, f"reply is not a JSON object: {raw[:_BODY_PREVIEW]!r}", status=status)
+        raise LoginError(mode, url, f"reply is not a JSON object: {raw[:_BODY_PREVIEW]!r}", status=status)
     err_code = reply.get("errCode", 0)
     if err_code:
         err_msg = str(reply.get("errMsg", ""))
         dlt = str(reply.get("errDlt", "") or "")
         reason = "server refused" + (f" ({dlt})" if dlt else "")
-        raise LoginFailed(mode, url, reason, status=status, err_code=int(err_code) if isinstance(err_code, int)
+        raise LoginError(mode, url, reason, status=status, err_code=int(err_code) if isinstance(err_code, int)
                           else 0, err_msg=err_msg, body=raw[:_BODY_PREVIEW])
     data = reply.get("data")
     if not isinstance(data, Mapping) or not isinstance(data.get("token"), str) or not data["token"]:
-        raise LoginFailed(mode, url, f"reply has no data.token: {raw[:_BODY_PREVIEW]!r}", status=status)
+        raise LoginError(mode, url, f"reply has no data.token: {raw[:_BODY_PREVIEW]!r}", status=status)
     return data
 
 
@@ -244,7 +244,7 @@ async def login(api_url: str, user_id: str, platform_id: int, config: object | N
     is the token for mode ``fixed`` when the config carries none.
 
     Raises:
-        LoginFailed: the API answered without a token (status, errCode, errMsg).
+        LoginError: the API answered without a token (status, errCode, errMsg).
         ServerUnreachable: the API refused the connection.
         DeadlineExceeded: one HTTP call took over ``login_timeout_s``.
         ConfigError: the mode or a template is unusable.
@@ -302,18 +302,18 @@ async def login(api_url: str, user_id: str, platform_id: int, config: object | N
         path = str(config_value(config, "token_path", "data.token"))
         status, reply, raw = await api.call(method, url, body, headers)
         if not 200 <= status < 300:
-            raise LoginFailed(mode, url, "HTTP error", status=status, body=raw[:_BODY_PREVIEW])
+            raise LoginError(mode, url, "HTTP error", status=status, body=raw[:_BODY_PREVIEW])
         if reply is None:
-            raise LoginFailed(mode, url, f"reply is not JSON: {raw[:_BODY_PREVIEW]!r}", status=status)
+            raise LoginError(mode, url, f"reply is not JSON: {raw[:_BODY_PREVIEW]!r}", status=status)
         err_code = reply.get("errCode", 0) if isinstance(reply, Mapping) else 0
         if isinstance(err_code, int) and err_code:
             err_msg = str(reply.get("errMsg", ""))
-            raise LoginFailed(mode, url, "server refused", status=status, err_code=err_code,
+            raise LoginError(mode, url, "server refused", status=status, err_code=err_code,
                               err_msg=err_msg, body=raw[:_BODY_PREVIEW])
         found = dig(reply, path)
         if not isinstance(found, str) or not found:
             keys = ", ".join(sorted(reply)) if isinstance(reply, Mapping) else type(reply).__name__
-            raise LoginFailed(mode, url, f"reply has no token at {path!r} (top-level keys: {keys})",
+            raise LoginError(mode, url, f"reply has no token at {path!r} (top-level keys: {keys})",
                               status=status, body=raw[:_BODY_PREVIEW])
         parent = dig(reply, path.rpartition(".")[0]) if "." in path else reply
         return done(found, _expire(parent) if isinstance(parent, Mapping) else None, api.steps)

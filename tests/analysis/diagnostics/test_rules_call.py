@@ -13,7 +13,6 @@ from callprobe.analysis.diagnostics.findings import (
     Severity,
 )
 from callprobe.analysis.diagnostics.links import Link
-from callprobe.timeline.events import Kind
 from tests.analysis.diagnostics.timeline_fakes import ALICE, BOB, CAROL, CTX, TL, codes
 
 
@@ -90,7 +89,7 @@ def test_invite_to_a_disconnected_callee_is_not_an_undelivered_invite() -> None:
     tl = TL()
     tl.connect(ALICE)
     tl.connect(BOB)
-    tl(BOB, Kind.WS_CLOSED, code=1000, by="client")
+    tl(BOB, "ws_closed", code=1000, by="client")
     tl.invite(rang=False)
     assert diagnose_timeline(tl.finish(), CTX) == []
 
@@ -115,8 +114,8 @@ def test_invite_refused_for_an_unknown_user_is_rejected_by_server() -> None:
 def test_invite_without_reply_is_rejected_by_server_naming_the_setting() -> None:
     tl = TL()
     tl.connect(ALICE)
-    tl(ALICE, Kind.INVITE_SENT, callee=["u_bob"], room_id="tmp", media="audio")
-    tl(ALICE, Kind.REQUEST_TIMEOUT, dt=5000, req_identifier=1004, msg_incr="2",
+    tl(ALICE, "invite_sent", callees=["u_bob"], room_id="tmp", media="audio")
+    tl(ALICE, "request_timeout", dt=5000, req_identifier=1004, msg_incr="2",
        setting="request_timeout_s", seconds=5.0)
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"INVITE_REJECTED_BY_SERVER"} and "request_timeout_s" in found[0].detail
@@ -163,7 +162,7 @@ def test_ring_without_room_and_from_a_stranger_is_malformed() -> None:
 def test_undecodable_call_notice_is_malformed_not_undelivered() -> None:
     tl = TL()
     call_up_to_ringing(tl, rang=False)
-    tl(BOB, Kind.NOTICE_UNDECODABLE, content_type=1601, reason="neither dialect decodes", size=40)
+    tl(BOB, "notice_undecodable", content_type=1601, reason="neither dialect decodes", size=40)
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"INVITE_MALFORMED"} and "neither dialect" in found[0].detail
 
@@ -182,12 +181,12 @@ def test_hangup_under_the_temporary_room_id_is_room_id_mismatch() -> None:
     tl = TL()
     call_up_to_ringing(tl)
     tl.accept()
-    tl(ALICE, Kind.HANGUP_SENT, room_id="tmp-1")
-    tl(ALICE, Kind.ACTION_REFUSED, action="hungUp", err_code=1801, err_msg="call not found")
+    tl(ALICE, "hangup_sent", room_id="tmp-1")
+    tl(ALICE, "action_refused", action="hungUp", err_code=1801, err_msg="call not found")
     found = diagnose_timeline(tl.finish(), CTX)
     assert "ROOM_ID_MISMATCH" in codes(found)
     f = next(f for f in found if f.code == "ROOM_ID_MISMATCH")
-    assert "'tmp-1'" in f.detail and f.evidence[-1].get("err_code") == 1801
+    assert "'tmp-1'" in f.detail and f.evidence[-1].err_code == 1801
 
 
 def test_ring_with_the_acked_room_id_is_not_a_mismatch() -> None:
@@ -238,7 +237,7 @@ def test_offer_never_reaching_the_callee_is_sdp_not_relayed_and_not_ice_failed()
     call_up_to_ringing(tl)
     tl.accept()
     tl.sdp(offer=False)
-    tl(ALICE, Kind.PEER_FAILED, dt=10000, reason="not connected in time", setting="ice_connect_timeout_s")
+    tl(ALICE, "peer_failed", dt=10000, reason="not connected in time", setting="ice_connect_timeout_s")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"SDP_NOT_RELAYED"}
     assert found[0].agent == BOB and "offer" in found[0].detail
@@ -303,7 +302,7 @@ def test_turn_configured_without_relay_is_turn_unavailable_with_the_probe_verdic
     call_up_to_ringing(tl)
     tl.accept()
     tl.sdp(ice_servers=[TURN], local=("host", "srflx"))
-    tl(ALICE, Kind.TURN_PROBE, url=TURN["urls"][0], verdict=verdict, ok=False,
+    tl(ALICE, "turn_probe", url=TURN["urls"][0], verdict=verdict, ok=False,
        detail=f"probe said {verdict}")
     tl.ice(ok=False)
     found = diagnose_timeline(tl.finish(), CTX)
@@ -368,7 +367,7 @@ def test_media_timeout_is_media_not_flowing() -> None:
     tl.accept()
     tl.sdp()
     tl.ice()
-    tl(BOB, Kind.PEER_FAILED, dt=5000, reason="no media frame", setting="media_timeout_s")
+    tl(BOB, "peer_failed", dt=5000, reason="no media frame", setting="media_timeout_s")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"MEDIA_NOT_FLOWING"} and found[0].agent == BOB
 
@@ -399,7 +398,7 @@ def test_hangup_never_reaching_the_callee_is_hangup_not_delivered() -> None:
     call_up_to_ringing(tl)
     tl.accept()
     tl.hangup(delivered=False)
-    tl(ALICE, Kind.ACTION_REFUSED, action="hungUp", err_code=1801, err_msg="call not found")
+    tl(ALICE, "action_refused", action="hungUp", err_code=1801, err_msg="call not found")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"HANGUP_NOT_DELIVERED"}
     f = found[0]
@@ -469,13 +468,13 @@ def test_peer_failures_as_the_rtc_peer_records_them() -> None:
     call_up_to_ringing(tl)
     tl.accept()
     tl.sdp()
-    tl(BOB, Kind.PEER_FAILED, reason="invalid offer: no m-line", setting="")
+    tl(BOB, "peer_failed", reason="invalid offer: no m-line", setting="")
     assert diagnose_timeline(tl.finish(), CTX) == []  # a bad SDP is not an ICE failure
     tl = TL()
     call_up_to_ringing(tl)
     tl.accept()
     tl.sdp()
-    tl(ALICE, Kind.PEER_FAILED, dt=10000, reason="no relay candidates: configure TURN",
+    tl(ALICE, "peer_failed", dt=10000, reason="no relay candidates: configure TURN",
        setting="ice_connect_timeout_s", seconds=10.0, state="connecting", ice_state="checking",
        local_candidates=1, remote_candidates=1)
     found = diagnose_timeline(tl.finish(), CTX)
@@ -487,11 +486,11 @@ def test_driver_recording_order_send_before_frame_and_failure_before_refusal() -
     tl = TL()
     tl.connect(ALICE)
     tl.connect(BOB)
-    tl(ALICE, Kind.INVITE_SENT, callees=["u_bob"], room_id="tmp-9", media="audio", timeout_s=30)
-    tl(ALICE, Kind.FRAME_OUT, req_identifier=1004, msg_incr="1", size=100)
-    tl(ALICE, Kind.FRAME_IN, req_identifier=1004, msg_incr="1", size=60, err_code=1003)
-    tl(ALICE, Kind.REQUEST_FAILED, req_identifier=1004, msg_incr="1", err_code=1003, err_msg="x")
-    tl(ALICE, Kind.INVITE_REFUSED, err_code=1003, err_msg="x", busy=[], room_id="tmp-9")
+    tl(ALICE, "invite_sent", callees=["u_bob"], room_id="tmp-9", media="audio", timeout_s=30)
+    tl(ALICE, "frame_out", req_identifier=1004, msg_incr="1", size=100)
+    tl(ALICE, "frame_in", req_identifier=1004, msg_incr="1", size=60, err_code=1003)
+    tl(ALICE, "request_failed", req_identifier=1004, msg_incr="1", err_code=1003, err_msg="x")
+    tl(ALICE, "invite_refused", err_code=1003, err_msg="x", busy=[], room_id="tmp-9")
     found = diagnose_timeline(tl.finish(), CTX)
     assert [f.code for f in found] == ["INVITE_REJECTED_BY_SERVER"]
     assert found[0].evidence[-1].kind == "invite_refused"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from callprobe.analysis.diagnostics import diagnose_timeline
 from callprobe.analysis.diagnostics.findings import Severity
-from callprobe.timeline.events import Kind
 from tests.analysis.diagnostics.timeline_fakes import (
     ALICE,
     BOB,
@@ -25,7 +24,7 @@ def test_healthy_walk_has_no_findings_at_all() -> None:
 def test_login_failure_without_retry_is_reported_with_the_err_code() -> None:
     tl = TL()
     tl.connect(ALICE)
-    tl(BOB, Kind.LOGIN_FAILED, mode="admin", status=200, err_code=1002, err_msg="NoPermissionError")
+    tl(BOB, "login_failed", mode="admin", status=200, err_code=1002, err_msg="NoPermissionError")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"LOGIN_FAILED"}
     assert found[0].agent == BOB
@@ -34,7 +33,7 @@ def test_login_failure_without_retry_is_reported_with_the_err_code() -> None:
 
 def test_login_failure_followed_by_a_successful_login_is_not_reported() -> None:
     tl = TL()
-    tl(BOB, Kind.LOGIN_FAILED, mode="admin", status=200, err_code=1002)
+    tl(BOB, "login_failed", mode="admin", status=200, err_code=1002)
     tl.connect(BOB)
     assert codes(diagnose_timeline(tl.finish(), CTX), None) == set()
 
@@ -44,13 +43,13 @@ def test_login_failure_followed_by_a_successful_login_is_not_reported() -> None:
 def test_refused_ordinary_connect_carries_status_and_err_code() -> None:
     tl = TL()
     tl.connect(ALICE)
-    tl(BOB, Kind.LOGIN_OK, mode="admin")
-    tl(BOB, Kind.WS_REFUSED, status=200, err_code=1501, err_msg="TokenExpiredError", body="{}")
+    tl(BOB, "login_ok", mode="admin")
+    tl(BOB, "ws_refused", status=200, err_code=1501, err_msg="TokenExpiredError", body="{}")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"HANDSHAKE_REFUSED"}
     f = found[0]
     assert f.agent == BOB and "HTTP 200" in f.detail and "1501" in f.detail
-    assert f.evidence[0].get("status") == 200
+    assert f.evidence[0].status == 200
 
 
 def test_handshake_crash_on_the_no_token_probe_is_a_refused_handshake_with_status_500() -> None:
@@ -61,7 +60,7 @@ def test_handshake_crash_on_the_no_token_probe_is_a_refused_handshake_with_statu
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"HANDSHAKE_REFUSED"}
     f = found[0]
-    assert any(e.get("status") == 500 for e in f.evidence)
+    assert any(getattr(e, "status", None) == 500 for e in f.evidence)
     assert "without a token" in f.detail and "HTTP 500" in f.detail
 
 
@@ -81,7 +80,7 @@ def test_proper_refusal_of_every_probe_is_healthy() -> None:
 
 def test_refused_connect_that_later_succeeds_is_only_a_warning() -> None:
     tl = TL()
-    tl(BOB, Kind.WS_REFUSED, status=200, err_code=1501, err_msg="TokenExpiredError")
+    tl(BOB, "ws_refused", status=200, err_code=1501, err_msg="TokenExpiredError")
     tl.connect(BOB)
     found = diagnose_timeline(tl.finish(), CTX)
     assert [(f.code, f.severity) for f in found] == [("HANDSHAKE_REFUSED", Severity.WARNING)]
@@ -100,10 +99,10 @@ def test_accepted_wrong_token_probe_is_unauthenticated_accepted() -> None:
 
 def test_the_probe_connection_closing_is_not_a_dropped_connection() -> None:
     tl = TL()
-    tl("probe", Kind.STEP_STARTED, step="probe_no_token")
-    tl("probe", Kind.WS_OPEN)
-    tl("probe", Kind.WS_CLOSED, code=1006, reason="", by="server")
-    tl("probe", Kind.STEP_FINISHED, step="probe_no_token", ok=True, outcome="refused", status=200,
+    tl("probe", "step_started", step="probe_no_token")
+    tl("probe", "ws_open")
+    tl("probe", "ws_closed", code=1006, reason="", by="server")
+    tl("probe", "step_finished", step="probe_no_token", ok=True, outcome="refused", status=200,
        err_code=1602)
     assert diagnose_timeline(tl.finish(), CTX) == []
 
@@ -131,14 +130,14 @@ def test_one_missed_pong_among_answered_ones_is_a_warning() -> None:
 def test_answered_pings_and_a_passing_heartbeat_probe_are_healthy() -> None:
     tl = TL()
     tl.heartbeat(ALICE)
-    tl(ALICE, Kind.STEP_FINISHED, step="heartbeat", ok=True, replies=1, sent=1)
+    tl(ALICE, "step_finished", step="heartbeat", ok=True, replies=1, sent=1)
     assert diagnose_timeline(tl.finish(), CTX) == []
 
 
 def test_failed_heartbeat_probe_marker_alone_is_reported() -> None:
     tl = TL()
-    tl(ALICE, Kind.STEP_STARTED, step="heartbeat")
-    tl(ALICE, Kind.STEP_FINISHED, step="heartbeat", ok=False, replies=0, sent=2)
+    tl(ALICE, "step_started", step="heartbeat")
+    tl(ALICE, "step_finished", step="heartbeat", ok=False, replies=0, sent=2)
     assert codes(diagnose_timeline(tl.finish(), CTX)) == {"HEARTBEAT_UNANSWERED"}
 
 
@@ -147,8 +146,9 @@ def test_failed_heartbeat_probe_marker_alone_is_reported() -> None:
 def test_server_close_is_a_dropped_connection_with_the_close_code_explained() -> None:
     tl = TL()
     tl.connect(ALICE)
-    tl(ALICE, Kind.FRAME_OUT, req_identifier=1003, msg_incr="7", size=60000, over_limit=True)
-    tl(ALICE, Kind.WS_CLOSED, code=1009, reason="", by="server", explanation="")
+    tl(ALICE, "frame_out", req_identifier=1003, msg_incr="7", size=60000, over_limit=True)
+    tl(ALICE, "ws_closed", code=1009, reason="", by="server",
+       explanation="message too big: the frame was over the server's 51200-byte limit")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"CONNECTION_DROPPED"}
     f = found[0]
@@ -160,7 +160,7 @@ def test_close_after_missed_heartbeats_says_so() -> None:
     tl = TL()
     tl.connect(ALICE)
     tl.heartbeat(ALICE, answered=False)
-    tl(ALICE, Kind.WS_CLOSED, code=1006, reason="", by="server", explanation="closed without a close frame")
+    tl(ALICE, "ws_closed", code=1006, reason="", by="server", explanation="closed without a close frame")
     found = diagnose_timeline(tl.finish(), CTX)
     drop = next(f for f in found if f.code == "CONNECTION_DROPPED")
     assert "heartbeat" in drop.detail and "closed without a close frame" in drop.detail
@@ -170,9 +170,9 @@ def test_close_the_client_asked_for_or_after_logout_is_not_a_drop() -> None:
     tl = TL()
     tl.connect(ALICE)
     tl.connect(BOB)
-    tl(ALICE, Kind.WS_CLOSED, code=1000, reason="", by="client")
-    tl(BOB, Kind.FRAME_OUT, req_identifier=2003, msg_incr="5", size=40)
-    tl(BOB, Kind.WS_CLOSED, code=1006, reason="", by="server")
+    tl(ALICE, "ws_closed", code=1000, reason="", by="client")
+    tl(BOB, "frame_out", req_identifier=2003, msg_incr="5", size=40)
+    tl(BOB, "ws_closed", code=1006, reason="", by="server")
     assert diagnose_timeline(tl.finish(), CTX) == []
 
 
@@ -180,8 +180,8 @@ def test_kick_by_a_second_login_is_kicked_not_dropped() -> None:
     tl = TL()
     tl.connect(BOB)
     tl.connect("bob-phone", user="u_bob")
-    tl(BOB, Kind.KICKED, by=2002)
-    tl(BOB, Kind.WS_CLOSED, code=1006, reason="", by="server")
+    tl(BOB, "kicked", by=2002)
+    tl(BOB, "ws_closed", code=1006, reason="", by="server")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"KICKED_BY_OTHER_LOGIN"}
     assert found[0].agent == BOB and "bob-phone" in found[0].detail
@@ -197,15 +197,15 @@ def test_no_kick_no_kicked_finding() -> None:
 def test_server_logout_2003_is_a_dropped_connection_not_a_kick_by_another_login() -> None:
     tl = TL()
     tl.connect(BOB)
-    tl(BOB, Kind.KICKED, by="2003", text="the server logged this connection out")
-    tl(BOB, Kind.WS_CLOSED, code=1006, reason="", by="server")
+    tl(BOB, "kicked", by="2003", text="the server logged this connection out")
+    tl(BOB, "ws_closed", code=1006, reason="", by="server")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"CONNECTION_DROPPED"} and "logged it out (2003)" in found[0].detail
 
 
 def test_unreachable_auth_api_is_a_login_failure_in_words_not_http_0() -> None:
     tl = TL()
-    tl(ALICE, Kind.LOGIN_FAILED, mode="admin", status=0, err_code=0, err_msg="",
+    tl(ALICE, "login_failed", mode="admin", status=0, err_code=0, err_msg="",
        reason="connection refused: http://127.0.0.1:10002", user_id="u_alice")
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"LOGIN_FAILED"}

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from callprobe.analysis.diagnostics.context import RuleContext
-from callprobe.timeline.events import Event, Kind
+from callprobe.backends.kkim.protocol.constants import explain_err_code
+from callprobe.timeline.events import Event, make_event
 
 ALICE, BOB, CAROL = "alice", "bob", "carol"
 USERS = {ALICE: "u_alice", BOB: "u_bob", CAROL: "u_carol", "bob-2": "u_bob"}
@@ -27,9 +28,9 @@ class TL:
         self.events: list[Event] = []
         self.t = 0.0
 
-    def __call__(self, agent: str, kind: Kind, dt: float = 10.0, **fields: Any) -> Event:
+    def __call__(self, agent: str, kind: str, dt: float = 10.0, **fields: Any) -> Event:
         self.t += dt
-        e = Event(self.t, agent, kind.value, fields)
+        e = make_event(kind, self.t, agent, **fields)
         self.events.append(e)
         return e
 
@@ -37,67 +38,68 @@ class TL:
 
     def connect(self, agent: str, user: str | None = None) -> None:
         uid = user or USERS[agent]
-        self(agent, Kind.LOGIN_OK, mode="admin", latency_ms=3.0)
-        self(agent, Kind.WS_CONNECTING, url=f"ws://127.0.0.1:10001/?sendID={uid}&platformID=5&token=***")
-        self(agent, Kind.WS_OPEN, latency_ms=2.0)
+        self(agent, "login_ok", mode="admin", latency_ms=3.0)
+        self(agent, "ws_connecting", url=f"ws://127.0.0.1:10001/?sendID={uid}&platformID=5&token=***")
+        self(agent, "ws_open", latency_ms=2.0)
 
     def probe(self, step: str, outcome: str, status: int | None, err_code: int | None = None,
               agent: str = "probe") -> None:
-        self(agent, Kind.STEP_STARTED, step=step)
-        self(agent, Kind.WS_CONNECTING, url="ws://127.0.0.1:10001/?sendID=u_alice&platformID=5")
+        self(agent, "step_started", step=step)
+        self(agent, "ws_connecting", url="ws://127.0.0.1:10001/?sendID=u_alice&platformID=5")
         if outcome == "accepted":
-            self(agent, Kind.WS_OPEN, latency_ms=1.0)
-            self(agent, Kind.WS_CLOSED, code=1000, reason="", by="client", explanation="normal closure")
+            self(agent, "ws_open", latency_ms=1.0)
+            self(agent, "ws_closed", code=1000, reason="", by="client", explanation="normal closure")
         elif outcome == "refused":
-            self(agent, Kind.WS_REFUSED, status=status, err_code=err_code, err_msg="refused", body="{}")
+            self(agent, "ws_refused", status=status, err_code=err_code, err_msg="refused", body="{}")
         ok = outcome == "refused" and (status or 0) < 500
-        self(agent, Kind.STEP_FINISHED, step=step, ok=ok, outcome=outcome, status=status,
+        self(agent, "step_finished", step=step, ok=ok, outcome=outcome, status=status,
              err_code=err_code, err_msg="refused" if err_code else "")
 
     def heartbeat(self, agent: str, answered: bool = True) -> None:
-        self(agent, Kind.HEARTBEAT_SENT, number=1)
+        self(agent, "heartbeat_sent", number=1)
         if answered:
-            self(agent, Kind.HEARTBEAT_REPLY, number=1, rtt_ms=1.0, form="text")
+            self(agent, "heartbeat_reply", number=1, rtt_ms=1.0, form="text")
         else:
-            self(agent, Kind.HEARTBEAT_MISSED, number=1, setting="heartbeat_reply_timeout_s", seconds=5)
+            self(agent, "heartbeat_missed", number=1, setting="heartbeat_reply_timeout_s", seconds=5)
 
     def text(self, frm: str, to: str, pushed: bool = True, msg_id: str = "m1") -> None:
-        self(frm, Kind.FRAME_OUT, req_identifier=1003, msg_incr="1", size=120)
-        self(frm, Kind.TEXT_SENT, to=USERS[to], client_msg_id=msg_id)
-        self(frm, Kind.FRAME_IN, req_identifier=1003, msg_incr="1", size=80, err_code=0)
+        self(frm, "frame_out", req_identifier=1003, msg_incr="1", size=120)
+        self(frm, "text_sent", to=USERS[to], client_msg_id=msg_id)
+        self(frm, "frame_in", req_identifier=1003, msg_incr="1", size=80, err_code=0)
         if pushed:
-            self(to, Kind.FRAME_IN, req_identifier=2001, msg_incr="", size=200, err_code=0)
-            self(to, Kind.TEXT_RECEIVED, **{"from": USERS[frm], "client_msg_id": msg_id, "seq": 1,
+            self(to, "frame_in", req_identifier=2001, msg_incr="", size=200, err_code=0)
+            self(to, "text_received", **{"from": USERS[frm], "client_msg_id": msg_id, "seq": 1,
                                             "via": "push"})
 
     def invite(self, caller: str = ALICE, callee: str = BOB, room: str = "r1", *, rang: bool = True,
                ring_dt: float = 10.0, ring_room: str | None = None, refused: int | None = None,
                busy: list[str] | None = None, media: str = "video", ring_fields: dict[str, Any] | None = None,
                own_room: str = "tmp-1") -> None:
-        self(caller, Kind.FRAME_OUT, req_identifier=1004, msg_incr="2", size=180)
-        self(caller, Kind.INVITE_SENT, callee=[USERS[callee]], room_id=own_room, media=media)
+        self(caller, "frame_out", req_identifier=1004, msg_incr="2", size=180)
+        self(caller, "invite_sent", callees=[USERS[callee]], room_id=own_room, media=media)
         if refused is not None:
-            self(caller, Kind.FRAME_IN, req_identifier=1004, msg_incr="2", size=90, err_code=refused)
-            self(caller, Kind.INVITE_REFUSED, err_code=refused, err_msg="refused", busy=busy or [])
+            self(caller, "frame_in", req_identifier=1004, msg_incr="2", size=90, err_code=refused)
+            self(caller, "invite_refused", err_code=refused, err_msg="refused", busy=busy or [],
+                 explanation=explain_err_code(refused))
             return
-        self(caller, Kind.FRAME_IN, req_identifier=1004, msg_incr="2", size=90, err_code=0)
-        self(caller, Kind.INVITE_ACKED, room_id=room, busy=[])
+        self(caller, "frame_in", req_identifier=1004, msg_incr="2", size=90, err_code=0)
+        self(caller, "invite_acked", room_id=room, busy=[])
         if rang:
             fields: dict[str, Any] = {"room_id": ring_room if ring_room is not None else room,
                                       "inviter": USERS[caller], "media": media,
                                       "dialect": "bare-SignalInviteReq", "via": "push_1601"}
             fields.update(ring_fields or {})
-            self(callee, Kind.FRAME_IN, dt=ring_dt, req_identifier=2001, msg_incr="", size=300, err_code=0)
-            self(callee, Kind.RINGING, dt=0.5, **fields)
+            self(callee, "frame_in", dt=ring_dt, req_identifier=2001, msg_incr="", size=300, err_code=0)
+            self(callee, "ringing", dt=0.5, **fields)
 
     def accept(self, callee: str = BOB, caller: str = ALICE, room: str = "r1", *,
                delivered: bool = True, reject: bool = False) -> None:
-        self(callee, Kind.FRAME_OUT, req_identifier=1004, msg_incr="3", size=150)
-        self(callee, Kind.REJECT_SENT if reject else Kind.ACCEPT_SENT, room_id=room)
-        self(callee, Kind.ACTION_ACKED, action="reject" if reject else "accept", room_id=room)
+        self(callee, "frame_out", req_identifier=1004, msg_incr="3", size=150)
+        self(callee, "reject_sent" if reject else "accept_sent", room_id=room)
+        self(callee, "action_acked", action="reject" if reject else "accept", room_id=room)
         if delivered:
-            self(caller, Kind.FRAME_IN, req_identifier=1004, msg_incr="", size=100, err_code=0)
-            self(caller, Kind.REJECTED if reject else Kind.ANSWERED, room_id=room,
+            self(caller, "frame_in", req_identifier=1004, msg_incr="", size=100, err_code=0)
+            self(caller, "rejected" if reject else "answered", room_id=room,
                  path="unsolicited_1004", by=USERS[callee])
 
     def sdp(self, caller: str = ALICE, callee: str = BOB, room: str = "r1", *,
@@ -105,69 +107,69 @@ class TL:
             ice_servers: list[dict[str, object]] | None = None, relay_only: bool = False,
             local: tuple[str, ...] = ("host",)) -> None:
         for me in (caller, callee):
-            self(me, Kind.PEER_CREATED, media="video", ice_servers=ice_servers or [],
+            self(me, "peer_created", media="video", ice_servers=ice_servers or [],
                  relay_only=relay_only)
-        self(caller, Kind.SIGNAL_SENT, signal_type="offer", room_id=room, to=USERS[callee])
+        self(caller, "signal_sent", signal_type="offer", room_id=room, to=USERS[callee])
         if not offer:
             return
-        self(callee, Kind.SIGNAL_RECEIVED, signal_type="offer", room_id=room, form="webrtc_signal")
-        self(callee, Kind.SIGNAL_SENT, signal_type="answer", room_id=room, to=USERS[caller])
+        self(callee, "signal_received", signal_type="offer", room_id=room, form="webrtc_signal")
+        self(callee, "signal_sent", signal_type="answer", room_id=room, to=USERS[caller])
         if not answer:
             return
-        self(caller, Kind.SIGNAL_RECEIVED, signal_type="answer", room_id=room, form="webrtc_signal")
+        self(caller, "signal_received", signal_type="answer", room_id=room, form="webrtc_signal")
         for me, peer in ((caller, callee), (callee, caller)):
             for kind in local:
-                self(me, Kind.ICE_CANDIDATE, side="local", type=kind, protocol="udp", address="127.0.0.1")
+                self(me, "ice_candidate", side="local", type=kind, protocol="udp", address="127.0.0.1")
             if local:
-                self(me, Kind.SIGNAL_SENT, signal_type="candidate", room_id=room, to=USERS[peer])
+                self(me, "signal_sent", signal_type="candidate", room_id=room, to=USERS[peer])
         if candidates and local:
             for me in (caller, callee):
-                self(me, Kind.SIGNAL_RECEIVED, signal_type="candidate", room_id=room, form="webrtc_signal")
-                self(me, Kind.ICE_CANDIDATE, side="remote", type="host", protocol="udp",
+                self(me, "signal_received", signal_type="candidate", room_id=room, form="webrtc_signal")
+                self(me, "ice_candidate", side="remote", type="host", protocol="udp",
                      address="127.0.0.1")
 
     def ice(self, caller: str = ALICE, callee: str = BOB, *, ok: bool = True) -> None:
         for me in (caller, callee):
             if ok:
-                self(me, Kind.ICE_STATE, state="completed")
-                self(me, Kind.SELECTED_PAIR, local="host", remote="host")
-                self(me, Kind.PC_STATE, state="connected")
+                self(me, "ice_state", state="completed")
+                self(me, "selected_pair", local="host", remote="host")
+                self(me, "pc_state", state="connected")
             else:
-                self(me, Kind.ICE_STATE, dt=2000.0, state="failed")
-                self(me, Kind.PC_STATE, state="failed")
+                self(me, "ice_state", dt=2000.0, state="failed")
+                self(me, "pc_state", state="failed")
 
     def media(self, caller: str = ALICE, callee: str = BOB, *, video: int = 50, audio: int = 100) -> None:
         for me in (caller, callee):
             if video:
-                self(me, Kind.MEDIA_FIRST_FRAME, media="video")
+                self(me, "media_first_frame", media="video")
         for me in (caller, callee):
-            self(me, Kind.MEDIA_STATS, dt=2000.0, audio_frames=audio, video_frames=video)
+            self(me, "media_stats", dt=2000.0, audio_frames=audio, video_frames=video)
 
     def hangup(self, by: str = ALICE, peer: str = BOB, room: str = "r1", *, delivered: bool = True,
                cancel: bool = False) -> None:
-        self(by, Kind.FRAME_OUT, req_identifier=1004, msg_incr="4", size=150)
-        self(by, Kind.CANCEL_SENT if cancel else Kind.HANGUP_SENT, room_id=room)
-        self(by, Kind.ACTION_ACKED, action="cancel" if cancel else "hungUp", room_id=room)
+        self(by, "frame_out", req_identifier=1004, msg_incr="4", size=150)
+        self(by, "cancel_sent" if cancel else "hangup_sent", room_id=room)
+        self(by, "action_acked", action="cancel" if cancel else "hungUp", room_id=room)
         if delivered:
-            self(peer, Kind.FRAME_IN, req_identifier=1004, msg_incr="", size=100, err_code=0)
-            self(peer, Kind.CANCELLED if cancel else Kind.HUNG_UP, room_id=room,
+            self(peer, "frame_in", req_identifier=1004, msg_incr="", size=100, err_code=0)
+            self(peer, "cancelled" if cancel else "hung_up", room_id=room,
                  path="unsolicited_1004", by=USERS[by])
 
     def history(self, *, found: bool = True, complete: bool = True, room: str = "r1") -> None:
-        self(ALICE, Kind.STEP_STARTED, step="history")
-        self(ALICE, Kind.FRAME_OUT, req_identifier=1002, msg_incr="9", size=90)
-        self(ALICE, Kind.FRAME_IN, req_identifier=1002, msg_incr="9", size=400, err_code=0)
-        self(ALICE, Kind.STEP_FINISHED, step="history", ok=found and complete, room_id=room,
+        self(ALICE, "step_started", step="history")
+        self(ALICE, "frame_out", req_identifier=1002, msg_incr="9", size=90)
+        self(ALICE, "frame_in", req_identifier=1002, msg_incr="9", size=400, err_code=0)
+        self(ALICE, "step_finished", step="history", ok=found and complete, room_id=room,
              found=found, complete=complete, missing=[] if complete else ["content"],
              content_type=1601)
 
     def close_all(self, *agents: str) -> None:
         for a in agents:
-            self(a, Kind.WS_CLOSED, code=1000, reason="", by="client", explanation="normal closure")
+            self(a, "ws_closed", code=1000, reason="", by="client", explanation="normal closure")
 
     def finish(self) -> list[Event]:
         """End the run well past every deadline and return the events."""
-        self("", Kind.RUN_FINISHED, dt=5000.0)
+        self("", "run_finished", dt=5000.0)
         return self.events
 
 
@@ -180,7 +182,7 @@ def probes(tl: TL) -> None:
 def healthy_walk() -> list[Event]:
     """Every link working, in walk order, ending with the stale-state re-invite."""
     tl = TL()
-    tl("", Kind.RUN_STARTED)
+    tl("", "run_started")
     tl.connect(ALICE)
     tl.connect(BOB)
     probes(tl)
@@ -194,10 +196,10 @@ def healthy_walk() -> list[Event]:
     tl.media()
     tl.hangup()
     tl.history()
-    tl(ALICE, Kind.STEP_STARTED, step="stale_state")
+    tl(ALICE, "step_started", step="stale_state")
     tl.invite(room="r2", own_room="tmp-2")
     tl.hangup(room="r2", cancel=True)
-    tl(ALICE, Kind.STEP_FINISHED, step="stale_state", ok=True)
+    tl(ALICE, "step_finished", step="stale_state", ok=True)
     tl.close_all(ALICE, BOB)
     return tl.finish()
 

@@ -13,10 +13,12 @@ import pytest
 
 from callprobe.analysis.diagnostics.findings import TURN_HINT
 from callprobe.analysis.diagnostics.run_rules import findings_for_run
-from callprobe.engine.runner import RunResult, run_scenario
+from callprobe.analysis.results import RunResult
+from callprobe.engine.runner import run_scenario
 from callprobe.errors import ExitCode
 from callprobe.net.lab import builder
 from callprobe.scenario.loader import load_scenario
+from tests.fakes import fields
 from tests.net.lab.conftest import SETTINGS, LabFactory
 from tests.paths import SCENARIOS
 
@@ -31,8 +33,8 @@ async def play(name: str) -> RunResult:
 
 
 def _local_candidates(result: RunResult, agent: str) -> list[tuple[str, str]]:
-    return [(str(e.get("type")), str(e.get("address"))) for e in result.events
-            if e.kind == "ice_candidate" and e.agent == agent and e.get("side") == "local"]
+    return [(str(fields(e).get("type")), str(fields(e).get("address"))) for e in result.events
+            if e.kind == "ice_candidate" and e.agent == agent and fields(e).get("side") == "local"]
 
 
 async def test_stun_only_behind_a_symmetric_nat_is_answered_but_ice_fails(lab: LabFactory) -> None:

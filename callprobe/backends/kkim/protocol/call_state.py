@@ -277,7 +277,7 @@ class Outcome:
 
 
 @dataclass
-class CallBook:
+class CallRegistry:
     """Every live call, and the transitions between their states."""
 
     calls: dict[str, Call] = field(default_factory=dict)

@@ -57,7 +57,7 @@ from callprobe.backends.kkim.protocol.call_state import (
     REASON_ENDED,
     REASON_OTHER_DEVICE,
     REASON_TIMEOUT,
-    CallBook,
+    CallRegistry,
     CallEvent,
     CallNotFound,
     Effect,
@@ -102,7 +102,7 @@ class Signaling:
 
     def __init__(self, core: GatewayCore) -> None:
         self.core = core
-        self.book = CallBook()
+        self.book = CallRegistry()
         self.invitations: dict[str, rtc_pb2.InvitationInfo] = {}
         self.stale_busy: set[str] = set()   # fault stale-call-state
         self._timers: dict[str, asyncio.TimerHandle] = {}

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from callprobe.backends.base import AgentIdentity, Notice
+from callprobe.backends.base import AgentIdentity, DriverNotice
 from callprobe.backends.kkim.driver import KkimDriver
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import Timeline
+from callprobe.timeline.recorder import Timeline
 
 from .scripted import STEP_S
 
@@ -47,11 +47,16 @@ async def make_driver(timeline: Timeline) -> AsyncIterator[DriverFactory]:
             await driver.close()
 
 
-async def notice_of(driver: KkimDriver, kind: str) -> Notice:
+async def notice_of(driver: KkimDriver, kind: str) -> DriverNotice:
     """The next notice of ``kind`` (others are skipped), within STEP_S."""
-    async def scan() -> Notice:
+    async def scan() -> DriverNotice:
         while True:
             notice = await driver.notices.get()
             if notice.kind == kind:
                 return notice
     return await asyncio.wait_for(scan(), STEP_S)
+
+
+def peer(user: str) -> AgentIdentity:
+    """Another user, as a driver addresses it."""
+    return AgentIdentity(user, user, username=user)

@@ -9,20 +9,21 @@ from typing import Any
 
 import pytest
 
-from callprobe.backends.base import DriverError
-from callprobe.backends.kkim.connection import HandshakeRefused
-from callprobe.backends.kkim.driver import InviteRefused, KkimDriver
-from callprobe.backends.kkim.login import LoginConfig, LoginFailed
+from callprobe.backends.base import DriverError, InviteRefusedError
+from callprobe.backends.kkim.driver import KkimDriver
+from callprobe.backends.kkim.handshake import HandshakeRefused
+from callprobe.backends.kkim.login import LoginConfig, LoginError
 from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2
 from callprobe.backends.kkim.protocol.call_notice import (
     DIALECT_BARE_INVITE,
     DIALECT_SIGNAL_RESP,
 )
 from callprobe.backends.kkim.server import EmbeddedGateway
-from callprobe.timeline.events import Kind, Timeline, first, select
+from callprobe.timeline.recorder import Timeline
 from tests.conftest import GatewayFactory
+from tests.fakes import fields, first, select
 
-from .conftest import FAST, DriverFactory, notice_of
+from .conftest import FAST, DriverFactory, notice_of, peer
 from .scripted import STEP_S
 
 AgentFactory = Callable[..., Awaitable[KkimDriver]]
@@ -54,9 +55,9 @@ async def test_login_modes_give_a_token_the_gateway_accepts(agent: AgentFactory,
                                                             config: LoginConfig) -> None:
     driver = await agent("alice", login_config=config)
     assert driver.connected
-    ok = first(timeline, Kind.LOGIN_OK)
-    assert ok is not None and ok.get("mode") == config.mode and ok.get("user_id") == "alice"
-    assert ok.get("expire_s") == 90 * 24 * 3600
+    ok = first(timeline, "login_ok")
+    assert ok is not None and fields(ok).get("mode") == config.mode and fields(ok).get("user_id") == "alice"
+    assert fields(ok).get("expire_s") == 90 * 24 * 3600
 
 
 async def test_fixed_token_mode(agent: AgentFactory, make_driver: DriverFactory, gateway: EmbeddedGateway,
@@ -69,18 +70,18 @@ async def test_fixed_token_mode(agent: AgentFactory, make_driver: DriverFactory,
     await fixed.login()
     await fixed.connect()
     assert fixed.connected and fixed.token == token
-    assert first(timeline, Kind.LOGIN_OK, agent="alice-fixed", mode="fixed") is not None
+    assert first(timeline, "login_ok", agent="alice-fixed", mode="fixed") is not None
 
 
 async def test_wrong_secret_is_login_failed_with_the_code(make_driver: DriverFactory, gateway: EmbeddedGateway,
                                                           timeline: Timeline) -> None:
     driver = make_driver(gateway.ws_url, "alice", api_url=gateway.api_url,
                          login_config=LoginConfig(secret="wrong"))
-    with pytest.raises(LoginFailed) as info:
+    with pytest.raises(LoginError) as info:
         await driver.connect()
     assert info.value.err_code != 0 and info.value.status == 200
-    failed = first(timeline, Kind.LOGIN_FAILED)
-    assert failed is not None and failed.get("err_code") == info.value.err_code
+    failed = first(timeline, "login_failed")
+    assert failed is not None and fields(failed).get("err_code") == info.value.err_code
     assert not driver.connected
 
 
@@ -90,14 +91,14 @@ async def test_bad_token_is_refused_at_the_handshake(make_driver: DriverFactory,
     with pytest.raises(HandshakeRefused) as info:
         await driver.connect()
     assert info.value.status == 200 and info.value.err_code == 1503
-    assert first(timeline, Kind.WS_REFUSED, err_code=1503) is not None
+    assert first(timeline, "ws_refused", err_code=1503) is not None
 
 
 async def test_is_msg_resp_status_frame_on_success(agent: AgentFactory, timeline: Timeline) -> None:
     driver = await agent("alice", is_msg_resp=True)
     assert driver.connected
-    opened = first(timeline, Kind.WS_OPEN)
-    assert opened is not None and opened.get("status_frame") == {"err_code": 0, "err_msg": ""}
+    opened = first(timeline, "ws_open")
+    assert opened is not None and fields(opened).get("status_frame") == {"err_code": 0, "err_msg": ""}
 
 
 # ------------------------------------------------------------------ connection
@@ -108,13 +109,13 @@ async def test_heartbeat_gets_pongs(agent: AgentFactory, timeline: Timeline) -> 
     await agent("alice", settings=settings)
 
     async def two_replies() -> None:
-        while len(select(timeline, Kind.HEARTBEAT_REPLY)) < 2:
+        while len(select(timeline, "heartbeat_reply")) < 2:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(two_replies(), STEP_S)
-    beat = first(timeline, Kind.HEARTBEAT_REPLY)
-    assert beat is not None and beat.get("rtt_ms") >= 0 and beat.get("form") == "pong+body"
-    assert first(timeline, Kind.HEARTBEAT_MISSED) is None
+    beat = first(timeline, "heartbeat_reply")
+    assert beat is not None and fields(beat).get("rtt_ms") >= 0 and fields(beat).get("form") == "pong+body"
+    assert first(timeline, "heartbeat_missed") is None
 
 
 async def test_missing_pongs_are_reported(make_gateway: GatewayFactory, agent: AgentFactory,
@@ -124,30 +125,30 @@ async def test_missing_pongs_are_reported(make_gateway: GatewayFactory, agent: A
     await agent("alice", gw=gw, settings=settings)
 
     async def missed() -> None:
-        while first(timeline, Kind.HEARTBEAT_MISSED) is None:
+        while first(timeline, "heartbeat_missed") is None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(missed(), STEP_S)
-    assert first(timeline, Kind.HEARTBEAT_REPLY) is None
+    assert first(timeline, "heartbeat_reply") is None
 
 
 @pytest.mark.parametrize("encoding,gzip_on", [("array", False), ("base64", True)])
 async def test_text_exchange(agent: AgentFactory, timeline: Timeline, encoding: str, gzip_on: bool) -> None:
     alice = await agent("alice", data_encoding=encoding, compression=gzip_on)
     bob = await agent("bob", data_encoding="base64" if encoding == "array" else "array")
-    await alice.send_text("bob", "hello bob")
+    await alice.send_text(peer("bob"), "hello bob")
     got = await notice_of(bob, "text_received")
     assert got.peer == "alice" and got.data["text"] == "hello bob" and got.data["seq"] >= 1
-    await bob.send_text("alice", "hi alice")
+    await bob.send_text(peer("alice"), "hi alice")
     back = await notice_of(alice, "text_received")
     assert back.data["text"] == "hi alice"
-    sent = first(timeline, Kind.FRAME_OUT, agent="alice", req_identifier=1003)
-    assert sent is not None and sent.get("encoding") == encoding and sent.get("gzip") is gzip_on
-    received = first(timeline, Kind.FRAME_IN, agent="alice", req_identifier=2001)
-    assert received is not None and received.get("gzip") is gzip_on
+    sent = first(timeline, "frame_out", agent="alice", req_identifier=1003)
+    assert sent is not None and fields(sent).get("encoding") == encoding and fields(sent).get("gzip") is gzip_on
+    received = first(timeline, "frame_in", agent="alice", req_identifier=2001)
+    assert received is not None and fields(received).get("gzip") is gzip_on
     # sender sync: alice's own copy is recorded with its seq, never reported as received
-    assert first(timeline, Kind.NOTE, agent="alice", note="own_echo", content_type=101) is not None
-    assert len(select(timeline, Kind.TEXT_RECEIVED, agent="alice")) == 1
+    assert first(timeline, "note", agent="alice", note="own_echo", content_type=101) is not None
+    assert len(select(timeline, "text_received", agent="alice")) == 1
 
 
 async def test_reconnect_keeps_working(agent: AgentFactory, timeline: Timeline) -> None:
@@ -155,21 +156,21 @@ async def test_reconnect_keeps_working(agent: AgentFactory, timeline: Timeline) 
     bob = await agent("bob")
     await alice.reconnect()
     assert alice.connected
-    await bob.send_text("alice", "after reconnect")
+    await bob.send_text(peer("alice"), "after reconnect")
     got = await notice_of(alice, "text_received")
     assert got.data["text"] == "after reconnect"
-    assert len(select(timeline, Kind.WS_OPEN, agent="alice")) == 2
+    assert len(select(timeline, "ws_open", agent="alice")) == 2
 
 
 async def test_logout_2003_closes_by_design(agent: AgentFactory, timeline: Timeline) -> None:
     alice = await agent("alice")
     await alice.logout()
     assert not alice.connected
-    out = first(timeline, Kind.FRAME_OUT, agent="alice", req_identifier=2003)
+    out = first(timeline, "frame_out", agent="alice", req_identifier=2003)
     assert out is not None
-    closed = first(timeline, Kind.WS_CLOSED, agent="alice")
-    assert closed is not None and closed.get("by") == "server"
-    assert "after the logout request 2003" in closed.get("explanation")
+    closed = first(timeline, "ws_closed", agent="alice")
+    assert closed is not None and fields(closed).get("by") == "server"
+    assert "after the logout request 2003" in fields(closed).get("explanation")
 
 
 async def test_second_login_kicks_the_first(agent: AgentFactory, timeline: Timeline) -> None:
@@ -178,7 +179,7 @@ async def test_second_login_kicks_the_first(agent: AgentFactory, timeline: Timel
     kicked = await notice_of(first_conn, "kicked")
     await notice_of(first_conn, "disconnected")
     assert kicked.data["by"] == "2002"
-    assert first(timeline, Kind.KICKED, agent="alice-1") is not None
+    assert first(timeline, "kicked", agent="alice-1") is not None
     # the kicked token is refused with 1506 until a fresh login
     with pytest.raises(HandshakeRefused) as info:
         await first_conn.connect()
@@ -194,13 +195,13 @@ async def test_second_login_kicks_the_first(agent: AgentFactory, timeline: Timel
 async def test_invite_accept_signals_hangup_and_history(agent: AgentFactory, timeline: Timeline) -> None:
     alice = await agent("alice")
     bob = await agent("bob", platform_id=2)
-    result = await alice.invite(["bob"], "video", 30)
+    result = await alice.invite([peer("bob")], "video", 30)
     ringing = await notice_of(bob, "ringing")
     assert ringing.room_id == result.room_id and not result.room_id.startswith("tmp_")
     assert ringing.peer == "alice" and ringing.data["dialect"] == DIALECT_BARE_INVITE
     assert ringing.data["media"] == "video"
-    ring = first(timeline, Kind.RINGING, agent="bob")
-    assert ring is not None and ring.get("platform") == 2 and ring.get("via") == "push_1601"
+    ring = first(timeline, "ringing", agent="bob")
+    assert ring is not None and fields(ring).get("platform") == 2 and fields(ring).get("via") == "push_1601"
 
     await bob.accept(ringing.room_id)
     answered = await notice_of(alice, "answered")
@@ -217,10 +218,10 @@ async def test_invite_accept_signals_hangup_and_history(agent: AgentFactory, tim
     await alice.hangup(result.room_id)
     hung = await notice_of(bob, "hung_up")
     assert hung.room_id == result.room_id and hung.peer == "alice"
-    for kind in (Kind.INVITE_SENT, Kind.INVITE_ACKED, Kind.ACCEPT_SENT, Kind.HANGUP_SENT, Kind.SIGNAL_SENT):
+    for kind in ("invite_sent", "invite_acked", "accept_sent", "hangup_sent", "signal_sent"):
         assert first(timeline, kind) is not None, kind
-    assert len(select(timeline, Kind.ACTION_ACKED, action="accept")) == 1
-    assert first(timeline, Kind.ACTION_ACKED, action="hungUp") is not None
+    assert len(select(timeline, "action_acked", action="accept")) == 1
+    assert first(timeline, "action_acked", action="hungUp") is not None
 
     history = await alice.pull_history("bob")
     invites = [m for m in history if m.contentType == 1601]
@@ -232,12 +233,12 @@ async def test_invite_accept_signals_hangup_and_history(agent: AgentFactory, tim
 async def test_reject(agent: AgentFactory, timeline: Timeline) -> None:
     alice = await agent("alice")
     bob = await agent("bob")
-    result = await alice.invite(["bob"], "audio", 30)
+    result = await alice.invite([peer("bob")], "audio", 30)
     ringing = await notice_of(bob, "ringing")
     await bob.reject(ringing.room_id)
     rejected = await notice_of(alice, "rejected")
     assert rejected.room_id == result.room_id and rejected.peer == "bob"
-    assert first(timeline, Kind.REJECT_SENT, agent="bob") is not None
+    assert first(timeline, "reject_sent", agent="bob") is not None
     # the call is over: hanging up names a room the server no longer knows
     with pytest.raises(DriverError) as info:
         await alice.hangup(result.room_id)
@@ -247,7 +248,7 @@ async def test_reject(agent: AgentFactory, timeline: Timeline) -> None:
 async def test_cancel(agent: AgentFactory) -> None:
     alice = await agent("alice")
     bob = await agent("bob")
-    result = await alice.invite(["bob"], "audio", 30)
+    result = await alice.invite([peer("bob")], "audio", 30)
     await notice_of(bob, "ringing")
     await alice.cancel(result.room_id)
     cancelled = await notice_of(bob, "cancelled")
@@ -259,33 +260,33 @@ async def test_unanswered_call_times_out_on_both_sides(make_gateway: GatewayFact
     gw = await make_gateway(invite_timeout_override_s=0.2)
     alice = await agent("alice", gw=gw)
     bob = await agent("bob", gw=gw)
-    result = await alice.invite(["bob"], "audio", 30)
+    result = await alice.invite([peer("bob")], "audio", 30)
     await notice_of(bob, "ringing")
     bob_side = await notice_of(bob, "call_timeout")
     alice_side = await notice_of(alice, "call_timeout")
     assert bob_side.room_id == alice_side.room_id == result.room_id
     assert alice_side.data["server_reason"] == "timeout"
-    assert first(timeline, Kind.CANCELLED) is None and first(timeline, Kind.REJECTED) is None
+    assert first(timeline, "cancelled") is None and first(timeline, "rejected") is None
 
 
 async def test_busy_callee(agent: AgentFactory, timeline: Timeline) -> None:
     alice = await agent("alice")
     bob = await agent("bob")
     carol = await agent("carol")
-    await alice.invite(["bob"], "audio", 30)
+    await alice.invite([peer("bob")], "audio", 30)
     await notice_of(bob, "ringing")
-    with pytest.raises(InviteRefused) as info:
-        await carol.invite(["bob"], "audio", 30)
+    with pytest.raises(InviteRefusedError) as info:
+        await carol.invite([peer("bob")], "audio", 30)
     assert info.value.err_code == 1802 and info.value.busy == ("bob",)
-    refused = first(timeline, Kind.INVITE_REFUSED, agent="carol")
-    assert refused is not None and refused.get("busy_from_reply") is True
+    refused = first(timeline, "invite_refused", agent="carol")
+    assert refused is not None and fields(refused).get("busy_from_reply") is True
 
 
 async def test_other_device_stops_ringing_when_one_answers(agent: AgentFactory, timeline: Timeline) -> None:
     alice = await agent("alice")
     bob_web = await agent("bob", name="bob-web", platform_id=5)
     bob_phone = await agent("bob", name="bob-phone", platform_id=2)
-    result = await alice.invite(["bob"], "audio", 30)
+    result = await alice.invite([peer("bob")], "audio", 30)
     await notice_of(bob_web, "ringing")
     await notice_of(bob_phone, "ringing")
     await bob_phone.accept(result.room_id)

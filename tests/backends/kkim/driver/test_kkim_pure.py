@@ -5,25 +5,21 @@ from __future__ import annotations
 import pytest
 
 from callprobe.backends.kkim.calls import (
-    CallBook,
+    KnownCalls,
     invitation_from_1601,
     notice_kind,
     server_reason_1004,
     server_reason_1601,
 )
-from callprobe.backends.kkim.connection import (
-    build_ws_url,
-    explain_close,
-    parse_refusal,
-    push_summary,
-    redact_url,
-)
-from callprobe.backends.kkim.driver import default_api_url, text_content
+from callprobe.backends.kkim.client import explain_close, parse_refusal, push_summary
+from callprobe.backends.kkim.driver import default_api_url
+from callprobe.backends.kkim.handshake import build_ws_url, redact_url
 from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2, sdkws_pb2
 from callprobe.backends.kkim.protocol.call_notice import (
     DIALECT_BARE_INVITE,
     DIALECT_SIGNAL_REQ,
 )
+from callprobe.backends.kkim.requests import text_content
 from callprobe.errors import ConfigError
 
 from .scripted import invitation, signal_req
@@ -75,7 +71,7 @@ def test_text_content_is_the_seed_form() -> None:
 
 
 def test_callbook_resolves_dedupes_and_ends() -> None:
-    book = CallBook()
+    book = KnownCalls()
     assert book.resolve("") == ("", True)
     book.add("r1", invitation("alice", "bob", "tmp"), "inviter", 10.0, temp_room_id="tmp")
     book.add("r2", invitation("carol", "alice", "r2"), "invitee", 20.0)
@@ -91,7 +87,7 @@ def test_callbook_resolves_dedupes_and_ends() -> None:
 
 
 def test_notice_kind_recognises_timeouts() -> None:
-    book = CallBook()
+    book = KnownCalls()
     record = book.add("r", invitation("alice", "bob", "r", timeout=2), "invitee", 1000.0)
     assert notice_kind("accept", op_user="bob", record=record, t_ms=1100.0) == "answered"
     assert notice_kind("hungUp", op_user=None, record=record, t_ms=9999.0) == "hung_up"

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from callprobe.backends.kkim.login import (
     LoginConfig,
-    LoginFailed,
+    LoginError,
     dig,
     fill_template,
     login,
@@ -107,7 +107,7 @@ async def test_custom_login_fills_the_template_and_digs_the_token(stub: AuthStub
 async def test_custom_reply_without_token_names_the_path(stub: AuthStub) -> None:
     stub.routes["/account/login"] = ok({"chatToken": "x"})
     config = LoginConfig(mode="custom", url=stub.url + "/account/login", token_path="data.imToken", body={})
-    with pytest.raises(LoginFailed) as info:
+    with pytest.raises(LoginError) as info:
         await login(stub.url, "u1", 5, config, FAST)
     assert "data.imToken" in str(info.value) and "errCode" in str(info.value)
 
@@ -116,7 +116,7 @@ async def test_refusal_carries_status_code_and_words(stub: AuthStub) -> None:
     async def refuse(_: web.Request) -> web.StreamResponse:
         return web.json_response({"errCode": 1001, "errMsg": "ArgsError", "errDlt": "secret mismatch"})
     stub.routes["/auth/get_admin_token"] = refuse
-    with pytest.raises(LoginFailed) as info:
+    with pytest.raises(LoginError) as info:
         await login(stub.url, "alice", 5, LoginConfig(), FAST)
     err = info.value
     assert (err.status, err.err_code, err.err_msg) == (200, 1001, "ArgsError")
@@ -131,11 +131,11 @@ async def test_http_error_and_non_json(stub: AuthStub) -> None:
         return web.Response(status=200, text="<html>")
 
     stub.routes["/auth/user_token"] = boom
-    with pytest.raises(LoginFailed) as info:
+    with pytest.raises(LoginError) as info:
         await login(stub.url, "a", 5, LoginConfig(mode="user_token"), FAST)
     assert info.value.status == 500 and "HTTP 500" in str(info.value)
     stub.routes["/auth/user_token"] = html
-    with pytest.raises(LoginFailed) as info:
+    with pytest.raises(LoginError) as info:
         await login(stub.url, "a", 5, LoginConfig(mode="user_token"), FAST)
     assert "not a JSON object" in str(info.value)
 

@@ -10,9 +10,9 @@ from callprobe.backends.kkim.protocol.call_state import (
     REASON_OTHER_DEVICE,
     REASON_TIMEOUT,
     TRANSITIONS,
-    CallBook,
     CallEvent,
     CallNotFound,
+    CallRegistry,
     CallState,
     Ended,
     Notify,
@@ -25,7 +25,7 @@ from callprobe.backends.kkim.protocol.call_state import (
 from callprobe.backends.kkim.protocol.constants import ErrCode
 
 
-def ring(book: CallBook, room: str = "r1", inviter: str = "alice", invitees: tuple[str, ...] = ("bob",),
+def ring(book: CallRegistry, room: str = "r1", inviter: str = "alice", invitees: tuple[str, ...] = ("bob",),
          now: float = 100.0, timeout: float = 30.0) -> None:
     book.invite(room, inviter, list(invitees), now, timeout, "audio")
 
@@ -35,7 +35,7 @@ def notices(effects: tuple[object, ...]) -> list[tuple[str, str, str]]:
 
 
 def test_invite_rings_every_invitee_and_starts_the_timer() -> None:
-    book = CallBook()
+    book = CallRegistry()
     out = book.invite("r1", "alice", ["bob", "carol"], 10.0, 60.0, "video")
     assert out.effects == (Ring("bob", "r1"), Ring("carol", "r1"), StartTimer("r1", 70.0))
     assert out.busy == ()
@@ -47,7 +47,7 @@ def test_invite_rings_every_invitee_and_starts_the_timer() -> None:
 
 
 def test_accept_tells_the_inviter_and_cancels_the_callees_other_devices() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     out = book.act("r1", CallEvent.ACCEPT, "bob", device="bob#2")
     assert notices(out.effects) == [("alice", "accept", ""), ("bob", "cancel", REASON_OTHER_DEVICE)]
@@ -59,7 +59,7 @@ def test_accept_tells_the_inviter_and_cancels_the_callees_other_devices() -> Non
 
 
 def test_reject_ends_a_one_to_one_call_and_frees_both_users() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     out = book.act("r1", CallEvent.REJECT, "bob", device="d")
     assert notices(out.effects)[0] == ("alice", "reject", "")
@@ -69,7 +69,7 @@ def test_reject_ends_a_one_to_one_call_and_frees_both_users() -> None:
 
 
 def test_cancel_by_the_inviter_tells_each_ringing_invitee_once() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book, invitees=("bob", "carol"))
     out = book.act("r1", CallEvent.CANCEL, "alice")
     assert notices(out.effects) == [("bob", "cancel", ""), ("carol", "cancel", "")]
@@ -78,7 +78,7 @@ def test_cancel_by_the_inviter_tells_each_ringing_invitee_once() -> None:
 
 @pytest.mark.parametrize("who", ["alice", "bob"])
 def test_hangup_of_an_answered_call_by_either_side_tells_the_other(who: str) -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     book.act("r1", CallEvent.ACCEPT, "bob")
     out = book.act("r1", CallEvent.HANGUP, who)
@@ -88,7 +88,7 @@ def test_hangup_of_an_answered_call_by_either_side_tells_the_other(who: str) -> 
 
 
 def test_hangup_while_ringing_by_the_inviter_is_relayed_as_hangup() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     out = book.act("r1", CallEvent.HANGUP, "alice")
     assert notices(out.effects) == [("bob", "hungUp", "")]
@@ -96,7 +96,7 @@ def test_hangup_while_ringing_by_the_inviter_is_relayed_as_hangup() -> None:
 
 
 def test_timeout_cancels_invitees_and_tells_the_inviter_reject() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book, now=0.0, timeout=5.0)
     assert book.timeout("r1", 4.9) is None
     assert book.due(4.9) == [] and book.due(5.0) == ["r1"]
@@ -108,7 +108,7 @@ def test_timeout_cancels_invitees_and_tells_the_inviter_reject() -> None:
 
 
 def test_timeout_in_a_group_call_only_stops_the_unanswered() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book, invitees=("bob", "carol"), now=0.0, timeout=5.0)
     book.act("r1", CallEvent.ACCEPT, "bob")
     out = book.timeout("r1", 6.0)
@@ -119,7 +119,7 @@ def test_timeout_in_a_group_call_only_stops_the_unanswered() -> None:
 
 
 def test_ending_a_group_call_cancels_those_still_ringing() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book, invitees=("bob", "carol"))
     book.act("r1", CallEvent.ACCEPT, "bob")
     out = book.act("r1", CallEvent.HANGUP, "alice")
@@ -128,13 +128,13 @@ def test_ending_a_group_call_cancels_those_still_ringing() -> None:
 
 def test_unknown_room_is_1801() -> None:
     with pytest.raises(CallNotFound) as info:
-        CallBook().act("nope", CallEvent.ACCEPT, "bob")
+        CallRegistry().act("nope", CallEvent.ACCEPT, "bob")
     assert info.value.err_code == ErrCode.CALL_NOT_FOUND
     assert "nope" in str(info.value)
 
 
 def test_outsider_and_invalid_actions_are_1801() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     with pytest.raises(CallNotFound, match="carol is not part"):
         book.act("r1", CallEvent.ACCEPT, "carol")
@@ -146,7 +146,7 @@ def test_outsider_and_invalid_actions_are_1801() -> None:
 
 
 def test_busy_invitee_is_1802_with_the_user_listed() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     with pytest.raises(UserBusy) as info:
         book.invite("r2", "carol", ["bob"], 0.0, 30.0)
@@ -154,7 +154,7 @@ def test_busy_invitee_is_1802_with_the_user_listed() -> None:
 
 
 def test_busy_inviter_and_extra_busy_users() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     with pytest.raises(UserBusy) as info:
         book.invite("r2", "alice", ["carol"], 0.0, 30.0)
@@ -165,7 +165,7 @@ def test_busy_inviter_and_extra_busy_users() -> None:
 
 
 def test_partly_busy_group_invite_rings_the_free_and_lists_the_busy() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     out = book.invite("r2", "carol", ["bob", "dave"], 0.0, 30.0)
     assert out.busy == ("bob",)
@@ -173,7 +173,7 @@ def test_partly_busy_group_invite_rings_the_free_and_lists_the_busy() -> None:
 
 
 def test_duplicate_room_is_refused() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     with pytest.raises(CallNotFound, match="already exists"):
         ring(book, inviter="x", invitees=("y",))
@@ -215,7 +215,7 @@ def only_notices(effects: tuple[object, ...]) -> list[tuple[str, str, str, str]]
 ])
 def test_leaving_ends_a_one_to_one_call_as_the_matching_action(
         state: str, leaver: str, told: list[tuple[str, str, str, str]], ends: bool) -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     if state == "active":
         book.act("r1", CallEvent.ACCEPT, "bob")
@@ -228,7 +228,7 @@ def test_leaving_ends_a_one_to_one_call_as_the_matching_action(
 
 
 def test_leaving_a_group_call_keeps_it_for_the_others() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book, invitees=("bob", "carol", "dave"))
     book.act("r1", CallEvent.ACCEPT, "bob")
     book.act("r1", CallEvent.ACCEPT, "carol")
@@ -244,7 +244,7 @@ def test_leaving_a_group_call_keeps_it_for_the_others() -> None:
 
 
 def test_inviter_leaving_an_answered_group_call_ends_it_for_everyone() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book, invitees=("bob", "carol"))
     book.act("r1", CallEvent.ACCEPT, "bob")
     [out] = book.leave("alice")
@@ -254,7 +254,7 @@ def test_inviter_leaving_an_answered_group_call_ends_it_for_everyone() -> None:
 
 
 def test_leaving_ends_every_call_of_the_user_and_nothing_else() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book, "r1", "alice", ("bob",))
     ring(book, "r2", "carol", ("dave",))
     assert book.leave("erin") == []
@@ -265,7 +265,7 @@ def test_leaving_ends_every_call_of_the_user_and_nothing_else() -> None:
 
 
 def test_a_user_who_already_rejected_leaves_nothing_behind() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book, invitees=("bob", "carol"))
     book.act("r1", CallEvent.REJECT, "bob")
     assert book.leave("bob") == []
@@ -274,7 +274,7 @@ def test_a_user_who_already_rejected_leaves_nothing_behind() -> None:
 
 
 def test_disconnect_log_line_names_the_relayed_action_and_reason() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     book.act("r1", CallEvent.ACCEPT, "bob")
     [out] = book.leave("bob")
@@ -283,7 +283,7 @@ def test_disconnect_log_line_names_the_relayed_action_and_reason() -> None:
 
 
 def test_transition_log_names_event_roles_and_states() -> None:
-    book = CallBook()
+    book = CallRegistry()
     ring(book)
     out = book.act("r1", CallEvent.REJECT, "bob", device="bob#1")
     text = str(out.transition)

@@ -15,7 +15,7 @@ from html import escape
 from json import dumps
 
 from callprobe.analysis.diagnostics.findings import Finding, Severity
-from callprobe.reporters.ladder import (
+from callprobe.reporters.ladder.model import (
     ERROR,
     MEDIA,
     NOTE,

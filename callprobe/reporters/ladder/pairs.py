@@ -26,27 +26,34 @@ and never reaches past a frame already holding its own, better match.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from callprobe.timeline.events import Event, Kind
-from callprobe.backends.kkim.protocol.constants import ContentType
+from callprobe.timeline.events import (
+    Event,
+    FrameIn,
+    FrameOut,
+    Note,
+    WsClosed,
+    WsOpen,
+)
 
 #: The events a FRAME_OUT of this reqIdentifier may stand for.
 OUT_PAIRS: dict[int, frozenset[str]] = {
-    1004: frozenset({Kind.INVITE_SENT.value, Kind.ACCEPT_SENT.value, Kind.REJECT_SENT.value,
-                     Kind.CANCEL_SENT.value, Kind.HANGUP_SENT.value}),
-    1003: frozenset({Kind.TEXT_SENT.value, Kind.SIGNAL_SENT.value}),
+    1004: frozenset({"invite_sent", "accept_sent", "reject_sent",
+                     "cancel_sent", "hangup_sent"}),
+    1003: frozenset({"text_sent", "signal_sent"}),
 }
-NOTICES = frozenset({Kind.ANSWERED.value, Kind.REJECTED.value, Kind.CANCELLED.value,
-                     Kind.HUNG_UP.value, Kind.CALL_TIMEOUT.value})
-ACKS = frozenset({Kind.INVITE_ACKED.value, Kind.INVITE_REFUSED.value, Kind.ACTION_ACKED.value,
-                  Kind.ACTION_REFUSED.value})
-FAILED = frozenset({Kind.REQUEST_FAILED.value})
+NOTICES = frozenset({"answered", "rejected", "cancelled",
+                     "hung_up", "call_timeout"})
+ACKS = frozenset({"invite_acked", "invite_refused", "action_acked",
+                  "action_refused"})
+FAILED = frozenset({"request_failed"})
 REPLIES = ACKS | FAILED
-PUSHED = NOTICES | {Kind.RINGING.value, Kind.TEXT_RECEIVED.value, Kind.SIGNAL_RECEIVED.value,
-                    Kind.NOTICE_UNDECODABLE.value}
+PUSHED = NOTICES | {"ringing", "text_received", "signal_received",
+                    "notice_undecodable"}
 
 _PROVEN, _FITS = 2, 1
 #: How far back (in the agent's own events) a meaning looks for a frame that proves it
@@ -55,8 +62,8 @@ _PROOF_REACH = 256
 #: How far back a meaning without keys looks for its frame (a driver writes it right after).
 _PAIR_REACH = 3
 _PATH_1004, _PATH_1601 = "unsolicited_1004", "push_1601"
-_TEXT, _CUSTOM, _CALL = (int(ContentType.TEXT), int(ContentType.CUSTOM),
-                         int(ContentType.SIGNALING_NOTIFICATION))
+#: KKIM content types of a push message: text, custom (WebRTC signals), call notice.
+_TEXT, _CUSTOM, _CALL = 101, 110, 1601
 #: NOTEs a driver writes about one received frame; any other NOTE is drawn on its own.
 _FRAME_NOTES = frozenset({
     "own_echo", "second_arrival", "custom_message", "message_ignored", "1601_ignored",
@@ -64,44 +71,68 @@ _FRAME_NOTES = frozenset({
     "late_reply", "undecodable_frame", "unexpected_text_frame"})
 #: The request event an ACTION_ACKED/ACTION_REFUSED answers, by ``action``, and the field both carry.
 _ACTION_REQUEST: dict[str, tuple[str, str]] = {
-    "accept": (Kind.ACCEPT_SENT.value, "room_id"), "reject": (Kind.REJECT_SENT.value, "room_id"),
-    "cancel": (Kind.CANCEL_SENT.value, "room_id"), "hungUp": (Kind.HANGUP_SENT.value, "room_id"),
-    "send_text": (Kind.TEXT_SENT.value, "client_msg_id"),
-    "send_signal": (Kind.SIGNAL_SENT.value, "client_msg_id"),
+    "accept": ("accept_sent", "room_id"), "reject": ("reject_sent", "room_id"),
+    "cancel": ("cancel_sent", "room_id"), "hungUp": ("hangup_sent", "room_id"),
+    "send_text": ("text_sent", "client_msg_id"),
+    "send_signal": ("signal_sent", "client_msg_id"),
 }
 #: Key fields of the request events, for finding the one an ack answers.
 _REQUEST_KEYS = (
-    (Kind.INVITE_SENT.value, "room_id"), *_ACTION_REQUEST.values())
+    ("invite_sent", "room_id"), *_ACTION_REQUEST.values())
 
 Slot = tuple[Any, ...]
 Option = tuple[int, Slot]
 
 
+def _f(e: Event, name: str) -> Any:
+    """A key field a meaning may carry (``client_msg_id``, ``seq``, ``from``, ``path``...).
+
+    Meanings of many kinds are matched to frames by whichever keys they have,
+    so this reads a field by its JSON name when the event's class declares it,
+    else from the fields a loaded report kept in ``extra``.
+    """
+    attr = {"from": "sender", "type": "candidate_type"}.get(name, name)
+    if attr in _declared(type(e)):
+        return getattr(e, attr)
+    return e.extra.get(name)
+
+
+def _declared(cls: type[Event]) -> frozenset[str]:
+    found = _DECLARED.get(cls)
+    if found is None:
+        found = frozenset(f.name for f in dataclasses.fields(cls))
+        _DECLARED[cls] = found
+    return found
+
+
+_DECLARED: dict[type[Event], frozenset[str]] = {}
+
+
 def _note(e: Event) -> str | None:
-    return str(e.get("note")) if e.kind == Kind.NOTE.value else None
+    return e.note if isinstance(e, Note) else None
 
 
 def _is_meaning(e: Event) -> bool:
     """Whether ``e`` says what a received frame meant (it then draws on that frame's arrow)."""
-    return (e.kind in PUSHED or e.kind in REPLIES or e.kind == Kind.KICKED.value
+    return (e.kind in PUSHED or e.kind in REPLIES or e.kind == "kicked"
             or _note(e) in _FRAME_NOTES)
 
 
 def _ack_request(s: Event) -> tuple[str, str, Any] | None:
     """(request kind, field, value) naming the request an ack or refusal answers."""
-    if s.kind == Kind.INVITE_ACKED.value:
-        return Kind.INVITE_SENT.value, "room_id", s.get("temp_room_id")
-    if s.kind == Kind.INVITE_REFUSED.value:
-        return Kind.INVITE_SENT.value, "room_id", s.get("room_id")
-    target = _ACTION_REQUEST.get(str(s.get("action")))
-    return (target[0], target[1], s.get(target[1])) if target else None
+    if s.kind == "invite_acked":
+        return "invite_sent", "room_id", _f(s, "temp_room_id")
+    if s.kind == "invite_refused":
+        return "invite_sent", "room_id", _f(s, "room_id")
+    target = _ACTION_REQUEST.get(str(_f(s, "action")))
+    return (target[0], target[1], _f(s, target[1])) if target else None
 
 
 def _ack_req_identifier(s: Event) -> int | None:
     """The reqIdentifier whose reply an ack follows, when its fields say."""
-    if s.kind in (Kind.INVITE_ACKED.value, Kind.INVITE_REFUSED.value):
+    if s.kind in ("invite_acked", "invite_refused"):
         return 1004
-    target = _ACTION_REQUEST.get(str(s.get("action")))
+    target = _ACTION_REQUEST.get(str(_f(s, "action")))
     if target is None:
         return None
     return 1003 if target[0] in OUT_PAIRS[1003] else 1004
@@ -110,20 +141,20 @@ def _ack_req_identifier(s: Event) -> int | None:
 def _pushed_type(s: Event) -> tuple[bool, int | None]:
     """Whether ``s`` can stand for one message of a 2001 push, and that message's contentType."""
     k, note = s.kind, _note(s)
-    if k == Kind.RINGING.value:
-        return s.get("via") in (None, "", _PATH_1601), _CALL
+    if k == "ringing":
+        return _f(s, "via") in (None, "", _PATH_1601), _CALL
     if k in NOTICES or note == "second_arrival":
-        path = s.get("path")
+        path = _f(s, "path")
         return path == _PATH_1601 or (k in NOTICES and path in (None, "")), _CALL
-    if k == Kind.TEXT_RECEIVED.value:
-        return s.get("via") in (None, "", "push"), _TEXT
-    if k == Kind.SIGNAL_RECEIVED.value or note == "custom_message":
+    if k == "text_received":
+        return _f(s, "via") in (None, "", "push"), _TEXT
+    if k == "signal_received" or note == "custom_message":
         return True, _CUSTOM
-    if k == Kind.NOTICE_UNDECODABLE.value:
-        ct = s.get("content_type")
+    if k == "notice_undecodable":
+        ct = _f(s, "content_type")
         return ct != 1004, ct if isinstance(ct, int) else None
     if note in ("own_echo", "message_ignored"):
-        ct = s.get("content_type")
+        ct = _f(s, "content_type")
         return True, ct if isinstance(ct, int) else None
     if note in ("1601_ignored", "invite_not_for_me"):
         return True, _CALL
@@ -135,13 +166,13 @@ def _msg_evidence(m: dict[str, Any], s: Event, ctype: int | None) -> int:
     mct = m.get("content_type")
     if ctype is not None and mct is not None and mct != ctype:
         return 0
-    frm, sender = s.get("from"), m.get("send_id")
+    frm, sender = _f(s, "from"), m.get("send_id")
     if frm and sender and frm != sender:
         return 0
-    cid, mid = s.get("client_msg_id"), m.get("client_msg_id")
+    cid, mid = _f(s, "client_msg_id"), m.get("client_msg_id")
     if cid and mid:
         return _PROVEN if cid == mid else 0
-    seq, mseq = s.get("seq"), m.get("seq")
+    seq, mseq = _f(s, "seq"), m.get("seq")
     if seq and mseq:
         return _PROVEN if seq == mseq else 0
     return _FITS
@@ -149,12 +180,12 @@ def _msg_evidence(m: dict[str, Any], s: Event, ctype: int | None) -> int:
 
 def _push_evidence(f: Event, s: Event) -> list[Option]:
     if _note(s) == "push_without_messages":
-        return [] if f.get("msgs") else [(_PROVEN, ("push",))]
+        return [] if _f(f, "msgs") else [(_PROVEN, ("push",))]
     pushed, ctype = _pushed_type(s)
-    if not pushed or f.get("error"):
+    if not pushed or _f(f, "error"):
         return []
-    msgs = f.get("msgs")
-    if not isinstance(msgs, list):  # a backend that does not summarise pushes
+    msgs = _f(f, "msgs")
+    if not isinstance(msgs, list) or not msgs:  # a backend (or a fake) that does not summarise pushes
         return [(_FITS, ("push",))]
     options = [(got, ("msg", n)) for n, m in enumerate(msgs)
                if isinstance(m, dict) and (got := _msg_evidence(m, s, ctype))]
@@ -162,41 +193,41 @@ def _push_evidence(f: Event, s: Event) -> list[Option]:
 
 
 def _reply_evidence(f: Event, s: Event) -> list[Option]:
-    incr, req = s.get("msg_incr"), s.get("req_identifier")
-    same = incr in (None, "") or (incr == f.get("msg_incr") and req in (None, f.get("req_identifier")))
-    if s.kind == Kind.REQUEST_FAILED.value:
+    incr, req = _f(s, "msg_incr"), _f(s, "req_identifier")
+    same = incr in (None, "") or (incr == _f(f, "msg_incr") and req in (None, _f(f, "req_identifier")))
+    if s.kind == "request_failed":
         return [(_PROVEN if incr else _FITS, ("failed",))] if same else []
     if _note(s) == "late_reply":
-        return [(_PROVEN, ("late",))] if f.get("late") and incr and same else []
-    if s.kind in ACKS and _ack_req_identifier(s) in (None, f.get("req_identifier")):
+        return [(_PROVEN, ("late",))] if _f(f, "late") and incr and same else []
+    if s.kind in ACKS and _ack_req_identifier(s) in (None, _f(f, "req_identifier")):
         return [(_FITS, ("ack",))]
     return []
 
 
 def _other_evidence(f: Event, s: Event) -> int:
     """Unsolicited 1004, kicks and frames no handler knows."""
-    req, note = f.get("req_identifier"), _note(s)
+    req, note = _f(f, "req_identifier"), _note(s)
     if req == 1004:
         if s.kind in NOTICES or note == "second_arrival":
-            path = s.get("path")
+            path = _f(s, "path")
             if path == _PATH_1004:
                 return _PROVEN
             return _FITS if s.kind in NOTICES and path in (None, "") else 0
-        if s.kind == Kind.NOTICE_UNDECODABLE.value:
-            ct = s.get("content_type")
+        if s.kind == "notice_undecodable":
+            ct = _f(s, "content_type")
             return _PROVEN if ct == 1004 else _FITS if ct is None else 0
         return _PROVEN if note == "unsolicited_1004_ignored" else 0
     if req in (2002, 2003):
-        by = s.get("by")
-        if s.kind != Kind.KICKED.value:
+        by = _f(s, "by")
+        if s.kind != "kicked":
             return 0
         return _PROVEN if str(by) == str(req) else _FITS if by in (None, "") else 0
     if note == "unhandled_frame":
-        return _PROVEN if req is not None and s.get("req_identifier") == req else 0
+        return _PROVEN if req is not None and _f(s, "req_identifier") == req else 0
     if note == "undecodable_frame":
-        return _PROVEN if f.get("error") else 0
+        return _PROVEN if _f(f, "error") else 0
     if note == "unexpected_text_frame":
-        return _PROVEN if f.get("data_form") == "text" and not f.get("status_frame") else 0
+        return _PROVEN if _f(f, "data_form") == "text" and not _f(f, "status_frame") else 0
     return 0
 
 
@@ -206,7 +237,7 @@ def _evidence(f: Event, s: Event, reply: bool) -> list[Option]:
     frame it stands for (one push message, the reply's ack, ...): one meaning each."""
     if reply:
         return _reply_evidence(f, s)
-    if f.get("req_identifier") == 2001:
+    if _f(f, "req_identifier") == 2001:
         return _push_evidence(f, s)
     got = _other_evidence(f, s)
     return [(got, ("meaning",))] if got else []
@@ -231,21 +262,21 @@ class _AgentPairing:
         self.request_frame = self._pair_requests()
         self.reply_of = self._match_replies()
         self.replies = set(self.reply_of.values())
-        no_requests = not any(events[i].kind == Kind.FRAME_OUT.value for i in seq)
+        no_requests = not any(events[i].kind == "frame_out" for i in seq)
         for i in seq:
             e = events[i]
-            if e.kind == Kind.FRAME_IN.value and (
-                    "latency_ms" in e.fields or e.get("late") or (no_requests and e.get("msg_incr"))):
+            if isinstance(e, FrameIn) and (
+                    e.latency_ms is not None or e.late or (no_requests and e.msg_incr)):
                 self.replies.add(i)
         self.keyed: dict[tuple[str, str, str], list[int]] = {}
         for p, i in enumerate(seq):
             for kind, name in _REQUEST_KEYS:
-                if events[i].kind == kind and events[i].get(name):
-                    self.keyed.setdefault((kind, name, str(events[i].get(name))), []).append(p)
+                if events[i].kind == kind and _f(events[i], name):
+                    self.keyed.setdefault((kind, name, str(_f(events[i], name))), []).append(p)
 
     def run(self) -> None:
         for s, f in self.request_frame.items():
-            if self.ev[f].kind == Kind.FRAME_OUT.value:
+            if self.ev[f].kind == "frame_out":
                 self._claim(f, s, ("request",))
         unproven = [i for i in self.seq if _is_meaning(self.ev[i]) and not self._prove(i)]
         for i in unproven:
@@ -264,11 +295,11 @@ class _AgentPairing:
         pairs: dict[int, int] = {}
         for req, kinds in OUT_PAIRS.items():
             stream = [p for p, i in enumerate(seq) if ev[i].kind in kinds or (
-                ev[i].kind == Kind.FRAME_OUT.value and ev[i].get("req_identifier") == req)]
+                ev[i].kind == "frame_out" and _f(ev[i], "req_identifier") == req)]
             for back_to_back in (True, False):
                 for a, b in zip(stream, stream[1:]):
                     ia, ib = seq[a], seq[b]
-                    same = (ev[ia].kind == Kind.FRAME_OUT.value) == (ev[ib].kind == Kind.FRAME_OUT.value)
+                    same = (ev[ia].kind == "frame_out") == (ev[ib].kind == "frame_out")
                     if same or ia in pairs or ib in pairs or (back_to_back and b != a + 1):
                         continue
                     pairs[ia], pairs[ib] = ib, ia
@@ -283,24 +314,24 @@ class _AgentPairing:
         outs: dict[str, list[int]] = {}
         for p, i in enumerate(seq):
             e = ev[i]
-            if e.kind in (Kind.WS_OPEN.value, Kind.WS_CLOSED.value):
+            if e.kind in ("ws_open", "ws_closed"):
                 n += 1
             epoch.append(n)
-            incr = e.get("msg_incr")
-            if incr and e.kind in (Kind.FRAME_IN.value, Kind.FRAME_OUT.value):
-                (ins if e.kind == Kind.FRAME_IN.value else outs).setdefault(str(incr), []).append(p)
+            incr = _f(e, "msg_incr")
+            if incr and e.kind in ("frame_in", "frame_out"):
+                (ins if e.kind == "frame_in" else outs).setdefault(str(incr), []).append(p)
         taken: set[int] = set()
         reply_of: dict[int, int] = {}
         for incr, out_ps in outs.items():
             for k, p in enumerate(out_ps):
                 until = out_ps[k + 1] if k + 1 < len(out_ps) else len(seq)
-                req = ev[seq[p]].get("req_identifier")
+                req = _f(ev[seq[p]], "req_identifier")
                 cands = ins.get(incr, [])
                 for q in cands[bisect.bisect_right(cands, p):]:
                     if q >= until or epoch[q] != epoch[p]:
                         break
                     o = ev[seq[q]]
-                    if q not in taken and (o.get("req_identifier") == req or o.get("late")):
+                    if q not in taken and (_f(o, "req_identifier") == req or _f(o, "late")):
                         taken.add(q)
                         reply_of[seq[p]] = seq[q]
                         break
@@ -328,9 +359,9 @@ class _AgentPairing:
         for q in range(p - 1, max(-1, p - 1 - _PROOF_REACH), -1):
             f = self.seq[q]
             e = self.ev[f]
-            if e.kind == Kind.WS_OPEN.value:
+            if e.kind == "ws_open":
                 break
-            if e.kind != Kind.FRAME_IN.value:
+            if e.kind != "frame_in":
                 continue
             for strength, slot in _evidence(e, s, f in self.replies):
                 if strength == _PROVEN and self._free(f, slot):
@@ -359,9 +390,9 @@ class _AgentPairing:
         for q in range(p - 1, max(-1, p - 1 - _PAIR_REACH), -1):
             f = self.seq[q]
             e = self.ev[f]
-            if e.kind == Kind.WS_OPEN.value:
+            if e.kind == "ws_open":
                 return
-            options = _evidence(e, s, f in self.replies) if e.kind == Kind.FRAME_IN.value else []
+            options = _evidence(e, s, f in self.replies) if e.kind == "frame_in" else []
             if not options:
                 continue  # not a frame, or one whose fields say it did not carry ``s``
             for _, slot in options:
@@ -373,9 +404,9 @@ class _AgentPairing:
 
 def _rank(e: Event) -> int:
     """Which of a frame's meanings names its arrow: events, then failures, then notes."""
-    if e.kind == Kind.NOTE.value:
-        return 3 if e.get("note") == "second_arrival" else 2
-    return 1 if e.kind == Kind.REQUEST_FAILED.value else 0
+    if e.kind == "note":
+        return 3 if _f(e, "note") == "second_arrival" else 2
+    return 1 if e.kind == "request_failed" else 0
 
 
 def pair_frames(events: Sequence[Event]) -> Pairing:
