@@ -63,6 +63,25 @@ class RoomServerSettings:
     ring_timeout_s: float = 60.0            # an initiated call not accepted in this time becomes missed
     shutdown_timeout_s: float = 5.0
     faults: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, see backends/rooms/faults.py
+    password_iterations: int = 100_000      # PBKDF2-HMAC-SHA256 rounds per stored password (tests shrink it)
+    username_chars: tuple[int, int] = (3, 50)   # shortest and longest username accepted by register
+    password_chars: tuple[int, int] = (6, 128)  # shortest and longest password accepted by register
+    max_body_bytes: int = 16 * 1024         # a REST request body over this is refused 413
+    body_timeout_s: float = 10.0            # a REST body not fully received in this time is refused 408
+    body_linger_s: float = 2.0              # after a refusal that left a body unread, read and discard it
+                                            # this long so the client sees the reply, then close
+    keepalive_timeout_s: float = 15.0       # an HTTP connection idle this long, or still sending its first
+                                            # request head, is closed (aiohttp keepalive_timeout)
+    max_connections: int = 512              # open TCP connections (REST and room sockets); over it: 503, closed
+    max_json_depth: int = 32                # nesting of JSON arrays/objects in a body or a room message
+    max_frame_bytes: int = 64 * 1024        # one room message; over it the socket is closed 1009
+    frame_rate_per_s: float = 50.0          # room messages one socket may send per second, sustained, and
+    frame_burst: int = 200                  # in a burst; over either the socket is closed 1008
+    outbox_bytes: int = 1024 * 1024         # queued for a socket that does not read; over it closed 1008
+    ws_heartbeat_s: float | None = 30.0     # ping a room socket this often, close it without a pong in half
+                                            # the time; None: no pings
+    ws_write_timeout_s: float = 10.0        # one frame to a room socket not written in this time: dropped
+    ws_close_timeout_s: float = 2.0         # after sending a close frame, wait this long for the client's
 
 
 @dataclass(frozen=True)
