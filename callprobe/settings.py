@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    """The embedded reference gateway (PROTOCOL.md Part A)."""
+    """The embedded reference gateway (docs/backends/kkim.md#where-servers-differ)."""
 
     host: str = "127.0.0.1"
     ws_port: int = 10001
@@ -22,13 +22,13 @@ class GatewaySettings:
     secret: str = "openIM123"
     admin_users: tuple[str, ...] = ("imAdmin",)
     auto_register: bool = True
-    read_deadline_s: float = 30.0           # pongWait: any frame re-arms it (B§6)
-    web_ping_interval_s: float = 27.0       # server pings for platform 5 only (B§6)
+    read_deadline_s: float = 30.0           # pongWait: any frame re-arms it (docs/backends/kkim.md#heartbeat)
+    web_ping_interval_s: float = 27.0       # server pings for platform 5 only (docs/backends/kkim.md#heartbeat)
     write_timeout_s: float = 10.0           # writeWait
-    max_message_size: int = 51200           # read limit per message (B§8)
-    max_content_bytes: int = 51200          # MsgData.content over this is 1102 (seed: 50 KB)
+    max_message_size: int = 51200           # read limit per message (docs/backends/kkim.md#frame-size)
+    max_content_bytes: int = 51200          # MsgData.content over this is 1102 (KKIM documents 50 KB: docs/backends/kkim.md#error-codes)
     close_timeout_s: float = 2.0            # wait for the client's close frame
-    invite_timeout_default_s: int = 60      # InvitationInfo.timeout when 0 (Part A row 18)
+    invite_timeout_default_s: int = 60      # InvitationInfo.timeout when 0 (docs/backends/kkim.md#ring-timeout)
     invite_timeout_override_s: float | None = None  # shorten every call's ring time (tests)
     token_expire_s: int = 90 * 24 * 3600    # tokenPolicy.expire 90 days
     shutdown_timeout_s: float = 5.0
@@ -91,7 +91,7 @@ class ClientSettings:
     login_timeout_s: float = 5.0            # one auth API call
     connect_timeout_s: float = 5.0          # WebSocket handshake
     request_timeout_s: float = 5.0          # a request's reply, matched by msgIncr
-    heartbeat_interval_s: float = 25.0      # text ping (Part A row 5)
+    heartbeat_interval_s: float = 25.0      # text ping (docs/backends/kkim.md#heartbeat)
     heartbeat_reply_timeout_s: float = 5.0  # a ping without pong in this time is "missed"
     close_timeout_s: float = 2.0
     ice_gather_timeout_s: float = 8.0       # setLocalDescription incl. TURN allocation

@@ -32,8 +32,8 @@ def test_scenario_error_message_names_the_place(kwargs: dict[str, object], expec
 
 
 def test_scenario_error_keeps_its_parts_and_codes() -> None:
-    err = ScenarioError("bad", file="s.yaml", line=4, field="x", hint="see docs/scenarios.md")
-    assert (err.file, err.line, err.field, err.hint) == ("s.yaml", 4, "x", "see docs/scenarios.md")
+    err = ScenarioError("bad", file="s.yaml", line=4, field="x", hint="see scenarios/README.md")
+    assert (err.file, err.line, err.field, err.hint) == ("s.yaml", 4, "x", "see scenarios/README.md")
     assert err.code == "SCENARIO_INVALID"
     assert err.exit_code == ExitCode.SCENARIO_INVALID == 3
     assert isinstance(err, CallprobeError)

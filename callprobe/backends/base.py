@@ -232,6 +232,22 @@ class WalkProbes(abc.ABC):
         """The call's invitation as history returns it: ``found``, ``complete``, ``missing``."""
 
 
+@dataclass(frozen=True)
+class EmbeddedConfig:
+    """What a run asks of an embedded reference server: where, which faults, how long calls ring.
+
+    ``faults`` are ``NAME[=VALUE]`` texts of the family's table; ``login`` is
+    the scenario's login block (KKIM takes its secret and admin user from it).
+    Each family's ``server`` package turns this into its own settings with
+    ``embedded(config)``, always on a free port.
+    """
+
+    host: str = "127.0.0.1"
+    faults: tuple[str, ...] = ()
+    ring_timeout_s: float | None = None
+    login: Any = None
+
+
 class EmbeddedServer(Protocol):
     """A reference server callprobe runs itself: ``start()``, then always ``stop()``."""
 

@@ -1,7 +1,7 @@
 """The backend families callprobe speaks, and where each one's parts live.
 
 Every family is one package under ``callprobe/backends/`` with the same inner
-shape (``docs/architecture.md#backends``): ``faults.py`` (pure fault table),
+shape (``docs/architecture.md#new-backend``): ``faults.py`` (pure fault table),
 the sans-I/O protocol and client core, ``driver.py`` (the ``Driver`` the
 engine plays), ``server/`` (the embedded reference server) and ``walk.py``
 (what ``diagnose`` probes beyond the common links). This table is the one

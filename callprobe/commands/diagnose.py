@@ -197,28 +197,25 @@ def _plan_from_scenario(path: Path, faults: tuple[str, ...]) -> _Plan:
 
 
 async def _walk(plan: _Plan, err: Console) -> WalkResult:
-    from callprobe.engine.services import (
-        EmbeddedServices,
-        agent_ice,
-        gateway_settings,
-        services_for,
-    )
-    from callprobe.backends.base import WalkTarget
+    from callprobe.backends.base import EmbeddedConfig, WalkTarget
+    from callprobe.engine.services import EmbeddedServices, agent_ice, services_for
     from callprobe.engine.walk import Walk
 
     embedded = not plan.ws_url
-    gw = gateway_settings(plan.login, plan.faults) if embedded else None
+    config = EmbeddedConfig(faults=tuple(plan.faults), login=plan.login) if embedded else None
     services: EmbeddedServices | None = None
     if plan.scenario is not None:
-        services = services_for(plan.scenario, plan.settings, embedded=embedded, gateway=gw)
-    elif gw is not None:
-        services = EmbeddedServices(gateway=gw, settings=plan.settings)
+        if config is not None:
+            config = EmbeddedConfig(host=plan.scenario.server.host, faults=tuple(plan.faults), login=plan.login)
+        services = services_for(plan.scenario, plan.settings, embedded=embedded, server=config)
+    elif config is not None:
+        services = EmbeddedServices(server=config, settings=plan.settings)
     try:
         if services is not None:
             await services.start()
         ws_url, api_url = plan.ws_url, plan.api_url
         if embedded and services is not None:
-            ws_url, api_url = services.ws_url, services.api_url
+            ws_url, api_url = services.endpoints.server, services.endpoints.api
         sides: dict[str, Any] = {}
         if plan.scenario is not None:
             sc = plan.scenario

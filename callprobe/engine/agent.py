@@ -1,7 +1,7 @@
 """A simulated user: one driver connection, its calls, and their WebRTC legs.
 
-The agent reacts to the driver's neutral notices the way the seed's web client
-does (section 10.5): the callee prepares its peer on accept, the caller
+The agent reacts to the driver's neutral notices the way KKIM's sample web client
+does (docs/backends/kkim.md#call-signaling): the callee prepares its peer on accept, the caller
 creates the offer when the accept notice arrives, offers are answered, and
 candidates are added as they come. Everything it does is recorded on the
 timeline by the driver and the peer; the agent itself keeps only what it

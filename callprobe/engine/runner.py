@@ -28,7 +28,7 @@ from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.engine.services import (
     EmbeddedServices,
     agent_ice,
-    gateway_settings,
+    embedded_config,
     services_for,
 )
 from callprobe.settings import ClientSettings
@@ -70,15 +70,13 @@ class Runner:
     async def _start_gateway(self) -> None:
         """Start what the scenario asks callprobe to run: the gateway and coturn."""
         server = self.scenario.server
-        gw_settings = (gateway_settings(server.login, server.faults, server.ring_timeout_s)
-                       if self.embedded else None)
-        self._services = services_for(self.scenario, self.settings, embedded=self.embedded,
-                                      gateway=gw_settings)
+        config = embedded_config(self.scenario) if self.embedded else None
+        self._services = services_for(self.scenario, self.settings, embedded=self.embedded, server=config)
         if self._services is not None:
             await self._services.start()
             self._placement = self._services.describe()
         if self.embedded and self._services is not None:
-            self.ws_url, self.api_url = self._services.ws_url, self._services.api_url
+            self.ws_url, self.api_url = self._services.endpoints.server, self._services.endpoints.api
         else:
             self.ws_url = self.ws_url or server.ws_url
             self.api_url = self.api_url or server.api_url

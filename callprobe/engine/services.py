@@ -1,4 +1,4 @@
-"""The servers callprobe starts for a run or a walk: the gateway and coturn.
+"""The servers callprobe starts for a run or a walk: the backend's reference server and coturn.
 
 Both live at one place: an address (``host``) and, optionally, a network
 namespace (the NAT lab's public segment). ``run`` and ``diagnose`` share this
@@ -13,14 +13,14 @@ import contextlib
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from callprobe.backends.base import EmbeddedConfig, EmbeddedServer, Endpoints
+from callprobe.backends.registry import family
 from callprobe.net import netns
 from callprobe.rtc.ice_config import IceConfig, IceServer
-from callprobe.settings import ClientSettings, GatewaySettings
+from callprobe.settings import ClientSettings
 
 if TYPE_CHECKING:
     from callprobe.net.coturn import Coturn
-    from callprobe.backends.kkim.server import EmbeddedGateway
-    from callprobe.backends.kkim.login import LoginConfig
     from callprobe.scenario.model import Scenario
 
 
@@ -30,28 +30,26 @@ class EmbeddedServices:
     Args:
         host: the address both listen on.
         namespace: the network namespace they run in (``None``: this process's).
-        gateway: the embedded gateway's settings, or ``None`` for no gateway
-            (a remote one is used).
+        server: what the embedded reference server needs, or ``None`` for none
+            (a remote server is used).
+        family: which backend's reference server.
         coturn: start coturn for the ``embedded_servers`` kinds.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", namespace: str | None = None,
-                 gateway: GatewaySettings | None = None, coturn: bool = False,
+                 server: EmbeddedConfig | None = None, family: str = "kkim", coturn: bool = False,
                  settings: ClientSettings | None = None) -> None:
         self.host, self.namespace = host, namespace
         self.settings = settings or ClientSettings()
-        self._gateway_settings = gateway
+        self._server_config = server
+        self._family = family
         self._want_coturn = coturn
-        self.gateway: EmbeddedGateway | None = None
+        self.server: EmbeddedServer | None = None
         self.coturn: Coturn | None = None
 
     @property
-    def ws_url(self) -> str:
-        return self.gateway.ws_url if self.gateway is not None else ""
-
-    @property
-    def api_url(self) -> str:
-        return self.gateway.api_url if self.gateway is not None else ""
+    def endpoints(self) -> Endpoints:
+        return self.server.endpoints if self.server is not None else Endpoints("")
 
     async def start(self) -> None:
         if self.namespace is not None:
@@ -61,18 +59,17 @@ class EmbeddedServices:
 
             self.coturn = Coturn(listen_ip=self.host, netns=self.namespace, settings=self.settings)
             await asyncio.to_thread(self.coturn.start)
-        if self._gateway_settings is not None:
-            from callprobe.backends.kkim.server import EmbeddedGateway  # imported only when used
-
-            self.gateway = EmbeddedGateway(replace(self._gateway_settings, host=self.host))
+        if self._server_config is not None:
+            config = replace(self._server_config, host=self.host)
+            self.server = family(self._family).module("server").embedded(config)
             with netns.placed(self.namespace):
-                await self.gateway.start()
+                await self.server.start()
 
     async def stop(self) -> None:
-        if self.gateway is not None:
+        if self.server is not None:
             with contextlib.suppress(Exception):
-                await self.gateway.stop()
-            self.gateway = None
+                await self.server.stop()
+            self.server = None
         if self.coturn is not None:
             await asyncio.to_thread(self.coturn.stop)
             self.coturn = None
@@ -91,19 +88,6 @@ class EmbeddedServices:
             out["coturn"] = {"stun": self.coturn.stun_url(), "turn": self.coturn.turn_url("udp"),
                              "turn_tcp": self.coturn.turn_url("tcp")}
         return out
-
-
-def gateway_settings(login: LoginConfig, faults: tuple[str, ...] | list[str],
-                     ring_timeout_s: float | None = None) -> GatewaySettings:
-    """The embedded gateway for a run or walk: free ports, the login's secret and admin, faults."""
-    from callprobe.backends.kkim.server.faults import parse_fault
-
-    return GatewaySettings(
-        ws_port=0, api_port=0, secret=login.secret or GatewaySettings.secret,
-        admin_users=(login.admin_user or "imAdmin",),
-        invite_timeout_override_s=ring_timeout_s,
-        faults=tuple(parse_fault(f) for f in faults),
-    )
 
 
 #: Host candidates of an unplaced agent beside the embedded gateway: stay on loopback.
@@ -126,17 +110,24 @@ def agent_ice(scenario: Scenario, agent: str, services: EmbeddedServices | None,
     return ice
 
 
+def embedded_config(scenario: Scenario, extra_faults: tuple[str, ...] = ()) -> EmbeddedConfig:
+    """The embedded server a scenario asks for: its faults, ring time and login."""
+    server = scenario.server
+    return EmbeddedConfig(host=server.host, faults=tuple(server.faults) + extra_faults,
+                          ring_timeout_s=server.ring_timeout_s, login=server.login)
+
+
 def services_for(scenario: Scenario, settings: ClientSettings, *, embedded: bool,
-                 gateway: GatewaySettings | None) -> EmbeddedServices | None:
+                 server: EmbeddedConfig | None) -> EmbeddedServices | None:
     """What a scenario needs started (``None``: nothing), its agents' namespaces checked first.
 
     The servers' own namespace is checked when they start.
     """
-    server = scenario.server
     for name in dict.fromkeys(a.netns for a in scenario.agents.values() if a.netns):
         netns.require(name)
-    if gateway is None and not scenario.needs_coturn:
+    if server is None and not scenario.needs_coturn:
         return None
-    return EmbeddedServices(host=server.host if embedded else "127.0.0.1",
-                            namespace=server.netns if embedded else None,
-                            gateway=gateway, coturn=scenario.needs_coturn, settings=settings)
+    place = scenario.server
+    return EmbeddedServices(host=place.host if embedded else "127.0.0.1",
+                            namespace=place.netns if embedded else None, server=server,
+                            family=place.family, coturn=scenario.needs_coturn, settings=settings)

@@ -3,7 +3,7 @@
 Tests, the NAT lab and users without a TURN server of their own need a real
 one: this module runs coturn on a chosen address (optionally inside a network
 namespace), waits until it answers STUN, and makes sure the process never
-outlives its owner. The command line is the one AIORTC-NOTES.md records as
+outlives its owner. The command line is the one docs/aiortc-notes.md#coturn records as
 working; ``--allow-loopback-peers`` is added only on loopback, where it is
 required (relay candidates are gathered but ICE never completes without it).
 

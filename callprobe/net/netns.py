@@ -5,7 +5,7 @@ a network namespace (``ip netns add``). Agents are coroutines of one asyncio
 loop, so the process cannot simply move into a namespace: two agents in two
 namespaces run interleaved on the same thread. What does work is that a
 socket belongs, for life, to the namespace its creating thread was in at
-``socket()`` time (AIORTC-NOTES, NAT lab). So:
+``socket()`` time (docs/aiortc-notes.md#placing-sockets-in-namespaces). So:
 
 * :func:`entered` switches the calling thread into a namespace for a
   *synchronous* block (no ``await`` inside) and back;

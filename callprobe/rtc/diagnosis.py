@@ -2,7 +2,7 @@
 
 Pure functions: the peer passes in the candidate types it gathered and
 received and its states; they return the short reason recorded with
-PEER_FAILED. The rules follow the field reports: "connected but no picture"
+PEER_FAILED. The rules follow docs/field-failures.md#no-turn-behind-symmetric-nat: "connected but no picture"
 behind symmetric NAT means no relay candidates, so the reason says
 "configure TURN"; a gateway that relays SDP but drops candidate messages
 shows as "no remote candidates received".

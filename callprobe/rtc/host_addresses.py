@@ -1,7 +1,7 @@
 """Restrict ICE host candidates to chosen local addresses.
 
 aioice gathers host candidates on the addresses ``aioice.ice.get_host_addresses``
-returns: every interface address *except* loopback (AIORTC-NOTES pitfall 2),
+returns: every interface address *except* loopback (docs/aiortc-notes.md#no-loopback-candidates),
 with no public way to choose. callprobe must keep tests and CI on 127.0.0.1,
 and a user may want to pin a probe to one interface, so this module wraps that
 one function. It is the only place in callprobe that reaches into aioice.

@@ -4,7 +4,7 @@ Plain frozen dataclasses, validated on creation, so a scenario or a command
 line can build them without importing aiortc (about 0.3 s and 64 MB). The
 conversion to aiortc's ``RTCConfiguration`` happens in one function,
 :func:`to_rtc_configuration`, which never leaves ``iceServers`` unset: aiortc
-would otherwise quietly use a public STUN server (AIORTC-NOTES pitfall 1).
+would otherwise quietly use a public STUN server (docs/aiortc-notes.md#hidden-default-stun).
 
 aiortc uses at most one STUN and one TURN URL (the first usable of each) and
 ignores ``stuns:`` URLs; :meth:`IceConfig.ignored_urls` names the URLs it will

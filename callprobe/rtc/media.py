@@ -1,6 +1,6 @@
 """Synthetic media to send, and counting of the media received.
 
-Sending: encoding is the CPU cost of a call (AIORTC-NOTES pitfall 6), so each
+Sending: encoding is the CPU cost of a call (docs/aiortc-notes.md#encoding-cost), so each
 kind is encoded *once per process* into a short clip that every track loops:
 a 440 Hz Opus tone (48 kHz, 20 ms frames, 1 s) and a VP8 moving pattern
 (320x240, 15 fps, 2 s, a keyframe each second). A :class:`ClipTrack` hands
@@ -9,7 +9,7 @@ paced in real time with pts in the codec's clock (1/48000 for Opus, 1/90000
 for VP8) so RTP timestamps, jitter and lip-sync figures stay meaningful.
 
 Receiving: aiortc decodes received RTP into frames and queues them on the
-remote track; unread frames pile up in memory (pitfall 5). A
+remote track; unread frames pile up in memory (docs/aiortc-notes.md#drain-received-tracks). A
 :class:`FrameCounter` drains every received track, counts decoded frames per
 kind and reports the first frame of each kind.
 """

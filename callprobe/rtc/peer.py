@@ -9,7 +9,7 @@ in place, since signaling may deliver them first.
 
 Every wait has a callprobe deadline from ``ClientSettings``: aiortc reports
 an unreachable peer only after about 64 s, and a peer without candidates
-never (AIORTC-NOTES pitfall 4). When a deadline passes the peer records
+never (docs/aiortc-notes.md#slow-or-silent-failures). When a deadline passes the peer records
 PEER_FAILED with a reason drawn from the candidates it saw
 (``rtc.diagnosis``) and the setting to raise.
 

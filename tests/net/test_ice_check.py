@@ -68,7 +68,7 @@ async def test_right_credentials_give_relay_and_srflx(coturn: Coturn) -> None:
     [host] = [c for c in result.candidates if c.type == "host"]
     assert (host.address, host.server, host.protocol) == ("127.0.0.1", None, "udp")
     [srflx] = [c for c in result.candidates if c.type == "srflx" and c.server == stun_url]
-    # on loopback the server sees the host candidate itself (AIORTC-NOTES pitfall 9)
+    # on loopback the server sees the host candidate itself (docs/aiortc-notes.md#stun-on-loopback)
     assert (srflx.address, srflx.port) == (host.address, host.port)
     assert (srflx.related_address, srflx.related_port) == (host.address, host.port)
     relays = {c.server: c for c in result.candidates if c.type == "relay"}

@@ -4,7 +4,7 @@ A finding names one broken link of a call with a *stable* code (reports,
 CI filters and tests key on it), a plain-words title, a fix hint, the events
 that prove it and the time it happened. Codes, titles and default hints live
 in one catalogue here so every rule, reporter and document says the same
-thing; the hints come from the field reports (FIELD-REPORTS.md).
+thing; the hints come from the field reports (docs/field-failures.md).
 """
 
 from __future__ import annotations
@@ -145,13 +145,13 @@ CATALOGUE: dict[str, CodeInfo] = {
         Link.HANDSHAKE, "The gateway refused the WebSocket handshake",
         "A browser only says 'WebSocket connection failed'; the HTTP status and errCode here say why. "
         "1501-1507 are token errors (fetch a fresh token for this user and platform), 1602 means "
-        "token, sendID or platformID is missing. HTTP 5xx means the handshake handler crashed (seed "
-        "004: a missing user id was type-asserted); it must refuse with an errCode instead."),
+        "token, sendID or platformID is missing. HTTP 5xx means the handshake handler crashed (for "
+        "example on a missing user id it did not check); it must refuse with an errCode instead."),
     UNAUTHENTICATED_ACCEPTED: CodeInfo(
         Link.AUTH_PROBES, "The gateway accepted a connection without a valid token",
         "The handshake must refuse a missing or wrong token (1602 ConnArgsErr, 1502 TokenInvalid) "
         "and a token whose user differs from sendID; never fall back to a default or test user "
-        "(seed 004)."),
+        "when no identity is given."),
     HEARTBEAT_UNANSWERED: CodeInfo(
         Link.HEARTBEAT, "Heartbeats went unanswered",
         "A text {\"type\":\"ping\"} must get {\"type\":\"pong\"}. Without traffic the gateway closes "
@@ -171,7 +171,7 @@ CATALOGUE: dict[str, CodeInfo] = {
     PUSH_PATH_BROKEN: CodeInfo(
         Link.TEXT_PUSH, "Nothing is pushed to the callee, not even a text message",
         "The server accepts messages but pushes none to this connection: check how it finds online "
-        "users (seed 000: a string user ID compared with integer keys made every callee look "
+        "users (a known failure: a string user ID compared with integer keys made every callee look "
         "offline) and that the callee's connection is registered for pushes."),
     INVITE_REJECTED_BY_SERVER: CodeInfo(
         Link.INVITE_ACK, "The server refused the invite",
@@ -181,7 +181,7 @@ CATALOGUE: dict[str, CodeInfo] = {
     INVITE_NOT_DELIVERED: CodeInfo(
         Link.RINGING, "The invite did not ring the callee in time",
         "Text messages reach the callee but the call invite (1601) does not: the invite push path "
-        "is broken on the server (seed 000: the invite was stored and only showed up in history). "
+        "is broken on the server (a known failure: the invite was stored and only showed up in history). "
         "Compare how the invite and a text message look up the recipient's connections."),
     INVITE_MALFORMED: CodeInfo(
         Link.RINGING, "The callee got an invite it cannot use",
@@ -192,7 +192,7 @@ CATALOGUE: dict[str, CodeInfo] = {
         Link.RINGING, "Caller and callee use different roomIDs",
         "The server assigns the roomID in SignalInviteResp: the client must replace its temporary "
         "roomID with it for cancel, hangup and signaling, and the invite push must carry the same "
-        "roomID (seed 10.6.4: 'call not found')."),
+        "roomID (otherwise cancel and hangup fail with 1801 'call not found')."),
     ANSWER_NOT_DELIVERED: CodeInfo(
         Link.ANSWER, "The callee's answer never reached the caller",
         "Accept and reject must reach the inviter as an unsolicited 1004 SignalResp or a 1601 "
@@ -227,7 +227,7 @@ CATALOGUE: dict[str, CodeInfo] = {
         "a 1801 'call not found' reply means the request named a roomID the server does not know."),
     HISTORY_PAYLOAD_MISSING: CodeInfo(
         Link.HISTORY, "History lost the call record's payload",
-        "The stored invitation must come back from history whole (seed 000: the history API "
+        "The stored invitation must come back from history whole (a known failure: the history API "
         "dropped the extra data, so the chat showed a call message without accept/reject "
         "buttons). Return the message content unchanged from the history endpoints."),
     STALE_CALL_STATE: CodeInfo(

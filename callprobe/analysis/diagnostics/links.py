@@ -44,7 +44,7 @@ Their STEP_FINISHED carries:
 
 ``accepted`` gives UNAUTHENTICATED_ACCEPTED; ``refused`` with a status of 500 or
 more, or ``failed``, gives HANDSHAKE_REFUSED (the handler crashed instead of
-refusing: seed 004); a ``refused`` with a status below 500 is healthy.
+refusing: docs/field-failures.md#handshake-crash); a ``refused`` with a status below 500 is healthy.
 
 Heartbeat (``step="heartbeat"``): ``ok``, ``replies`` (pongs seen), ``sent``;
 ``ok=False`` gives HEARTBEAT_UNANSWERED even without HEARTBEAT_MISSED events.

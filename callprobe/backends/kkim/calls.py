@@ -1,11 +1,12 @@
 """Client-side call bookkeeping for the KKIM driver, pure and clock-free.
 
 A client must resend the *whole* invitation with every accept, reject, cancel
-and hangup (seed 10.5.10), under the server's roomID (seed 10.6.4). It learns
+and hangup (docs/backends/kkim.md#call-signaling), under the server's roomID
+(docs/backends/kkim.md#room-ids). It learns
 invitations from two places: its own invite (then the server's reply renames
 the room) and a ringing 1601 push. Peer actions may reach it twice, once as an
-unsolicited 1004 SignalResp and once as a 1601 SignalReq record (PROTOCOL.md
-Part A row 15); the first arrival is the notice, the second only a note.
+unsolicited 1004 SignalResp and once as a 1601 SignalReq record
+(docs/backends/kkim.md#peer-actions); the first arrival is the notice, the second only a note.
 
 Rules:
 

@@ -92,7 +92,7 @@ from callprobe.timeline.events import (
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
-#: Why a server drops a connection right after a request (``docs/backends/kkim.md#fatal-frames``).
+#: Why a server drops a connection right after a request (``docs/backends/kkim.md#closes``).
 DROP_CAUSES = (
     "the envelope could not be decoded (bad JSON, a non-string msgIncr, bad data encoding)",
     "the envelope sendID differs from the connection's user",

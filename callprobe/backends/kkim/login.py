@@ -1,4 +1,4 @@
-"""Obtain an IM token for an agent through the auth HTTP API (PROTOCOL.md A21, B§14).
+"""Obtain an IM token for an agent through the auth HTTP API (docs/backends/kkim.md#auth-api).
 
 Four modes:
 

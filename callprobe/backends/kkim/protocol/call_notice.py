@@ -1,6 +1,6 @@
-"""Read call notifications in every dialect a server may send (Part A rows 14-15).
+"""Read call notifications in every dialect a server may send (docs/backends/kkim.md#invite-notice, docs/backends/kkim.md#peer-actions).
 
-A 1601 message's content is a bare ``SignalInviteReq`` (what the KKIM seed's
+A 1601 message's content is a bare ``SignalInviteReq`` (what KKIM's sample web
 client decodes) or a whole ``SignalReq`` wrapper (OpenIM v2 style). Both begin
 with tag 0x0A, so decoding the wrong one gives garbage rather than an error:
 the reader tries both and keeps the one whose invitation is sane. Peer actions
@@ -106,7 +106,7 @@ def decode_1601(content: bytes) -> CallNotice | None:
 
 
 def from_signal_resp(resp: rtc_pb2.SignalResp) -> CallNotice | None:
-    """Notice from an unsolicited 1004 SignalResp (a peer's action, Part A row 15)."""
+    """Notice from an unsolicited 1004 SignalResp (a peer's action, docs/backends/kkim.md#peer-actions)."""
     action = resp.WhichOneof("payload")
     if action is None:
         return None

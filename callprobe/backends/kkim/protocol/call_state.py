@@ -1,6 +1,6 @@
 """The call state machine of the reference gateway, pure and table-driven.
 
-Rules (PROTOCOL.md Part A rows 15-19):
+Rules (docs/backends/kkim.md#call-signaling):
 
 * A call is created by an invite and lives in a room whose ID the gateway
   assigns. It is ``RINGING`` until an invitee accepts, then ``ACTIVE``, and
@@ -107,7 +107,7 @@ TRANSITIONS: dict[tuple[CallState, CallEvent, Role], Rule] = {
     # hanging up an answered call
     (_S.ACTIVE, _E.HANGUP, _R.INVITER): Rule(_S.ENDED, None, (Sym.TELL_ACCEPTED,)),
     (_S.ACTIVE, _E.HANGUP, _R.ACCEPTED): Rule(_S.ACTIVE, _R.GONE, (Sym.TELL_INVITER, Sym.TELL_ACCEPTED)),
-    # nobody answered in time (Part A row 18)
+    # nobody answered in time (docs/backends/kkim.md#ring-timeout)
     (_S.RINGING, _E.TIMEOUT, _R.SERVER): Rule(_S.ENDED, None, _NO_ANSWER),
     (_S.ACTIVE, _E.TIMEOUT, _R.SERVER): Rule(_S.ACTIVE, None, _NO_ANSWER),
     # the actor's last connection closed: it left as by the matching action;

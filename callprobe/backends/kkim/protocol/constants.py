@@ -2,7 +2,8 @@
 
 Every enum member has a one-line explanation in the matching ``*_TEXT`` table,
 so reports can say in words what a number on the wire means. Values and names
-follow PROTOCOL.md Part B sections 5, 12 and 13 and Part A row 9.
+follow docs/backends/kkim.md#request-identifiers,
+docs/backends/kkim.md#constants and docs/backends/kkim.md#error-codes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from enum import IntEnum
 
 
 class ReqIdentifier(IntEnum):
-    """``reqIdentifier`` of the JSON envelope (B§5)."""
+    """``reqIdentifier`` of the JSON envelope (docs/backends/kkim.md#request-identifiers)."""
 
     GET_NEWEST_SEQ = 1001
     PULL_MSG_BY_SEQ_LIST = 1002
@@ -44,12 +45,12 @@ REQ_IDENTIFIER_TEXT: dict[int, str] = {
     3001: "DataError (defined, never used)",
 }
 
-#: Identifiers a client may send (B§4): anything else drops the connection.
+#: Identifiers a client may send (docs/backends/kkim.md#frames): anything else drops the connection.
 CLIENT_REQUESTS = frozenset({1001, 1002, 1003, 1004, 1005, 1006, 1007, 2003, 2004, 2005})
 
 
 class ContentType(IntEnum):
-    """``MsgData.contentType`` values callprobe uses (B§12)."""
+    """``MsgData.contentType`` values callprobe uses (docs/backends/kkim.md#constants)."""
 
     TEXT = 101
     PICTURE = 102
@@ -112,7 +113,7 @@ PLATFORM_TEXT: dict[int, str] = {
 
 
 class CloseCode(IntEnum):
-    """WebSocket close codes the reference gateway uses (Part A rows 4, 7)."""
+    """WebSocket close codes the reference gateway uses (docs/backends/kkim.md#closes)."""
 
     NORMAL = 1000
     GOING_AWAY = 1001
@@ -138,7 +139,7 @@ CLOSE_CODE_TEXT: dict[int, str] = {
 
 
 class ErrCode(IntEnum):
-    """``errCode`` in Resp: the KKIM table of the seed (Part A row 9)."""
+    """``errCode`` in Resp: the KKIM table (docs/backends/kkim.md#error-codes)."""
 
     OK = 0
     SERVER_INTERNAL = 500
@@ -152,7 +153,7 @@ class ErrCode(IntEnum):
     USER_BUSY = 1802
 
 
-#: ``errMsg`` as the gateway writes it: the seed's short texts (Part A row 9).
+#: ``errMsg`` as the gateway writes it: KKIM's short texts (docs/backends/kkim.md#error-codes).
 KKIM_ERR_MSG: dict[int, str] = {
     500: "server internal error",
     1001: "token expired",
@@ -165,7 +166,7 @@ KKIM_ERR_MSG: dict[int, str] = {
     1802: "user is already in a call",
 }
 
-#: The seed's KKIM table (Part A row 9), explained for reports.
+#: The KKIM table (docs/backends/kkim.md#error-codes), explained for reports.
 KKIM_ERR_TEXT: dict[int, str] = {
     0: "ok",
     **KKIM_ERR_MSG,
@@ -173,7 +174,7 @@ KKIM_ERR_TEXT: dict[int, str] = {
     1801: "call not found (check the roomID is the server-assigned one)",
 }
 
-#: Upstream OpenIM v3 codes (B§13), the other dialect a real server may speak.
+#: Upstream OpenIM v3 codes (docs/backends/kkim.md#error-codes), the other dialect a real server may speak.
 OPENIM_ERR_TEXT: dict[int, str] = {
     0: "ok",
     500: "ServerInternalError",
@@ -201,7 +202,7 @@ OPENIM_ERR_TEXT: dict[int, str] = {
 
 
 class HandshakeCode(IntEnum):
-    """Handshake refusal codes; the gateway uses upstream's here (B§2, B§13)."""
+    """Handshake refusal codes; the gateway uses upstream's here (docs/backends/kkim.md#handshake)."""
 
     TOKEN_EXPIRED = 1501
     TOKEN_INVALID = 1502

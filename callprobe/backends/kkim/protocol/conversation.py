@@ -1,4 +1,4 @@
-"""Conversation IDs (PROTOCOL.md B§15).
+"""Conversation IDs (docs/backends/kkim.md#conversation-ids).
 
 Single chats are ``si_`` plus the two user IDs sorted byte-wise and joined by
 ``_``; notification variants swap the prefix for ``n``.

@@ -2,7 +2,7 @@
 
 Requests (client to server) and responses/pushes (server to client) are JSON
 objects sent in *binary* frames, optionally gzipped per frame; text frames
-carry only the heartbeat (PROTOCOL.md B§3, B§4, B§6, B§7).
+carry only the heartbeat (docs/backends/kkim.md#frames, docs/backends/kkim.md#envelope).
 
 The decoders are strict where the upstream gateway is strict (it drops the
 connection on a bad request) and tolerant where a client must be (a response's
@@ -31,7 +31,7 @@ from callprobe.backends.kkim.protocol.errors import (
 
 DataEncoding = Literal["array", "base64"]
 
-#: Read limit of the gateway per incoming WebSocket message (B§8).
+#: Read limit of the gateway per incoming WebSocket message (docs/backends/kkim.md#frame-size).
 MAX_MESSAGE_SIZE = 51200
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -45,7 +45,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 @dataclass(frozen=True)
 class Request:
-    """A client request envelope (Go struct ``Req``, B§3.1)."""
+    """A client request envelope (Go struct ``Req``, docs/backends/kkim.md#envelope)."""
 
     req_identifier: int
     send_id: str
@@ -57,7 +57,7 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """A server reply, push or kick (Go struct ``Resp``, B§3.2).
+    """A server reply, push or kick (Go struct ``Resp``, docs/backends/kkim.md#envelope).
 
     ``data`` is ``None`` when the wire said ``null`` (errors, kicks), ``b""``
     for an empty payload. ``data_form`` records what the wire used, so a
@@ -87,7 +87,7 @@ def decode_request_data(value: Any) -> bytes:
     """Decode a request's ``data`` exactly as Go's ``encoding/json`` into ``[]byte``.
 
     Accepted: a JSON array of integers 0..255, or a padded standard-base64
-    string (CR/LF skipped); ``null``/absent means empty (B§3.3).
+    string (CR/LF skipped); ``null``/absent means empty (docs/backends/kkim.md#envelope).
     """
     if value is None:
         return b""
@@ -228,7 +228,7 @@ def _occurrences(obj: dict[str, Any], name: str) -> list[Any]:
     """Values of every key Go binds to field ``name``, in wire order.
 
     Go's decoder matches keys case-insensitively and assigns each match in
-    turn, so the last one wins (B§3.1).
+    turn, so the last one wins (docs/backends/kkim.md#envelope).
     """
     if isinstance(obj, _JSONObject):
         if obj.folded is None:  # one pass per object, not one per field
@@ -378,7 +378,7 @@ def decode_response(raw: bytes) -> Response:
 
 
 def compress(payload: bytes) -> bytes:
-    """One complete RFC 1952 gzip stream per frame (B§7); deterministic."""
+    """One complete RFC 1952 gzip stream per frame (docs/backends/kkim.md#compression); deterministic."""
     return gzip.compress(payload, mtime=0)
 
 
@@ -409,7 +409,7 @@ PING_TEXT = '{"type":"ping"}'
 
 @dataclass(frozen=True)
 class Heartbeat:
-    """A text-frame heartbeat ``{"type": "ping"|"pong", "body": ...}`` (B§6)."""
+    """A text-frame heartbeat ``{"type": "ping"|"pong", "body": ...}`` (docs/backends/kkim.md#heartbeat)."""
 
     type: str
     body: Any = None

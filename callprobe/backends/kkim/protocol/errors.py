@@ -1,8 +1,8 @@
 """Typed protocol errors, each mapped to what the wire says about it.
 
 A ``ProtocolError`` is either *fatal to the connection* (the gateway closes
-with ``close_code``, PROTOCOL.md Part A row 4) or a *business error* answered
-with a Resp carrying ``err_code`` (Part A row 9).
+with ``close_code``, docs/backends/kkim.md#closes) or a *business error* answered
+with a Resp carrying ``err_code`` (docs/backends/kkim.md#error-codes).
 """
 
 from __future__ import annotations
@@ -33,40 +33,40 @@ class MalformedEnvelope(FatalFrameError):
 
 
 class BadDataEncoding(FatalFrameError):
-    """``data`` is neither a byte array nor padded standard base64 (B§3.3)."""
+    """``data`` is neither a byte array nor padded standard base64 (docs/backends/kkim.md#envelope)."""
 
     code = "DATA_ENCODING_INVALID"
 
 
 class BadCompression(FatalFrameError):
-    """A binary frame is not a gzip stream while compression is on (B§7)."""
+    """A binary frame is not a gzip stream while compression is on (docs/backends/kkim.md#compression)."""
 
     code = "GZIP_INVALID"
 
 
 class UnknownIdentifier(FatalFrameError):
-    """``reqIdentifier`` is not one the gateway serves (B§4)."""
+    """``reqIdentifier`` is not one the gateway serves (docs/backends/kkim.md#frames)."""
 
     code = "REQ_IDENTIFIER_UNKNOWN"
     close_code = CloseCode.UNSUPPORTED_DATA
 
 
 class BadTextFrame(FatalFrameError):
-    """A text frame that is not a ``ping``/``pong`` heartbeat (B§4)."""
+    """A text frame that is not a ``ping``/``pong`` heartbeat (docs/backends/kkim.md#frames)."""
 
     code = "TEXT_FRAME_INVALID"
     close_code = CloseCode.UNSUPPORTED_DATA
 
 
 class SendIDMismatch(FatalFrameError):
-    """Envelope ``sendID`` differs from the connection's user (B§3.1)."""
+    """Envelope ``sendID`` differs from the connection's user (docs/backends/kkim.md#envelope)."""
 
     code = "SENDID_MISMATCH"
     close_code = CloseCode.POLICY_VIOLATION
 
 
 class FrameTooLarge(FatalFrameError):
-    """Incoming message over the 51200-byte read limit (B§8)."""
+    """Incoming message over the 51200-byte read limit (docs/backends/kkim.md#frame-size)."""
 
     code = "FRAME_TOO_LARGE"
     close_code = CloseCode.MESSAGE_TOO_BIG

@@ -1,7 +1,7 @@
 """Which protobuf travels in ``data`` for each identifier, and safe parsing.
 
 The generated modules live in ``callprobe.backends.kkim.protocol._pb``; this module is the
-only place that maps identifiers to them (PROTOCOL.md B§5).
+only place that maps identifiers to them (docs/backends/kkim.md#request-identifiers).
 """
 
 from __future__ import annotations

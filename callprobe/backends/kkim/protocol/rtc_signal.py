@@ -1,8 +1,8 @@
-"""SDP and ICE relayed as contentType 110 custom messages (Part A row 20).
+"""SDP and ICE relayed as contentType 110 custom messages (docs/backends/kkim.md#sdp-and-ice).
 
 The canonical content is the JSON object
 ``{"type":"webrtc_signal","signalType":"offer"|"answer"|"candidate","roomID":..,"data":..}``.
-The seed's other custom form wraps such an object, as a JSON *string*, in
+KKIM's other documented custom form wraps such an object, as a JSON *string*, in
 ``{"data": "<json>", "description": .., "extension": ..}``; readers accept both
 and say which one they saw.
 """

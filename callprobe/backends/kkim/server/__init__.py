@@ -1,9 +1,9 @@
 """The embedded reference gateway: a faithful KKIM server built on ``callprobe.backends.kkim.protocol``.
 
-It behaves like a KKIM server as the seed describes it and, where the seed is
-silent, like OpenIM v3.8.3 (PROTOCOL.md Part A), so what callprobe learns
+It behaves like a KKIM server as KKIM documents it and, where that is
+silent, like OpenIM v3.8.3 (docs/backends/kkim.md#where-servers-differ), so what callprobe learns
 against it transfers to real servers. Its fault injectors (``faults``)
-reproduce the failures of FIELD-REPORTS.md on purpose.
+reproduce the failures of docs/field-failures.md on purpose.
 
 Everything it logs goes to the ``callprobe.backends.kkim.server`` logger (``LOGGER_NAME``)
 or its children, the websockets library's lines about its connections
@@ -12,8 +12,21 @@ connections and call transitions. A command that embeds the gateway keeps it
 off the user's terminal by setting that one logger's level.
 """
 
+from callprobe.backends.base import EmbeddedConfig
 from callprobe.backends.kkim.faults import FAULTS
 from callprobe.backends.kkim.server.faults import Faults, parse_fault
 from callprobe.backends.kkim.server.server import LOGGER_NAME, EmbeddedGateway, ThreadedGateway
+from callprobe.settings import GatewaySettings
 
-__all__ = ["FAULTS", "LOGGER_NAME", "EmbeddedGateway", "Faults", "ThreadedGateway", "parse_fault"]
+
+def embedded(config: EmbeddedConfig) -> EmbeddedGateway:
+    """The gateway a run or walk starts: free ports, the login's secret and admin, the faults."""
+    login = config.login
+    secret = getattr(login, "secret", "") or GatewaySettings.secret
+    admin = getattr(login, "admin_user", "") or "imAdmin"
+    return EmbeddedGateway(GatewaySettings(
+        host=config.host, ws_port=0, api_port=0, secret=secret, admin_users=(admin,),
+        invite_timeout_override_s=config.ring_timeout_s, faults=tuple(parse_fault(f) for f in config.faults)))
+
+
+__all__ = ["FAULTS", "LOGGER_NAME", "EmbeddedGateway", "Faults", "ThreadedGateway", "embedded", "parse_fault"]

@@ -1,4 +1,4 @@
-"""The auth HTTP API (PROTOCOL.md Part A row 21, B§14), on its own port.
+"""The auth HTTP API (docs/backends/kkim.md#auth-api), on its own port.
 
 Every reply is HTTP 200 with ``{errCode, errMsg, errDlt, data}`` (``data`` left
 out when there is none), using upstream OpenIM codes: 1001 ArgsError, 1002
@@ -166,7 +166,7 @@ class AuthApi:
     async def force_logout(self, body: dict[str, Any], request: web.Request) -> Any:
         user_id, platform_id = _str(body, "userID"), _platform(body)
         for peer in self.core.hub.peers(user_id):
-            if peer.platform_id == platform_id:  # the gateway's own 2003 (Part A row 13)
+            if peer.platform_id == platform_id:  # the gateway's own 2003 (docs/backends/kkim.md#logout)
                 peer.kick(ReqIdentifier.LOGOUT_MSG, "forced logout by the admin API")
         self.core.store.kick_tokens(user_id, platform_id)
         return None

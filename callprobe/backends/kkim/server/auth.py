@@ -1,4 +1,4 @@
-"""IM tokens: HS256 JWTs with upstream's claims and token map (B§14, B§9).
+"""IM tokens: HS256 JWTs with upstream's claims and token map (docs/backends/kkim.md#tokens).
 
 A token is valid when its signature and expiry check out **and** the token
 map (here a table in the store) holds it in state 0; admin users skip the map
@@ -33,7 +33,7 @@ class Claims:
 
 
 class TokenError(Exception):
-    """A refused token; ``code`` is the upstream 150x code (B§13)."""
+    """A refused token; ``code`` is the upstream 150x code (docs/backends/kkim.md#error-codes)."""
 
     def __init__(self, code: HandshakeCode, message: str) -> None:
         super().__init__(message)
@@ -46,7 +46,7 @@ class TokenError(Exception):
 
     @property
     def resp_code(self) -> int:
-        """The KKIM Resp code for the same problem (Part A row 9)."""
+        """The KKIM Resp code for the same problem (docs/backends/kkim.md#error-codes)."""
         return int(ErrCode.TOKEN_EXPIRED if self.code == HandshakeCode.TOKEN_EXPIRED else ErrCode.TOKEN_INVALID)
 
 

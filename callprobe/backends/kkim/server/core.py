@@ -35,7 +35,7 @@ def now_ms() -> int:
 
 
 def server_msg_id(send_id: str) -> str:
-    """md5 hex of time, sender and a random number, as upstream (B§11.1)."""
+    """md5 hex of time, sender and a random number, as upstream (docs/backends/kkim.md#messages)."""
     seed = f"{time.time_ns()}-{send_id}-{random.getrandbits(64)}"
     return hashlib.md5(seed.encode()).hexdigest()
 
@@ -61,7 +61,7 @@ class GatewayCore:
     # connections
 
     def connect(self, peer: Peer) -> None:
-        """Register a connection, kicking what it replaces (policy 1, B§9)."""
+        """Register a connection, kicking what it replaces (policy 1, docs/backends/kkim.md#multi-login)."""
         replaced = self.hub.register(peer)
         for old in replaced:
             log.info("kick %s: new login of %s on platform %d", old.conn_id, peer.user_id, peer.platform_id)
@@ -79,7 +79,7 @@ class GatewayCore:
                     hook(peer.user_id)
 
     def online_changed(self, user_id: str) -> None:
-        """Push 2005 tips to the user's subscribers (B§5)."""
+        """Push 2005 tips to the user's subscribers (docs/backends/kkim.md#request-identifiers)."""
         watchers = self.hub.subscribers(user_id)
         if not watchers:
             return
@@ -100,7 +100,7 @@ class GatewayCore:
                 if peer.conn_id == exclude_conn:
                     continue
                 if peer.background and peer.platform_id == Platform.IOS:
-                    continue  # upstream skips iOS connections in background (B§11.1)
+                    continue  # upstream skips iOS connections in background (docs/backends/kkim.md#messages)
                 peers.append(peer)
         if not peers:
             return 0

@@ -1,10 +1,10 @@
-"""Request handling per identifier (1001-1007, 2003-2005), PROTOCOL.md B§5, B§11.
+"""Request handling per identifier (1001-1007, 2003-2005): docs/backends/kkim.md#request-identifiers.
 
 Each handler decodes its protobuf, checks it, and returns the reply payload;
 pushes it causes are returned as follow-ups the session runs *after* queuing
 the reply, so a sender sees its SendMsgResp before its own echo push.
 Business failures raise ``BusinessError`` and become a Resp with the KKIM
-``errCode`` (Part A row 9) and ``data`` null; the connection stays open. Each
+``errCode`` (docs/backends/kkim.md#error-codes) and ``data`` null; the connection stays open. Each
 refusal (a ``data`` that does not parse is 500, a bad token 1001/1002, and
 every other errCode) is logged at WARNING on one line.
 
@@ -197,7 +197,7 @@ class Handlers:
         found = self.core.store.messages(conv, seqs)
         for seq in seqs:
             msg = found.get(seq)
-            if msg is None:  # upstream placeholder for a missing document (B§11.3)
+            if msg is None:  # upstream placeholder for a missing document (docs/backends/kkim.md#history)
                 out.Msgs.add(seq=seq, status=MsgStatus.HAS_DELETED)
             else:
                 out.Msgs.append(self._history_view(msg))

@@ -1,6 +1,6 @@
 """Opening-handshake checks, pure: URL and headers in, parameters or a refusal out.
 
-Rules (PROTOCOL.md B§1-2, Part A row 8):
+Rules (docs/backends/kkim.md#connection-url, docs/backends/kkim.md#handshake):
 
 * ``sendID``, ``token`` and ``platformID`` are required (1602 otherwise) and
   ``platformID`` must be an integer.
@@ -43,7 +43,7 @@ class ConnParams:
 
 
 class HandshakeRefused(Exception):
-    """A refused handshake; ``body()`` is the JSON the client gets (B§2)."""
+    """A refused handshake; ``body()`` is the JSON the client gets (docs/backends/kkim.md#handshake)."""
 
     def __init__(self, err_code: int, err_msg: str, err_dlt: str = "", is_msg_resp: bool = False) -> None:
         super().__init__(f"{err_code} {err_msg}: {err_dlt}" if err_dlt else f"{err_code} {err_msg}")

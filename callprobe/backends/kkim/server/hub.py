@@ -1,6 +1,6 @@
 """Who is online: connections per user and platform, and the kick policy.
 
-Multi-login policy 1 (B§9): a new connection of a user on a platform replaces
+Multi-login policy 1 (docs/backends/kkim.md#multi-login): a new connection of a user on a platform replaces
 every older connection of that user on the *same* platform; connections on
 other platforms coexist. The hub only decides who is replaced; the session
 sends the 2002 and closes, and the core marks the old tokens kicked.

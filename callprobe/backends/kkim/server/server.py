@@ -5,7 +5,7 @@ in-process); ``ThreadedGateway`` runs one in a thread with its own loop, for
 callers that are not async or want the gateway off their loop. Port 0 picks a
 free port; the actual URLs are known after ``start()``.
 
-Handshake refusals follow B§2: without ``isMsgResp`` the reply is HTTP 200
+Handshake refusals follow docs/backends/kkim.md#handshake: without ``isMsgResp`` the reply is HTTP 200
 with the JSON error body and no upgrade; with ``isMsgResp=true`` the
 connection is upgraded, gets one text frame with the JSON, then a close 1008.
 """
@@ -148,9 +148,9 @@ class EmbeddedGateway:
             self._ws_server = await serve(
                 self._serve_connection, settings.host, settings.ws_port,
                 process_request=self._process_request,
-                compression=None,                      # permessage-deflate is not negotiated (B§1)
-                max_size=settings.max_message_size,    # over it: close 1009 (B§8)
-                ping_interval=None, ping_timeout=None,  # the session owns heartbeats (B§6)
+                compression=None,                      # permessage-deflate is not negotiated (docs/backends/kkim.md#connection-url)
+                max_size=settings.max_message_size,    # over it: close 1009 (docs/backends/kkim.md#frame-size)
+                ping_interval=None, ping_timeout=None,  # the session owns heartbeats (docs/backends/kkim.md#heartbeat)
                 close_timeout=settings.close_timeout_s,
                 create_connection=GatewayConnection,
                 logger=logging.getLogger(WEBSOCKETS_LOGGER),

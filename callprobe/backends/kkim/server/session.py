@@ -1,6 +1,6 @@
 """One client connection: frames in, replies and pushes out, deadlines, heartbeats.
 
-Rules (PROTOCOL.md Part A rows 3-7, B§4, B§6):
+Rules (docs/backends/kkim.md#frames, docs/backends/kkim.md#heartbeat):
 
 * Binary frames carry envelopes (gunzipped first when ``compression=gzip``);
   text frames are only the heartbeat: ``{"type":"ping"}`` is answered with a
@@ -162,7 +162,7 @@ class Session:
             self._queue.put_nowait(item)
 
     def kick(self, identifier: int = ReqIdentifier.KICK_ONLINE_MSG, reason: str = "") -> None:
-        """2002 (or 2003 on a forced logout) with every other field empty, then close (B§9, A§13)."""
+        """2002 (or 2003 on a forced logout) with every other field empty, then close (docs/backends/kkim.md#multi-login, docs/backends/kkim.md#logout)."""
         if self.closing:
             return
         self.send_envelope(encode_response(Response(identifier)))
@@ -287,7 +287,7 @@ class Session:
                 if ws.transport.get_write_buffer_size() < _HIGH_WATER:
                     await ws.send(item)  # goes straight to the socket buffer, no wait
                 else:
-                    async with asyncio.timeout(timeout):  # writeWait (B§6)
+                    async with asyncio.timeout(timeout):  # writeWait (docs/backends/kkim.md#heartbeat)
                         await ws.send(item)
             except ConnectionClosed:
                 self.closing = True
@@ -309,7 +309,7 @@ class Session:
 
 
 async def refuse_after_upgrade(ws: GatewayConnection, refusal: HandshakeRefused) -> None:
-    """``isMsgResp=true`` refusal: one text frame with the error JSON, then close (B§2)."""
+    """``isMsgResp=true`` refusal: one text frame with the error JSON, then close (docs/backends/kkim.md#handshake)."""
     try:
         await ws.send(refusal.body())
         await ws.close(CloseCode.POLICY_VIOLATION, _clip(f"handshake refused: {refusal.err_code} {refusal.err_msg}"))

@@ -1,12 +1,12 @@
 """Call signaling over 1004, driven by the pure call state machine.
 
-Rules (PROTOCOL.md Part A rows 14-19):
+Rules (docs/backends/kkim.md#call-signaling and the sections after it):
 
 * 1004 ``data`` is a SignalReq (v3 numbering). An invite gets a gateway
   roomID in ``SignalResp.invite``; each invitee gets a 2001 push of a 1601
   message (msgFrom 200, ``si_`` conversation, stored) whose content is a bare
   ``SignalInviteReq`` carrying that roomID. As every push, it also goes to the
-  inviter's own connections (sender sync, Part A row 22).
+  inviter's own connections (docs/backends/kkim.md#sender-sync).
 * A peer action (accept, reject, cancel, hungUp) reaches the other party as an
   unsolicited binary Resp: ``reqIdentifier`` 1004, ``msgIncr`` "", ``data`` a
   SignalResp with that oneof set. It is also stored (not pushed) as a 1601

@@ -1,9 +1,9 @@
 """SQLite storage: users, tokens, messages with per-conversation seq, call records.
 
 Every write is committed before the gateway acknowledges it, so with a
-database file nothing acknowledged is lost across a restart (Part A row 11).
+database file nothing acknowledged is lost across a restart (docs/backends/kkim.md#history).
 Without a file the database lives in memory. Seq is assigned synchronously
-here, unlike upstream's asynchronous transfer (Part A row 10): the pushed copy
+here, unlike upstream's asynchronous transfer (docs/backends/kkim.md#messages): the pushed copy
 and any later pull agree at once.
 
 All calls run on the gateway's event loop thread; SQLite calls are short
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS calls (
     end_reason TEXT);
 """
 
-#: Token states as upstream keeps them (B§12).
+#: Token states as upstream keeps them (docs/backends/kkim.md#tokens).
 TOKEN_NORMAL, TOKEN_INVALID, TOKEN_KICKED, TOKEN_EXPIRED = 0, 1, 2, 3
 
 
@@ -149,7 +149,7 @@ class Store:
         return self._token_state.get(token)
 
     def kick_tokens(self, user_id: str, platform_id: int, keep: str = "") -> int:
-        """Mark the user's other tokens on that platform kicked (policy 1, B§9)."""
+        """Mark the user's other tokens on that platform kicked (policy 1, docs/backends/kkim.md#multi-login)."""
         victims = [t for t in self._tokens_of.get((user_id, platform_id), ())
                    if t != keep and self._token_state.get(t) == TOKEN_NORMAL]
         if victims:

@@ -8,8 +8,21 @@ refused input, INFO for connections and call transitions; an embedder keeps
 it off the terminal by setting that one logger's level.
 """
 
+import dataclasses
+
+from callprobe.backends.base import EmbeddedConfig
 from callprobe.backends.rooms.server.faults import Faults, parse_fault
 from callprobe.backends.rooms.server.log import LOGGER_NAME
 from callprobe.backends.rooms.server.server import EmbeddedRoomServer, create_server
+from callprobe.settings import RoomServerSettings
 
-__all__ = ["LOGGER_NAME", "EmbeddedRoomServer", "Faults", "create_server", "parse_fault"]
+
+def embedded(config: EmbeddedConfig) -> EmbeddedRoomServer:
+    """The server a run or walk starts: a free port, in memory, the faults, the ring time."""
+    settings = RoomServerSettings(host=config.host, port=0, faults=tuple(parse_fault(f) for f in config.faults))
+    if config.ring_timeout_s is not None:
+        settings = dataclasses.replace(settings, ring_timeout_s=config.ring_timeout_s)
+    return EmbeddedRoomServer(settings)
+
+
+__all__ = ["LOGGER_NAME", "EmbeddedRoomServer", "Faults", "create_server", "embedded", "parse_fault"]

@@ -66,7 +66,7 @@ def test_default_api_url_is_one_port_up() -> None:
     assert default_api_url("wss://example.test:443/") == "https://example.test:444"
 
 
-def test_text_content_is_the_seed_form() -> None:
+def test_text_content_is_kkims_documented_form() -> None:
     assert text_content("hé") == '{"text":"hé"}'.encode()
 
 

@@ -196,7 +196,7 @@ async def test_sent_msgdata_has_the_fields_the_server_needs(make_driver: DriverF
 async def test_response_data_forms_are_all_accepted(make_driver: DriverFactory, timeline: Timeline,
                                                     wire: str) -> None:
     payload = msg_pb2.SendMsgResp(serverMsgID="srv", clientMsgID="c", sendTime=5).SerializeToString()
-    # the seed's SendMsgResp adds int64 seq = 4; upstream has a message there: both are ignored
+    # KKIM's guide gives SendMsgResp an int64 seq = 4; upstream has a message there: both are ignored
     payload += bytes([4 << 3, 42])
     forms = {"array": list(payload), "empty": "", "null": None, "base64": base64.b64encode(payload).decode()}
 

@@ -1,7 +1,7 @@
 """The generated protobuf bindings: up to date, and numbered as upstream.
 
 Field numbers are the wire contract with a real gateway; each one asserted here
-is quoted from PROTOCOL.md Part B section 10. The regeneration check runs the
+is listed in docs/backends/kkim.md#protobuf-payloads. The regeneration check runs the
 real ``proto/generate.py`` (protoc via grpc_tools), once on the repository and
 once on a scratch copy that is edited to prove the check notices drift.
 """
@@ -106,7 +106,7 @@ def test_missing_binding_file_is_detected(scratch_repo: Path) -> None:
 
 # ------------------------------------------------------------ field numbers
 
-#: (message, field name, number) straight from PROTOCOL.md B§10 / B§10.1.
+#: (message, field name, number) as docs/backends/kkim.md#protobuf-payloads lists them.
 FIELD_NUMBERS = [
     (sdkws_pb2.MsgData, "sendID", 1),
     (sdkws_pb2.MsgData, "content", 12),
@@ -188,7 +188,7 @@ def test_send_msg_resp_has_no_seq() -> None:
     assert {f.number: f.name for f in descriptor.fields} == {
         1: "serverMsgID", 2: "clientMsgID", 3: "sendTime", 4: "modify",
     }
-    # Field 4 is the 2025 `modify` message, not the seed's `int64 seq = 4`.
+    # Field 4 is the 2025 `modify` message, not the `int64 seq = 4` KKIM's guide documents.
     assert descriptor.fields_by_number[4].message_type is sdkws_pb2.MsgData.DESCRIPTOR
 
 

@@ -1,4 +1,4 @@
-"""1601 contents and unsolicited 1004 replies in every dialect (Part A rows 14-15)."""
+"""1601 contents and unsolicited 1004 replies in every dialect (docs/backends/kkim.md#invite-notice, docs/backends/kkim.md#peer-actions)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Conversation IDs as the server files messages (B§15)."""
+"""Conversation IDs as the server files messages (docs/backends/kkim.md#conversation-ids)."""
 
 from __future__ import annotations
 

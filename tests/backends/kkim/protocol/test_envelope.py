@@ -1,7 +1,7 @@
 """JSON envelopes, gzip frames and the text heartbeat, byte for byte.
 
 Expected bytes are written out literally: they are what a Go gateway and the
-seed's JavaScript client put on the wire (PROTOCOL.md B§3, B§6, B§7).
+KKIM's sample JavaScript client put on the wire (docs/backends/kkim.md#envelope).
 """
 
 from __future__ import annotations
@@ -69,15 +69,15 @@ def test_encode_request_base64_is_padded_standard_alphabet() -> None:
 # ------------------------------------------------------------ request decode
 
 
-def test_decode_seed_sample_request_shape() -> None:
-    # Seed §3.1, comments removed, as its sendRequest() builds it.
+def test_decode_documented_sample_request_shape() -> None:
+    # KKIM's documented request sample, comments removed, as its sample client's sendRequest() builds it.
     raw = (b'{"reqIdentifier": 1003, "token": "xxx", "sendID": "user123", '
            b'"operationID": "uuid", "msgIncr": "1", "data": [10, 8, 97]}')
     assert envelope.decode_request(raw) == SAMPLE
 
 
-def test_decode_seed_rtc_request_with_base64_data() -> None:
-    # Seed §10.5.7 sends 1004 with base64 data; Go accepts it as well.
+def test_decode_rtc_request_with_base64_data() -> None:
+    # KKIM's sample RTC code sends 1004 with base64 data; Go accepts it as well.
     raw = b'{"reqIdentifier":1004,"token":"t","sendID":"u","operationID":"o","msgIncr":"7","data":"Cghh"}'
     req = envelope.decode_request(raw)
     assert (req.req_identifier, req.msg_incr, req.data) == (1004, "7", b"\n\x08a")
@@ -319,8 +319,8 @@ def test_response_equality_ignores_data_form() -> None:
     assert a == b and a.data_form != b.data_form
 
 
-def test_seed_send_msg_resp_sample_decodes_to_upstream_send_time() -> None:
-    # Seed §7.6 sample (line ~1021); PROTOCOL.md B§17.4: the seed's 1766630084563 is wrong.
+def test_documented_send_msg_resp_sample_decodes_to_upstream_send_time() -> None:
+    # KKIM's documented SendMsgResp sample; the sendTime printed beside it (1766630084563) is wrong: docs/backends/kkim.md#messages.
     sample = "CiA0ZmFiZTI1MzViNzkxMjljYjAwNzhjMWQwZGRkZjE1NRIWYWxpY2UxMjRfMTc2NjYzMDA4NDYzMhjToO+atTM="
     raw = json.dumps({"reqIdentifier": 1003, "msgIncr": "1", "operationID": "uuid",
                       "errCode": 0, "errMsg": "", "data": sample}).encode()
@@ -406,7 +406,7 @@ def test_client_pong_is_accepted() -> None:
 @pytest.mark.parametrize("text", [
     "", "ping", "null", "[]", '"ping"', '{"type":"PING"}', '{"type":"hello"}', '{"type":1}',
     '{"body":"x"}', '{"type":["ping"]}',
-    # A request envelope sent as text has no type: the gateway drops the connection (B§4).
+    # A request envelope sent as text has no type: the gateway drops the connection (docs/backends/kkim.md#frames).
     '{"reqIdentifier":1001,"sendID":"u","msgIncr":"1","data":[]}',
     '{"type":"ping","body":NaN}', "[" * 60000,
 ], ids=_short)

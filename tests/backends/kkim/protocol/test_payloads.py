@@ -1,4 +1,4 @@
-"""Identifier to protobuf mapping and safe payload parsing (B§5)."""
+"""Identifier to protobuf mapping and safe payload parsing (docs/backends/kkim.md#request-identifiers)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_parse_round_trips_a_real_message() -> None:
 
 
 def test_send_msg_resp_field_4_ignored_whatever_its_type() -> None:
-    # The seed's `int64 seq = 4` arrives as a varint where upstream has a message.
+    # KKIM's documented `int64 seq = 4` arrives as a varint where upstream has a message.
     wire = msg_pb2.SendMsgResp(serverMsgID="s", sendTime=5).SerializeToString() + b"\x20\x09"
     resp = payloads.parse_response(ReqIdentifier.SEND_MSG, wire)
     assert isinstance(resp, msg_pb2.SendMsgResp)

@@ -1,4 +1,4 @@
-"""contentType 110 WebRTC signals in both custom forms (Part A row 20, B§17.16)."""
+"""contentType 110 WebRTC signals in both custom forms (docs/backends/kkim.md#sdp-and-ice)."""
 
 from __future__ import annotations
 
@@ -37,14 +37,14 @@ def test_round_trip_records_the_form(form: str, kind: str, data: object) -> None
     assert back == signal and back is not None and back.form == form
 
 
-def test_decode_seed_rtc_code_shape() -> None:
-    # The seed's RTC code puts the object at the top level of the content.
+def test_decode_top_level_form() -> None:
+    # KKIM's sample RTC code puts the object at the top level of the content.
     content = json.dumps({"type": "webrtc_signal", "signalType": "offer", "roomID": "abc",
                           "data": OFFER}, ensure_ascii=False, indent=2).encode()
     assert rs.decode_signal(content) == rs.WebRtcSignal("offer", "abc", OFFER)
 
 
-def test_decode_seed_custom_elem_shape() -> None:
+def test_decode_custom_wrapper_form() -> None:
     inner = json.dumps({"type": "webrtc_signal", "signalType": "candidate", "roomID": "abc",
                         "data": CANDIDATE})
     content = json.dumps({"data": inner, "description": "", "extension": ""}).encode()

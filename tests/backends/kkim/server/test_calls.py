@@ -1,4 +1,4 @@
-"""Complete call flows over real sockets (PROTOCOL.md Part A rows 14-19)."""
+"""Complete call flows over real sockets (docs/backends/kkim.md#call-signaling)."""
 
 from __future__ import annotations
 
