@@ -68,6 +68,7 @@ async def _load(ws_url: str, api_url: str, args: argparse.Namespace, marks: Any)
     phase = {"name": "rate", "delivered": 0, "acked": 0, "errors": 0}
     inflight: dict[str, asyncio.Event] = {}
     conns: dict[str, Any] = {}
+    readers: set[asyncio.Task[None]] = set()  # held, so the loop keeps every reader alive
     gz = args.gzip
 
     async def reader(uid: str, ws: Any) -> None:
@@ -112,7 +113,7 @@ async def _load(ws_url: str, api_url: str, args: argparse.Namespace, marks: Any)
                 url += "&compression=gzip"
             ws = await connect(url, compression=None, ping_interval=None, max_size=None)
             conns[uid] = ws
-            asyncio.create_task(reader(uid, ws))
+            readers.add(asyncio.create_task(reader(uid, ws)))
 
     t0 = time.perf_counter()
     await asyncio.gather(*(open_conn(u, t) for u, t in zip(users, tokens, strict=True)))
@@ -169,7 +170,7 @@ async def _load(ws_url: str, api_url: str, args: argparse.Namespace, marks: Any)
             await send(sender, recipient)
             try:
                 await asyncio.wait_for(done.wait(), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 phase["errors"] += 1
 
     t1 = time.perf_counter()

@@ -17,8 +17,8 @@ import statistics
 import sys
 from typing import Any
 
-from callprobe.net import netns
 from callprobe.engine.runner import run_scenario
+from callprobe.net import netns
 from callprobe.scenario.loader import load_scenario_text
 
 CALL = """

@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callprobe.timeline.events import Kind, Timeline, select  # noqa: E402
-from callprobe.rtc.ice_config import IceConfig, IceServer  # noqa: E402
-from callprobe.rtc.media import VIDEO_FPS  # noqa: E402
-from callprobe.rtc.peer import CallPeer  # noqa: E402
-from callprobe.settings import ClientSettings  # noqa: E402
+from callprobe.rtc.ice_config import IceConfig, IceServer
+from callprobe.rtc.media import VIDEO_FPS
+from callprobe.rtc.peer import CallPeer
+from callprobe.settings import ClientSettings
+from callprobe.timeline.events import Kind, Timeline, select
 
 LOOPBACK = IceConfig(host_addresses=("127.0.0.1",))
 SETTINGS = ClientSettings(ice_connect_timeout_s=15.0, media_timeout_s=15.0)
@@ -87,12 +87,12 @@ async def cpu_per_call(media: str, calls: int, seconds: float) -> dict[str, floa
     finally:
         await asyncio.gather(*(p.close() for p in peers))
     wall = wall1 - wall0
-    audio = sum(f1["audio"] - f0["audio"] for f0, f1 in zip(frames0, frames1))
+    audio = sum(f1["audio"] - f0["audio"] for f0, f1 in zip(frames0, frames1, strict=False))
     expected_audio = len(peers) * wall * 50
     out = {"cpu_pct_per_call": 100.0 * (cpu1 - cpu0) / wall / calls,
            "audio_received_pct": 100.0 * audio / expected_audio}
     if media == "video":
-        video = sum(f1["video"] - f0["video"] for f0, f1 in zip(frames0, frames1))
+        video = sum(f1["video"] - f0["video"] for f0, f1 in zip(frames0, frames1, strict=False))
         out["video_received_pct"] = 100.0 * video / (len(peers) * wall * VIDEO_FPS)
     return out
 

@@ -76,9 +76,5 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(int(ExitCode.INTERNAL))
 
 
-def exit_with(code: int | ExitCode) -> None:
-    sys.exit(int(code))
-
-
 if __name__ == "__main__":
     main()

@@ -26,7 +26,7 @@ class GatewaySettings:
     web_ping_interval_s: float = 27.0       # server pings for platform 5 only (docs/backends/kkim.md#heartbeat)
     write_timeout_s: float = 10.0           # writeWait
     max_message_size: int = 51200           # read limit per message (docs/backends/kkim.md#frame-size)
-    max_content_bytes: int = 51200          # MsgData.content over this is 1102 (KKIM documents 50 KB: docs/backends/kkim.md#error-codes)
+    max_content_bytes: int = 51200          # MsgData.content over this is 1102 (docs/backends/kkim.md#error-codes)
     close_timeout_s: float = 2.0            # wait for the client's close frame
     invite_timeout_default_s: int = 60      # InvitationInfo.timeout when 0 (docs/backends/kkim.md#ring-timeout)
     invite_timeout_override_s: float | None = None  # shorten every call's ring time (tests)

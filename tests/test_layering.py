@@ -116,7 +116,7 @@ def test_rtc_never_imports_the_network_tools() -> None:
     """The TURN probe is injected into the peer; only socket placement (netns) is shared."""
     for module, deps in importers("callprobe.rtc").items():
         bad = [d for d in deps if under(d, "callprobe.net") and d != "callprobe.net.netns"
-               and not d == "callprobe.net"]
+               and d != "callprobe.net"]
         assert not bad, f"{module} imports {bad}"
 
 

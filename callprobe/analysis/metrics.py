@@ -193,7 +193,7 @@ def _fill_answer(index: TimelineIndex, call: Call, m: CallMetrics, cut: int) -> 
         m.outcome = "cancelled"
     elif outcomes and all(o == "rejected" for o in outcomes):
         m.outcome = "rejected"
-    elif index.find(RejectSent, lo, hi, pred=call.in_room) is not None and len(outcomes) <= 1:
+    elif len(outcomes) <= 1 and index.find(RejectSent, lo, hi, pred=call.in_room) is not None:
         m.outcome = "rejected"
     else:
         ended = index.find((Cancelled, CallTimeout), lo, hi, pred=call.in_room)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from callprobe.errors import CallprobeError, ExitCode

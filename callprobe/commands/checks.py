@@ -33,7 +33,7 @@ def _check_url(option: str, url: str, schemes: tuple[str, ...], example: str) ->
     if parts.scheme not in schemes or not parts.hostname:
         raise ConfigError(f"{option} {url!r} is not a {'/'.join(schemes)} URL: expected something like {example}")
     try:
-        parts.port
+        _ = parts.port  # urllib checks the port only when asked for it
     except ValueError:
         raise ConfigError(f"{option} {url!r} has an invalid port") from None
 

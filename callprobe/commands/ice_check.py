@@ -99,7 +99,7 @@ def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential:
             sys.stdout.flush()
         else:
             Path(json_path).write_text(text)
-    sys.exit(int(result.exit_code))
+    click.get_current_context().exit(int(result.exit_code))
 
 
 def report(result: IceCheckResult, console: Console) -> None:

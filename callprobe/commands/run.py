@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,8 +53,8 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
         raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
                           "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
 
-    from callprobe.reporters.console import render
     from callprobe.engine.runner import Runner
+    from callprobe.reporters.console import render
 
     err = Console(stderr=True)
     out = Console()
@@ -90,16 +89,15 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
 
         write_junit(result, junit_path)
     if html_path:
-        from callprobe.reporters.ladder import build_ladder
-        from callprobe.reporters.ladder import render_ladder_html
+        from callprobe.reporters.ladder import build_ladder, render_ladder_html
 
         ladder = build_ladder(result.events, result.findings)
         html_path.write_text(render_ladder_html(ladder, title=f"callprobe run {result.scenario}"))
     if interrupted:
-        sys.exit(130)
+        click.get_current_context().exit(130)
     if result.unreachable:
-        sys.exit(int(ExitCode.SERVER_UNREACHABLE))
-    sys.exit(int(ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED))
+        click.get_current_context().exit(int(ExitCode.SERVER_UNREACHABLE))
+    click.get_current_context().exit(int(ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED))
 
 
 def _attach_findings(result: RunResult, scenario: Scenario) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from callprobe.cli import exit_with
 from callprobe.errors import ExitCode, ScenarioError
 from callprobe.scenario import InvalidScenario, format_problem, load_scenario
 
@@ -48,7 +47,7 @@ def command(files: tuple[Path, ...]) -> None:
     targets = _expand(files)
     if not targets:
         click.echo(f"no scenario files (*.yaml, *.yml) in {', '.join(map(str, files))}")
-        exit_with(ExitCode.SCENARIO_INVALID)
+        click.get_current_context().exit(int(ExitCode.SCENARIO_INVALID))
     bad = 0
     for path in targets:
         ok, lines = check_file(path)
@@ -57,4 +56,4 @@ def command(files: tuple[Path, ...]) -> None:
             click.echo(line)
     if len(targets) > 1:
         click.echo(f"{len(targets)} files: {len(targets) - bad} ok, {bad} invalid")
-    exit_with(ExitCode.SCENARIO_INVALID if bad else ExitCode.OK)
+    click.get_current_context().exit(int(ExitCode.SCENARIO_INVALID if bad else ExitCode.OK))

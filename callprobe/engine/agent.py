@@ -22,12 +22,12 @@ from typing import Any
 
 from callprobe.backends.base import AgentIdentity, Driver, DriverError, DriverNotice, MediaKind
 from callprobe.errors import CallprobeError
-from callprobe.timeline.events import ENDING_NOTICES, Note
-from callprobe.timeline.recorder import Scoped, Timeline
 from callprobe.net.netns import placed
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.rtc.peer import CallPeer, TurnProber
 from callprobe.settings import ClientSettings
+from callprobe.timeline.events import ENDING_NOTICES, Note
+from callprobe.timeline.recorder import Scoped, Timeline
 
 #: Notices after which a call leg is over for this agent.
 _ENDING = tuple(cls.KIND for cls in ENDING_NOTICES)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
@@ -21,16 +20,16 @@ from callprobe.analysis.results import RunResult, StepResult
 from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints, MediaKind
 from callprobe.backends.registry import family
 from callprobe.engine.agent import Agent
-from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
-from callprobe.net.ice_check import probe_turn_event
-from callprobe.rtc.ice_config import IceConfig
-from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.engine.services import (
     EmbeddedServices,
     agent_ice,
     embedded_config,
     services_for,
 )
+from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
+from callprobe.net.ice_check import probe_turn_event
+from callprobe.rtc.ice_config import IceConfig
+from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import (
     Event,

@@ -166,7 +166,7 @@ class Walk:
             fields = await body()
         except ServerUnreachable:
             raise
-        except (CallprobeError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, CallprobeError, OSError) as exc:
             fields = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         fields.setdefault("ok", True)
         finished = self.timeline.record(step_finished(step, agent, fields))

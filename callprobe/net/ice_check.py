@@ -32,9 +32,9 @@ from typing import Any, cast
 from aioice import stun as aiostun
 from aioice import turn as aioturn
 
-from callprobe.timeline.events import TurnProbe
 from callprobe.errors import ConfigError, ExitCode
 from callprobe.rtc.ice_config import parse_ice_url
+from callprobe.timeline.events import TurnProbe
 
 #: verdict code -> the plain words a report shows
 VERDICT_TEXT: dict[str, str] = {

@@ -276,7 +276,7 @@ class CallPeer:
         try:
             await asyncio.wait_for(self._frames.wait_first(kinds), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         missing = [k for k in kinds if not self._frames.has_first(k)]
         summary = await self._summary()
@@ -337,7 +337,7 @@ class CallPeer:
         clean = True
         try:
             await asyncio.wait_for(self._pc.close(), max(0.0, end - loop.time()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             clean = False
         # Let aiortc's connect step see the close (one 20 ms ICE tick), then
         # cancel whatever still works for this peer.
@@ -390,7 +390,7 @@ class CallPeer:
         with restricted_host_addresses(self.ice.host_addresses):
             try:
                 await asyncio.wait_for(self._pc.setLocalDescription(description), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._fail_once("gather", reason="ICE gathering did not finish "
                                 "(a STUN or TURN server did not answer)",
                                 setting="ice_gather_timeout_s", seconds=timeout)

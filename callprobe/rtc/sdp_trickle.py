@@ -90,7 +90,7 @@ def parse_candidate(text: str) -> Candidate:
     port_number = _port(port, text)
     extras: dict[str, str] = {}
     rest = bits[8:]
-    for name, value in zip(rest[0::2], rest[1::2]):
+    for name, value in zip(rest[0::2], rest[1::2], strict=False):
         extras.setdefault(name, value)
     related_port = _port(extras["rport"], text) if "rport" in extras else None
     return Candidate(

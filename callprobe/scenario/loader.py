@@ -23,7 +23,7 @@ import re
 import types
 import typing
 import unicodedata
-from pathlib import Path as FsPath
+from pathlib import Path
 from typing import Any
 
 from callprobe.errors import CallprobeError, ScenarioError
@@ -40,7 +40,7 @@ from callprobe.scenario.model import (
     Step,
 )
 from callprobe.scenario.schema import check_shape
-from callprobe.scenario.source import MAX_FILE_BYTES, Path, Problem, Source, field_name, parse
+from callprobe.scenario.source import MAX_FILE_BYTES, FieldPath, Problem, Source, field_name, parse
 from callprobe.scenario.steps import StepPlay
 from callprobe.scenario.values import (
     LOGIN_PLACEHOLDERS,
@@ -103,7 +103,7 @@ def format_problem(file: str, problem: Problem) -> str:
     return f"{where}: {problem.message}"
 
 
-def load_scenario(path: str | FsPath) -> Scenario:
+def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario file.
 
     Raises:
@@ -111,7 +111,7 @@ def load_scenario(path: str | FsPath) -> Scenario:
             scenario (then an ``InvalidScenario`` listing every problem).
     """
     name = str(path)
-    if FsPath(path).is_dir():
+    if Path(path).is_dir():
         raise ScenarioError("is a folder; give a scenario file (callprobe validate also takes a folder)",
                             file=name)
     try:
@@ -172,25 +172,25 @@ class _Checker:
 
     # ------------------------------------------------------------ helpers
 
-    def error(self, path: Path, message: str) -> None:
+    def error(self, path: FieldPath, message: str) -> None:
         self.problems.append(self.source.problem(path, message))
 
-    def intact(self, path: Path) -> bool:
+    def intact(self, path: FieldPath) -> bool:
         """True when pass 2 found nothing wrong at ``path`` itself or above it."""
         return not any(path[: len(p)] == p for p in self.broken)
 
-    def ok(self, path: Path) -> bool:
+    def ok(self, path: FieldPath) -> bool:
         """True when pass 2 found nothing wrong at, above or below ``path``."""
         return not any(p[: len(path)] == path or path[: len(p)] == p for p in self.broken)
 
-    def text(self, path: Path, value: Any) -> str:
+    def text(self, path: FieldPath, value: Any) -> str:
         """A text field as written: numbers and true/false keep their spelling."""
         if isinstance(value, str):
             return value
         raw = self.source.raw_text(path)
         return raw if raw is not None else str(value)
 
-    def agent_ref(self, path: Path, value: Any) -> str | None:
+    def agent_ref(self, path: FieldPath, value: Any) -> str | None:
         """A known agent name (as written), or None after reporting an unknown one."""
         name = self.text(path, value)
         if name in self.agent_names:
@@ -204,14 +204,14 @@ class _Checker:
         agent = self.agents.get(name)
         return agent.user_id if agent else name
 
-    def no_control(self, path: Path, text: str, what: str) -> None:
+    def no_control(self, path: FieldPath, text: str, what: str) -> None:
         """Report a control character (a line break, NUL...) in ``text``: surely a slip there."""
         bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
         if bad is not None:
             self.error(path, f"expected {what} without control characters, got {quoted(text)} "
                              f"(U+{ord(bad):04X} at position {text.index(bad) + 1})")
 
-    def check_user_id(self, path: Path, user_id: str) -> None:
+    def check_user_id(self, path: FieldPath, user_id: str) -> None:
         """A user ID an invitation can carry: clients drop invitations naming anything else."""
         bad = next((c for c in user_id if not c.isprintable()), None)
         if bad is not None:
@@ -221,7 +221,7 @@ class _Checker:
             self.error(path, f"expected a user ID of at most {MAX_USER_ID_CHARS} characters, got "
                              f"{len(user_id)}; clients ignore invitations naming longer IDs")
 
-    def duration(self, path: Path, value: Any) -> float | None:
+    def duration(self, path: FieldPath, value: Any) -> float | None:
         """Seconds of a duration the schema let through, or None after reporting it (``.nan``, ``90m``)."""
         try:
             return parse_duration(value)
@@ -256,7 +256,7 @@ class _Checker:
         hints = typing.get_type_hints(ClientSettings)
         overrides: dict[str, Any] = {}
         for key, value in given.items():
-            path: Path = ("settings", key)
+            path: FieldPath = ("settings", key)
             if key not in fields:
                 self.error(path, f"unknown setting {quoted(key)}{suggest(key, fields)}; "
                                  f"expected a ClientSettings field: {one_of(fields)}")
@@ -273,7 +273,7 @@ class _Checker:
 
     def server(self) -> ServerConfig | None:
         given = self.data.get("server") or {}
-        base: Path = ("server",)
+        base: FieldPath = ("server",)
         if not self.ok(base):
             return None
         ws_url = str(given.get("ws_url") or "")
@@ -336,7 +336,7 @@ class _Checker:
                 self.error(("server", "faults", index), message)
 
     def login(self, given: dict[str, Any], remote: bool, api_url: str) -> LoginConfig:
-        base: Path = ("server", "login")
+        base: FieldPath = ("server", "login")
         mode = str(given.get("mode") or "admin_user_token")
         for key in given:
             modes = _LOGIN_KEY_MODES.get(key)
@@ -379,7 +379,7 @@ class _Checker:
             token_path=str(given.get("token_path") or DEFAULT_TOKEN_PATH),
         )
 
-    def check_json_body(self, path: Path, body: str) -> None:
+    def check_json_body(self, path: FieldPath, body: str) -> None:
         filled = _PLACEHOLDER.sub(lambda m: str(_SAMPLE_VALUES.get(m.group(1), "")), body)
         try:
             json.loads(filled)
@@ -393,7 +393,7 @@ class _Checker:
         self.top_ice = parts
         return self.ice_config(("ice",), parts)
 
-    def ice_parts(self, base: Path, given: Any) -> dict[str, Any] | None:
+    def ice_parts(self, base: FieldPath, given: Any) -> dict[str, Any] | None:
         """The keys an ``ice`` block gives, checked one by one (merging happens later)."""
         if not self.intact(base):
             return None
@@ -431,7 +431,7 @@ class _Checker:
             return None
         return parts
 
-    def ice_config(self, base: Path, parts: dict[str, Any]) -> IceConfig | None:
+    def ice_config(self, base: FieldPath, parts: dict[str, Any]) -> IceConfig | None:
         servers = parts.get("servers", ())
         embedded = parts.get("embedded_servers", ())
         relay_only = bool(parts.get("relay_only", False))
@@ -447,7 +447,7 @@ class _Checker:
             self.error(base, str(exc))
             return None
 
-    def ice_server(self, path: Path, item: dict[str, Any]) -> IceServer | None:
+    def ice_server(self, path: FieldPath, item: dict[str, Any]) -> IceServer | None:
         urls_value = item["urls"]
         urls = (urls_value,) if isinstance(urls_value, str) else tuple(urls_value)
         good = True
@@ -475,7 +475,7 @@ class _Checker:
             return
         mode = server.login.mode if server is not None else None
         for name, spec in given.items():
-            base: Path = ("agents", name)
+            base: FieldPath = ("agents", name)
             if not self.ok(base):
                 continue
             spec = spec or {}
@@ -523,7 +523,7 @@ class _Checker:
                 ice=ice, embedded_ice=embedded_ice,
             )
 
-    def agent_ice(self, base: Path, spec: dict[str, Any]) -> tuple[IceConfig | None, tuple[str, ...] | None]:
+    def agent_ice(self, base: FieldPath, spec: dict[str, Any]) -> tuple[IceConfig | None, tuple[str, ...] | None]:
         """An agent's own ``ice`` keys over the scenario's; (None, None) without one."""
         if "ice" not in spec:
             return None, None
@@ -540,7 +540,7 @@ class _Checker:
         play = StepPlay(self)
         out: list[Step] = []
         for index, item in enumerate(given):
-            path: Path = ("steps", index)
+            path: FieldPath = ("steps", index)
             if not self.ok(path) or not isinstance(item, dict) or len(item) != 1:
                 play.lost_track = True  # what this step did is unknown: no order checks after it
                 continue

@@ -21,7 +21,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError
 
-from callprobe.scenario.source import Path, Problem, Source
+from callprobe.scenario.source import FieldPath, Problem, Source
 from callprobe.scenario.values import describe, one_of, quoted, suggest
 
 _JSON_TYPES: dict[str, str] = {
@@ -56,7 +56,7 @@ def check_shape(source: Source) -> list[Problem]:
     errors = sorted(_validator().iter_errors(source.data),
                     key=lambda e: (list(map(str, e.absolute_path)), e.validator != "type"))
     problems: list[Problem] = []
-    placed: set[Path] = set()
+    placed: set[FieldPath] = set()
     for error in errors:
         for problem in _explain(error, source):
             # One message per field: `timeout_s: 0.5` breaks "integer" and "minimum 1" at once.
@@ -123,7 +123,7 @@ def _expected(schema: Any) -> str:
 
 
 def _explain(error: ValidationError, source: Source) -> Iterator[Problem]:
-    path: Path = tuple(error.absolute_path)
+    path: FieldPath = tuple(error.absolute_path)
     # jsonschema's stubs type these as "maybe unset"; a reported error has them all
     kind: Any = error.validator
     value: Any = error.instance
@@ -234,7 +234,7 @@ def _value_detail(error: ValidationError) -> str:
     return ""
 
 
-def _beside_extra_keys(path: Path, source: Source) -> bool:
+def _beside_extra_keys(path: FieldPath, source: Source) -> bool:
     """True for the empty value of a step's action key when the step has other keys."""
     if len(path) != 3 or path[0] != "steps":
         return False
@@ -246,7 +246,7 @@ def _is_step(schema: Any) -> bool:
     return isinstance(schema, Mapping) and schema.get("x-kind") == "step"
 
 
-def _unknown_keys(path: Path, value: Any, schema: Mapping[str, Any], source: Source) -> Iterator[Problem]:
+def _unknown_keys(path: FieldPath, value: Any, schema: Mapping[str, Any], source: Source) -> Iterator[Problem]:
     known = list(schema.get("properties", {}))
     if not isinstance(value, dict):
         return

@@ -12,8 +12,8 @@ Keys are taken as written: ``no:`` is the key ``"no"``, not ``False``.
 
 from __future__ import annotations
 
-import json
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ import yaml
 
 from callprobe.scenario.values import quoted
 
-Path = tuple[str | int, ...]
+FieldPath = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -33,7 +33,7 @@ class Problem:
     line: int | None
     field: str
     message: str
-    path: Path = dataclasses.field(default=(), compare=False)
+    path: FieldPath = dataclasses.field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         # A backstop: a message quotes what was written, and that may be a megabyte of it.
@@ -49,7 +49,7 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:keep]} ... {text[-keep:]}"
 
 
-def field_name(path: Path) -> str:
+def field_name(path: FieldPath) -> str:
     """``steps[3].invite.to`` from ``("steps", 2, "invite", "to")``; list items count from 1."""
     out = ""
     for part in path:
@@ -67,11 +67,11 @@ class Source:
     file: str
     text: str
     data: Any = None
-    nodes: dict[Path, yaml.Node] = dataclasses.field(default_factory=dict)
-    keys: dict[Path, yaml.Node] = dataclasses.field(default_factory=dict)
+    nodes: dict[FieldPath, yaml.Node] = dataclasses.field(default_factory=dict)
+    keys: dict[FieldPath, yaml.Node] = dataclasses.field(default_factory=dict)
     problems: list[Problem] = dataclasses.field(default_factory=list)
 
-    def line_of(self, path: Path) -> int | None:
+    def line_of(self, path: FieldPath) -> int | None:
         """The 1-based line of a path: its key if it has one, else its node, else its parent's."""
         probe = tuple(path)
         while True:
@@ -82,12 +82,12 @@ class Source:
                 return 1 if self.text else None
             probe = probe[:-1]
 
-    def value_line(self, path: Path) -> int | None:
+    def value_line(self, path: FieldPath) -> int | None:
         """The line of a value itself (not of its key)."""
         node = self.nodes.get(tuple(path))
         return int(node.start_mark.line) + 1 if node is not None else self.line_of(path)
 
-    def value_at(self, path: Path) -> Any:
+    def value_at(self, path: FieldPath) -> Any:
         """The data at ``path``, or None when the path does not exist."""
         current = self.data
         for part in path:
@@ -99,14 +99,14 @@ class Source:
                 return None
         return current
 
-    def raw_text(self, path: Path) -> str | None:
+    def raw_text(self, path: FieldPath) -> str | None:
         """A scalar exactly as written (``007`` stays ``"007"``, ``yes`` stays ``"yes"``)."""
         node = self.nodes.get(tuple(path))
         if isinstance(node, yaml.ScalarNode):
             return str(node.value)
         return None
 
-    def snippet(self, path: Path) -> str:
+    def snippet(self, path: FieldPath) -> str:
         """The value at ``path`` as one line of text, as written when it fits on one line."""
         node = self.nodes.get(tuple(path))
         if node is None:
@@ -117,7 +117,7 @@ class Source:
             return written
         return _render(node, top=True)
 
-    def problem(self, path: Path, message: str, *, at_value: bool = False) -> Problem:
+    def problem(self, path: FieldPath, message: str, *, at_value: bool = False) -> Problem:
         line = self.value_line(path) if at_value else self.line_of(path)
         return Problem(line, field_name(path), message, tuple(path))
 
@@ -221,7 +221,7 @@ class _Builder:
         self.merged: dict[int, list[tuple[yaml.Node, yaml.Node]]] = {}
         self.count = 0
 
-    def build(self, node: yaml.Node, path: Path) -> Any:
+    def build(self, node: yaml.Node, path: FieldPath) -> Any:
         self.count += 1
         if self.count > MAX_VALUES:
             raise LimitError(problem=f"the file holds more than {MAX_VALUES} values (each use of a "
@@ -255,7 +255,7 @@ class _Builder:
             self.active.discard(id(node))
         return None  # pragma: no cover - PyYAML has only three node kinds
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:
         seen: dict[str, yaml.Node] = {}
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
@@ -274,7 +274,7 @@ class _Builder:
             out[key] = self.build(value_node, path + (key,))
         return out
 
-    def _pairs(self, node: yaml.MappingNode, path: Path, depth: int) -> list[tuple[yaml.Node, yaml.Node]]:
+    def _pairs(self, node: yaml.MappingNode, path: FieldPath, depth: int) -> list[tuple[yaml.Node, yaml.Node]]:
         """The key/value nodes of a mapping with its merge keys applied, each key once.
 
         As in YAML: a key written in the mapping beats a merged one, and of
@@ -308,7 +308,7 @@ class _Builder:
         self.merged[id(node)] = pairs
         return pairs
 
-    def _merge_sources(self, key_node: yaml.Node, value: yaml.Node, path: Path) -> list[yaml.MappingNode]:
+    def _merge_sources(self, key_node: yaml.Node, value: yaml.Node, path: FieldPath) -> list[yaml.MappingNode]:
         """The mappings a ``<<`` key merges, earliest-winning first; problems for anything else."""
         items = value.value if isinstance(value, yaml.SequenceNode) else [value]
         sources: list[yaml.MappingNode] = []

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from callprobe.scenario.model import Action, AgentConfig, Expectation, Step
-from callprobe.scenario.source import Path, Source
+from callprobe.scenario.source import FieldPath, Source
 
 
 class Context(Protocol):
@@ -21,15 +21,15 @@ class Context(Protocol):
     source: Source
     agents: dict[str, AgentConfig]
 
-    def error(self, path: Path, message: str) -> None: ...
+    def error(self, path: FieldPath, message: str) -> None: ...
 
-    def text(self, path: Path, value: Any) -> str: ...
+    def text(self, path: FieldPath, value: Any) -> str: ...
 
-    def agent_ref(self, path: Path, value: Any) -> str | None: ...
+    def agent_ref(self, path: FieldPath, value: Any) -> str | None: ...
 
     def user_of(self, name: str) -> str: ...
 
-    def duration(self, path: Path, value: Any) -> float | None: ...
+    def duration(self, path: FieldPath, value: Any) -> float | None: ...
 
 
 class StepPlay:
@@ -44,20 +44,20 @@ class StepPlay:
         self.invites = 0                          # invite steps so far: each places one call
         self.lost_track = False                   # a broken step came before: skip order checks
 
-    def order_error(self, path: Path, message: str) -> None:
+    def order_error(self, path: FieldPath, message: str) -> None:
         """An error that depends on earlier steps; dropped once an earlier step was broken."""
         if not self.lost_track:
             self.c.error(path, message)
 
-    def step(self, path: Path, verb: str, value: Any) -> Step | None:
+    def step(self, path: FieldPath, verb: str, value: Any) -> Step | None:
         line = self.c.source.value_line(path) or 0
         text = self.c.source.snippet(path)
-        handler: Callable[[Path, Any, int, str], Step | None] = getattr(self, f"_{verb}")
+        handler: Callable[[FieldPath, Any, int, str], Step | None] = getattr(self, f"_{verb}")
         return handler(path + (verb,), value, line, text)
 
     # -------------------------------------------------------------- helpers
 
-    def names(self, path: Path, value: Any) -> tuple[str, ...] | None:
+    def names(self, path: FieldPath, value: Any) -> tuple[str, ...] | None:
         """An agent name or a list of them, each known and listed once."""
         items = [(path + (i,), v) for i, v in enumerate(value)] if isinstance(value, list) else [(path, value)]
         out: list[str] = []
@@ -71,7 +71,7 @@ class StepPlay:
             out.append(known)
         return tuple(out) if len(out) == len(items) else None
 
-    def must_be_connected(self, path: Path, name: str, doing: str) -> None:
+    def must_be_connected(self, path: FieldPath, name: str, doing: str) -> None:
         if name not in self.connected:
             again = "reconnect" if name in self.ever_connected else "connect"
             self.order_error(path, f"{name} is not connected when it would {doing}; "
@@ -79,7 +79,7 @@ class StepPlay:
 
     # -------------------------------------------------------------- actions
 
-    def _connection(self, verb: str, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _connection(self, verb: str, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         names = self.names(path, value)
         if names is None:
             self.lost_track = True
@@ -102,16 +102,16 @@ class StepPlay:
                 self.connected[name] = line
         return Action(line, text, verb, None, names, {})
 
-    def _connect(self, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _connect(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         return self._connection("connect", path, value, line, text)
 
-    def _disconnect(self, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _disconnect(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         return self._connection("disconnect", path, value, line, text)
 
-    def _reconnect(self, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _reconnect(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         return self._connection("reconnect", path, value, line, text)
 
-    def _invite(self, path: Path, value: dict[str, Any], line: int, text: str) -> Step | None:
+    def _invite(self, path: FieldPath, value: dict[str, Any], line: int, text: str) -> Step | None:
         caller = self.c.agent_ref(path + ("from",), value["from"])
         callees = self.names(path + ("to",), value["to"])
         self.invites += 1
@@ -142,7 +142,7 @@ class StepPlay:
         params = {"media": media, "timeout_s": None if timeout is None else int(timeout), "call": self.invites}
         return Action(line, text, "invite", caller, callees, params)
 
-    def _call_action(self, verb: str, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _call_action(self, verb: str, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         agent_path = path + ("agent",) if isinstance(value, dict) else path
         name = self.c.agent_ref(agent_path, value["agent"] if isinstance(value, dict) else value)
         if name is None:
@@ -157,19 +157,19 @@ class StepPlay:
             self.order_error(agent_path, f"{name} cannot hang up: no earlier invite involves it")
         return Action(line, text, verb, name, (), {})
 
-    def _accept(self, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _accept(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         return self._call_action("accept", path, value, line, text)
 
-    def _reject(self, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _reject(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         return self._call_action("reject", path, value, line, text)
 
-    def _cancel(self, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _cancel(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         return self._call_action("cancel", path, value, line, text)
 
-    def _hangup(self, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _hangup(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         return self._call_action("hangup", path, value, line, text)
 
-    def _send_text(self, path: Path, value: dict[str, Any], line: int, text: str) -> Step | None:
+    def _send_text(self, path: FieldPath, value: dict[str, Any], line: int, text: str) -> Step | None:
         sender = self.c.agent_ref(path + ("from",), value["from"])
         receivers = self.names(path + ("to",), value["to"])
         if sender is None or receivers is None:
@@ -183,7 +183,7 @@ class StepPlay:
         body = self.c.text(path + ("text",), value["text"])
         return Action(line, text, "send_text", sender, receivers, {"text": body})
 
-    def _wait(self, path: Path, value: Any, line: int, text: str) -> Step | None:
+    def _wait(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         seconds = self.c.duration(path, value)
         if seconds is None:
             return None
@@ -191,7 +191,7 @@ class StepPlay:
 
     # -------------------------------------------------------------- expect
 
-    def _expect(self, path: Path, value: dict[str, Any], line: int, text: str) -> Step | None:
+    def _expect(self, path: FieldPath, value: dict[str, Any], line: int, text: str) -> Step | None:
         event, outcome = value.get("event"), value.get("outcome")
         if event is None and outcome is None:
             self.c.error(path, "an expectation needs event (ringing, answered, ...) or outcome "

@@ -772,7 +772,7 @@ EventT = TypeVar("EventT", bound=Event)
 def peer_action_type(kind: str) -> type[PeerAction]:
     """The class of a peer action's neutral kind (``answered``, ``hung_up``...)."""
     for cls in PEER_ACTIONS:
-        if cls.KIND == kind:
+        if kind == cls.KIND:
             return cls
     raise ValueError(f"{kind!r} is not a peer action kind")
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from callprobe.analysis.diagnostics.findings import Severity
-from callprobe.backends.kkim.server import EmbeddedGateway
-from callprobe.backends.kkim.server.faults import parse_fault
 from callprobe.analysis.results import WalkResult
 from callprobe.backends.base import WalkTarget
+from callprobe.backends.kkim.server import EmbeddedGateway
+from callprobe.backends.kkim.server.faults import parse_fault
 from callprobe.engine.walk import Walk
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.settings import ClientSettings, GatewaySettings

@@ -22,9 +22,9 @@ from callprobe.errors import ExitCode
 from callprobe.net.coturn import Coturn, CoturnError, free_port, stun_binding_ok
 from callprobe.rtc.ice_config import IceServer, parse_ice_url
 from callprobe.settings import ClientSettings
+from tests.paths import ROOT
 
 SETTINGS = ClientSettings(turn_start_timeout_s=5.0, turn_stop_timeout_s=3.0)
-from tests.paths import ROOT
 
 
 def gone(pid: int, within_s: float = 3.0) -> bool:
@@ -131,7 +131,7 @@ def test_start_failure_raises_with_log_tail(tmp_path: Path) -> None:
 
 
 def test_address_not_on_this_host_is_named() -> None:
-    with pytest.raises(CoturnError, match="192.0.2.250 is not an address of this host"):
+    with pytest.raises(CoturnError, match=r"192\.0\.2\.250 is not an address of this host"):
         Coturn(listen_ip="192.0.2.250").start()
 
 

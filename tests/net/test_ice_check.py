@@ -170,7 +170,7 @@ async def test_bad_urls_are_config_errors(stun_urls: list[str], turn_urls: list[
 async def test_bad_host_addresses_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="'nowhere' is not an IP address"):
         await run_check(["stun:127.0.0.1"], [], "", "", host_addresses=("nowhere",), timeout_s=1)
-    with pytest.raises(ConfigError, match="192.0.2.250: cannot bind"):
+    with pytest.raises(ConfigError, match=r"192\.0\.2\.250: cannot bind"):
         await run_check(["stun:127.0.0.1"], [], "", "", host_addresses=("192.0.2.250",),
                         timeout_s=1)
 

@@ -17,7 +17,7 @@ from tests.rtc.conftest import PeerFactory, connected, media_flowing, negotiate
 from tests.rtc.coturn import free_port
 
 
-def kinds(timeline: Timeline, agent: str, kind: Kind) -> list[dict[str, object]]:
+def kinds(timeline: Timeline, agent: str, kind: str) -> list[dict[str, object]]:
     return [fields(e) for e in select(timeline, kind, agent)]
 
 

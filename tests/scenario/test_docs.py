@@ -48,7 +48,7 @@ def test_platform_names_are_documented() -> None:
     rows = re.findall(r"^\| (\d+) \| `([\w-]+)` \|([^|]*)\|", README, re.M)
     documented = {name.replace("-", ""): int(pid) for pid, name, _ in rows}
     for _, _, also in rows:
-        documented.update({alias: 0 for alias in re.findall(r"`([\w-]+)`", also)})
+        documented.update(dict.fromkeys(re.findall(r"`([\w-]+)`", also), 0))
     for name, platform in PLATFORM_NAMES.items():
         assert name in documented, name
         assert documented[name] in (0, platform), name

@@ -94,7 +94,7 @@ def test_of_type_and_first_of_select_by_class_including_subclasses() -> None:
 def test_every_kind_is_one_class_with_a_unique_stable_string() -> None:
     assert len(EVENT_TYPES) == len(set(EVENT_TYPES))
     for kind, cls in EVENT_TYPES.items():
-        assert cls.KIND == kind and kind == kind.lower() and " " not in kind
+        assert kind == cls.KIND and kind == kind.lower() and " " not in kind
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
     # the kinds reports written before the typed timeline used are all still read
     for kind in ("ringing", "answered", "ws_open", "frame_in", "media_stats", "step_finished", "expectation",

@@ -6,6 +6,14 @@ from callprobe.analysis.diagnostics.links import Link
 from callprobe.analysis.diagnostics.rules import RULES, diagnose_timeline, first_broken_link
 
 __all__ = [
-    "CATALOGUE", "CODES", "Finding", "Link", "RULES", "RuleContext", "Severity",
-    "diagnose_timeline", "first_broken_link", "make_finding",
+    "CATALOGUE",
+    "CODES",
+    "RULES",
+    "Finding",
+    "Link",
+    "RuleContext",
+    "Severity",
+    "diagnose_timeline",
+    "first_broken_link",
+    "make_finding",
 ]

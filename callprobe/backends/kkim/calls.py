@@ -165,9 +165,9 @@ def notice_kind(action: str, *, op_user: str | None, record: CallRecord | None, 
         return "call_timeout"
     if record is not None:
         deadline = record.ring_deadline_ms()
-        if deadline is not None and t_ms >= deadline - TIMEOUT_SLACK_MS:
-            if op_user is None or op_user not in record.parties:
-                return "call_timeout"
+        late = deadline is not None and t_ms >= deadline - TIMEOUT_SLACK_MS
+        if late and (op_user is None or op_user not in record.parties):
+            return "call_timeout"
     return kind
 
 

@@ -137,7 +137,7 @@ class KkimConnection:
         raise HandshakeRefused(url, status, code, msg, dlt, body[:_BODY_PREVIEW], reason) from None
 
     async def _read_status_frame(self, ws: ClientConnection, url: str, seconds: float) -> dict[str, Any]:
-        """With ``isMsgResp=true`` the server's first frame is a JSON status text (``docs/backends/kkim.md#handshake``)."""
+        """With ``isMsgResp=true`` the first frame is a JSON status text (``docs/backends/kkim.md#handshake``)."""
         try:
             first = await asyncio.wait_for(ws.recv(), seconds)
         except TimeoutError:
@@ -315,7 +315,7 @@ async def probe_handshake(url: str, settings: ClientSettings) -> dict[str, Any]:
     except InvalidStatus as exc:
         code, msg, _ = parse_refusal(bytes(exc.response.body or b""))
         return {"outcome": "refused", "status": exc.response.status_code, "err_code": code, "err_msg": msg}
-    except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, WebSocketException) as exc:
         return {"outcome": "failed", "status": None, "error": f"{type(exc).__name__}: {exc}"}
     try:
         # an isMsgResp-style refusal upgrades, sends its error JSON, then closes

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 from callprobe.backends.base import (
     AgentIdentity,
     Driver,
-    DriverSpec,
     DriverError,
+    DriverSpec,
     InviteRefusedError,
     InviteResult,
     MediaKind,
@@ -37,8 +37,7 @@ from callprobe.backends.kkim.protocol.payloads import parse
 from callprobe.backends.kkim.protocol.rtc_signal import FORM_TOP_LEVEL
 from callprobe.errors import DeadlineExceeded, ServerUnreachable
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import LoginFailed
-from callprobe.timeline.events import LoginOk, Note, stamped
+from callprobe.timeline.events import LoginFailed, LoginOk, Note, stamped
 from callprobe.timeline.recorder import Timeline
 
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-from callprobe.errors import CallprobeError, ConfigError, DeadlineExceeded, ExitCode, ServerUnreachable
 from callprobe.backends.kkim.protocol.constants import explain_err_code
+from callprobe.errors import CallprobeError, ConfigError, DeadlineExceeded, ExitCode, ServerUnreachable
 from callprobe.settings import ClientSettings
 
 LOGIN_MODES = ("admin_user_token", "user_token", "fixed", "custom")

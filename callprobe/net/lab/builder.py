@@ -20,12 +20,12 @@ from pathlib import Path
 
 from callprobe.errors import CallprobeError, ExitCode
 from callprobe.net.lab.status import (
+    Interface,
     LabStatus,
-    Link,
     Observed,
     assess,
+    parse_interfaces,
     parse_iptables_save,
-    parse_links,
     parse_netns_list,
     parse_root_links,
     parse_routes,
@@ -130,7 +130,7 @@ def _root_strays(settings: ClientSettings) -> tuple[str, ...]:
 def observe(settings: ClientSettings, state_file: Path = STATE_FILE) -> Observed:
     """Gather the raw facts ``assess`` judges. A namespace vanishing meanwhile reads as empty."""
     namespaces = _present_namespaces(settings)
-    links: dict[str, list[Link]] = {}
+    links: dict[str, list[Interface]] = {}
     routes: dict[str, list[str]] = {}
     rules: dict[str, dict[str, list[str]]] = {}
     forward: dict[str, bool] = {}
@@ -138,7 +138,7 @@ def observe(settings: ClientSettings, state_file: Path = STATE_FILE) -> Observed
         for ns in NAMESPACES:
             if ns not in namespaces:
                 continue
-            links[ns] = parse_links(_run(["ip", "-n", ns, "-j", "addr", "show"], settings, check=False).stdout)
+            links[ns] = parse_interfaces(_run(["ip", "-n", ns, "-j", "addr", "show"], settings, check=False).stdout)
             routes[ns] = parse_routes(_run(["ip", "-n", ns, "-j", "route", "show"], settings,
                                            check=False).stdout)
         for side in SIDES:

@@ -25,7 +25,7 @@ LabState = Literal["up", "partial", "down"]
 
 
 @dataclass(frozen=True)
-class Link:
+class Interface:
     """One interface as ``ip -j addr show`` reports it."""
 
     name: str
@@ -44,7 +44,7 @@ class Observed:
     """Raw facts about the lab, gathered by the builder."""
 
     namespaces: frozenset[str] = frozenset()                 # cplab-* namespaces present
-    links: Mapping[str, Sequence[Link]] = field(default_factory=dict)       # per namespace
+    links: Mapping[str, Sequence[Interface]] = field(default_factory=dict)       # per namespace
     routes: Mapping[str, Sequence[str]] = field(default_factory=dict)       # per namespace, route_text
     rules: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)  # ns -> table -> "-A ..."
     ip_forward: Mapping[str, bool] = field(default_factory=dict)            # per NAT namespace
@@ -97,7 +97,7 @@ def _mode(mode: NatMode | None) -> str | None:
 
 # -- parsers of tool output ---------------------------------------------------
 
-def parse_links(text: str) -> list[Link]:
+def parse_interfaces(text: str) -> list[Interface]:
     """``ip -j addr show`` output -> links with their IPv4 addresses.
 
     Raises:
@@ -108,7 +108,7 @@ def parse_links(text: str) -> list[Link]:
     for item in data:
         addrs = tuple(f"{a['local']}/{a['prefixlen']}" for a in item.get("addr_info", ())
                       if a.get("family") == "inet" and "local" in a)
-        out.append(Link(str(item.get("ifname", "?")), "UP" in item.get("flags", ()), addrs))
+        out.append(Interface(str(item.get("ifname", "?")), "UP" in item.get("flags", ()), addrs))
     return out
 
 

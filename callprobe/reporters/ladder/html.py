@@ -118,8 +118,8 @@ def _svg(ladder: Ladder, number: dict[int, int]) -> str:
     width = TIME_W + len(cols) * cw + BADGE_W
     height = HEAD_H + len(ladder.rows) * ROW_H + 16
     out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="ladder diagram">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="ladder diagram">'),
         "<defs>",
     ]
     for style, colour in COLOURS.items():

@@ -230,7 +230,7 @@ def _key(e: Event) -> tuple[float, str, str, str]:
 
 
 def _columns(v: TimelineView, ctx: RuleContext) -> tuple[LadderColumn, ...]:
-    agents = [a for a in v.agents]
+    agents = list(v.agents)
     invites = v.of(InviteSent)
     caller = ctx.caller or (invites[0][1].agent if invites else (agents[0] if agents else ""))
     callees = [a for a in ctx.callee_agents() if a in agents]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,10 +35,7 @@ from typing import Any
 from callprobe.timeline.events import (
     Event,
     FrameIn,
-    FrameOut,
     Note,
-    WsClosed,
-    WsOpen,
 )
 
 #: The events a FRAME_OUT of this reqIdentifier may stand for.
@@ -297,7 +295,7 @@ class _AgentPairing:
             stream = [p for p, i in enumerate(seq) if ev[i].kind in kinds or (
                 ev[i].kind == "frame_out" and _f(ev[i], "req_identifier") == req)]
             for back_to_back in (True, False):
-                for a, b in zip(stream, stream[1:]):
+                for a, b in itertools.pairwise(stream):
                     ia, ib = seq[a], seq[b]
                     same = (ev[ia].kind == "frame_out") == (ev[ib].kind == "frame_out")
                     if same or ia in pairs or ib in pairs or (back_to_back and b != a + 1):
@@ -425,4 +423,4 @@ def pair_frames(events: Sequence[Event]) -> Pairing:
     return Pairing(meant, frozenset(replies))
 
 
-__all__ = ["ACKS", "NOTICES", "OUT_PAIRS", "PUSHED", "Pairing", "REPLIES", "pair_frames"]
+__all__ = ["ACKS", "NOTICES", "OUT_PAIRS", "PUSHED", "REPLIES", "Pairing", "pair_frames"]

@@ -21,7 +21,6 @@ from callprobe.reporters.ladder.model import (
     LadderRow,
 )
 
-
 _STYLE = {REQUEST: "cyan", REPLY: "green", PUSH: "magenta", ERROR: "bold red", MEDIA: "bold green",
           QUIET: "dim", NOTE: "yellow", STEP: "bold blue"}
 _LINE = {MEDIA: "═", QUIET: "┄"}

@@ -7,12 +7,12 @@ import dataclasses
 import pytest
 
 from callprobe.net.lab.status import (
-    Link,
+    Interface,
     Observed,
     assess,
     normalise_rule,
+    parse_interfaces,
     parse_iptables_save,
-    parse_links,
     parse_netns_list,
     parse_root_links,
     parse_routes,
@@ -46,10 +46,10 @@ COMMIT
 """
 
 
-def test_parse_links_keeps_ipv4_and_up_flags() -> None:
-    assert parse_links(IP_ADDR) == [Link("lo", True, ("127.0.0.1/8",)),
-                                    Link("cplab-eth0", True, ("10.201.1.2/24",)),
-                                    Link("cplab-down", False, ())]
+def test_parse_interfaces_keeps_ipv4_and_up_flags() -> None:
+    assert parse_interfaces(IP_ADDR) == [Interface("lo", True, ("127.0.0.1/8",)),
+                                    Interface("cplab-eth0", True, ("10.201.1.2/24",)),
+                                    Interface("cplab-down", False, ())]
 
 
 def test_parse_routes() -> None:
@@ -60,7 +60,7 @@ def test_parse_routes() -> None:
 @pytest.mark.parametrize("text", ["Object \"addr\" is unknown", '{"ifname": "x"}', "[1, 2]"])
 def test_unexpected_tool_output_is_named(text: str) -> None:
     with pytest.raises(ValueError, match="ip -j addr show"):
-        parse_links(text)
+        parse_interfaces(text)
 
 
 def test_parse_iptables_save_per_table_with_normalised_ctstate() -> None:
@@ -85,7 +85,7 @@ def test_parse_netns_list_and_root_links() -> None:
 def observed_up(plan: LabPlan) -> Observed:
     """The facts of a fully built lab for ``plan``."""
     addresses = plan.addresses()
-    links = {ns: [Link(name, True, tuple(a.cidr for a in addresses if (a.namespace, a.interface) == (ns, name)))
+    links = {ns: [Interface(name, True, tuple(a.cidr for a in addresses if (a.namespace, a.interface) == (ns, name)))
                   for name in names] for ns, names in plan.up_links().items()}
     return Observed(namespaces=frozenset(NAMESPACES), links=links, routes=plan.routes(),
                     rules={s.nat_namespace: plan.rules(s.role) for s in SIDES},
@@ -130,7 +130,7 @@ def test_each_missing_part_is_named_and_makes_the_lab_partial() -> None:
         "cplab-caller: route default via 10.201.1.1 dev cplab-eth0": dataclasses.replace(
             full, routes={**full.routes, "cplab-caller": []}),
         "cplab-public: 198.51.100.1/24 on cplab-br0": dataclasses.replace(
-            full, links={**full.links, "cplab-public": [Link("cplab-br0", True, ())]}),
+            full, links={**full.links, "cplab-public": [Interface("cplab-br0", True, ())]}),
         "nothing of the lab in the root namespace": dataclasses.replace(full, root_strays=("cplab-x",)),
     }
     for problem, seen in cases.items():

@@ -122,7 +122,8 @@ def rule_ice_failed(v: TimelineView) -> Iterator[Finding]:
     for agent, (lo, hi) in ((a, leg) for a in v.agents for leg in v.legs(a)):
         local = _types(v, [agent], "local", lo, hi)
         turn_urls = _turn_urls(v, agent, lo, hi)
-        fails = [(i, e) for i, e in v.of((PcState, IceState, PeerFailed), agent=agent) if lo <= i < hi and _ice_failure(e)]
+        fails = [(i, e) for i, e in v.of((PcState, IceState, PeerFailed), agent=agent)
+                 if lo <= i < hi and _ice_failure(e)]
         if not fails:
             up = [e for i, e in v.of(PcState, agent=agent) if lo <= i < hi and e.state == "connected"]
             if up and turn_urls and "relay" not in local:
@@ -195,7 +196,8 @@ def rule_media_not_flowing(v: TimelineView) -> Iterator[Finding]:
         i0, connected = up[0]
         stats = [e for i, e in v.of(MediaStats, agent=agent) if i0 < i < hi]
         firsts = {e.media for i, e in v.of(MediaFirstFrame, agent=agent) if i0 < i < hi}
-        failed = [e for i, e in v.of(PeerFailed, agent=agent) if i0 < i < hi and "media" in f"{e.reason} {e.setting}".lower()]
+        failed = [e for i, e in v.of(PeerFailed, agent=agent)
+                  if i0 < i < hi and "media" in f"{e.reason} {e.setting}".lower()]
         kind = _media_kind(v, agent, i0)
         if failed:
             yield make_finding(

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from callprobe.analysis.diagnostics import findings as F
 from callprobe.analysis.diagnostics.findings import Finding, make_finding
 from callprobe.analysis.diagnostics.links import STEP_HISTORY, Link
-from callprobe.analysis.diagnostics.rules.common import busy_users, err_words, late, ms, peers, refusal_after, room_match
+from callprobe.analysis.diagnostics.rules.common import (
+    busy_users,
+    err_words,
+    late,
+    ms,
+    peers,
+    refusal_after,
+    room_match,
+)
 from callprobe.analysis.diagnostics.rules.registry import rule
 from callprobe.analysis.diagnostics.view import TimelineView
 from callprobe.timeline.events import (

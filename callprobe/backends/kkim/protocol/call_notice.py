@@ -1,4 +1,6 @@
-"""Read call notifications in every dialect a server may send (docs/backends/kkim.md#invite-notice, docs/backends/kkim.md#peer-actions).
+"""Read call notifications in every dialect a server may send.
+
+See docs/backends/kkim.md#invite-notice and docs/backends/kkim.md#peer-actions.
 
 A 1601 message's content is a bare ``SignalInviteReq`` (what KKIM's sample web
 client decodes) or a whole ``SignalReq`` wrapper (OpenIM v2 style). Both begin

@@ -313,7 +313,7 @@ class CallRegistry:
         if inviter in also_busy or self.is_busy(inviter):
             raise UserBusy((inviter,))
         deadline = now + timeout_s
-        call = Call(room_id, inviter, {u: Role.RINGING for u in free}, CallState.RINGING,
+        call = Call(room_id, inviter, dict.fromkeys(free, Role.RINGING), CallState.RINGING,
                     created_at=now, deadline=deadline, media_type=media_type)
         self.calls[room_id] = call
         effects: tuple[Effect, ...] = (*(Ring(u, room_id) for u in free), StartTimer(room_id, deadline))
@@ -411,9 +411,7 @@ class CallRegistry:
         out: list[Effect] = []
         ringing = call.with_role(Role.RINGING)
         accepted = call.with_role(Role.ACCEPTED)
-        if call.state is CallState.RINGING and not ringing and not accepted:
-            call.state = CallState.ENDED
-        elif call.state is CallState.ACTIVE and not accepted:
+        if not accepted and (call.state is CallState.ACTIVE or (call.state is CallState.RINGING and not ringing)):
             call.state = CallState.ENDED
         if call.state is CallState.ENDED:
             out += [Notify(u, CallEvent.CANCEL.value, call.room_id, peer_id=call.inviter,

@@ -31,7 +31,7 @@ def conversation_id(session_type: int, send_id: str, recv_id: str, group_id: str
 
 def notification_id(conversation: str) -> str:
     """Notification twin of a conversation: its prefix replaced by ``n``."""
-    prefix, sep, rest = conversation.partition("_")
+    _prefix, sep, rest = conversation.partition("_")
     if not sep:
         raise ValueError(f"not a conversation ID: {conversation!r}")
     return f"n_{rest}"

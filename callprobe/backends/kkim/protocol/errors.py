@@ -7,8 +7,8 @@ with a Resp carrying ``err_code`` (docs/backends/kkim.md#error-codes).
 
 from __future__ import annotations
 
-from callprobe.errors import CallprobeError
 from callprobe.backends.kkim.protocol.constants import CloseCode, ErrCode
+from callprobe.errors import CallprobeError
 
 
 class ProtocolError(CallprobeError):

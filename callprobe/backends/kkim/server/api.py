@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
+from callprobe.backends.kkim.protocol.constants import OPENIM_ERR_TEXT, Platform, ReqIdentifier
 from callprobe.backends.kkim.server.auth import TokenError
 from callprobe.backends.kkim.server.core import GatewayCore, now_ms
-from callprobe.backends.kkim.protocol.constants import OPENIM_ERR_TEXT, Platform, ReqIdentifier
 
 log = logging.getLogger("callprobe.server.kkim.api")
 

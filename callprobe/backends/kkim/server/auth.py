@@ -15,8 +15,8 @@ from typing import Any
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from callprobe.backends.kkim.server.store import TOKEN_KICKED, TOKEN_NORMAL, Store
 from callprobe.backends.kkim.protocol.constants import ErrCode, HandshakeCode, Platform
+from callprobe.backends.kkim.server.store import TOKEN_KICKED, TOKEN_NORMAL, Store
 
 #: upstream sets iat this many seconds in the past
 _IAT_SKEW_S = 5

@@ -13,15 +13,15 @@ import hashlib
 import logging
 import random
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
+from callprobe.backends.kkim.protocol._pb.openim import sdkws_pb2
+from callprobe.backends.kkim.protocol.constants import MsgStatus, Platform, ReqIdentifier
+from callprobe.backends.kkim.protocol.envelope import Response, encode_response
 from callprobe.backends.kkim.server.auth import Authority
 from callprobe.backends.kkim.server.faults import Faults
 from callprobe.backends.kkim.server.hub import Hub, Peer
 from callprobe.backends.kkim.server.store import Store
-from callprobe.backends.kkim.protocol._pb.openim import sdkws_pb2
-from callprobe.backends.kkim.protocol.constants import MsgStatus, Platform, ReqIdentifier
-from callprobe.backends.kkim.protocol.envelope import Response, encode_response
 from callprobe.settings import GatewaySettings
 
 log = logging.getLogger("callprobe.server.kkim")

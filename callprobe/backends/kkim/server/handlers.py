@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from callprobe.backends.kkim.server.auth import TokenError
-from callprobe.backends.kkim.server.core import FollowUps, GatewayCore, now_ms, server_msg_id
-from callprobe.backends.kkim.server.session import Session
-from callprobe.backends.kkim.server.signaling import Signaling
 from callprobe.backends.kkim.protocol import payloads
 from callprobe.backends.kkim.protocol._pb.openim import msg_pb2, push_pb2, rtc_pb2, sdkws_pb2
 from callprobe.backends.kkim.protocol.call_notice import DIALECT_BARE_INVITE, decode_1601
@@ -40,6 +36,10 @@ from callprobe.backends.kkim.protocol.conversation import is_notification, singl
 from callprobe.backends.kkim.protocol.envelope import Request, Response
 from callprobe.backends.kkim.protocol.errors import BusinessError
 from callprobe.backends.kkim.protocol.rtc_signal import decode_signal
+from callprobe.backends.kkim.server.auth import TokenError
+from callprobe.backends.kkim.server.core import FollowUps, GatewayCore, now_ms, server_msg_id
+from callprobe.backends.kkim.server.session import Session
+from callprobe.backends.kkim.server.signaling import Signaling
 
 log = logging.getLogger("callprobe.server.kkim")
 

@@ -17,13 +17,13 @@ Rules (docs/backends/kkim.md#connection-url, docs/backends/kkim.md#handshake):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from urllib.parse import parse_qs, urlsplit
 
+from callprobe.backends.kkim.protocol.constants import HandshakeCode
 from callprobe.backends.kkim.server.auth import Authority, TokenError
 from callprobe.backends.kkim.server.faults import Faults
-from callprobe.backends.kkim.protocol.constants import HandshakeCode
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}

@@ -27,13 +27,13 @@ from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 
 from callprobe.backends.base import Endpoints
-from callprobe.errors import CallprobeError, ConfigError, ServerUnreachable
 from callprobe.backends.kkim.server.api import AuthApi
 from callprobe.backends.kkim.server.core import GatewayCore
 from callprobe.backends.kkim.server.handlers import Handlers
 from callprobe.backends.kkim.server.handshake import HandshakeCrash, HandshakeRefused, check_handshake
 from callprobe.backends.kkim.server.session import GatewayConnection, Session, refuse_after_upgrade
 from callprobe.backends.kkim.server.store import Store
+from callprobe.errors import CallprobeError, ConfigError, ServerUnreachable
 from callprobe.settings import GatewaySettings
 
 #: the logger every gateway module writes to (children: ``.api``, ``.websockets``)
@@ -148,9 +148,11 @@ class EmbeddedGateway:
             self._ws_server = await serve(
                 self._serve_connection, settings.host, settings.ws_port,
                 process_request=self._process_request,
-                compression=None,                      # permessage-deflate is not negotiated (docs/backends/kkim.md#connection-url)
-                max_size=settings.max_message_size,    # over it: close 1009 (docs/backends/kkim.md#frame-size)
-                ping_interval=None, ping_timeout=None,  # the session owns heartbeats (docs/backends/kkim.md#heartbeat)
+                # docs/backends/kkim.md: #connection-url (no permessage-deflate), #frame-size
+                # (close 1009 over the limit), #heartbeat (the session owns heartbeats)
+                compression=None,
+                max_size=settings.max_message_size,
+                ping_interval=None, ping_timeout=None,
                 close_timeout=settings.close_timeout_s,
                 create_connection=GatewayConnection,
                 logger=logging.getLogger(WEBSOCKETS_LOGGER),
@@ -203,7 +205,7 @@ class EmbeddedGateway:
             self._ws_server.close(close_connections=True)
             try:
                 await asyncio.wait_for(self._ws_server.wait_closed(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("connections still open %g s after shutdown began", timeout)
             self._ws_server = None
         if self._api_runner is not None:

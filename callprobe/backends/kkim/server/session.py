@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode as WsCloseCode
 from websockets.protocol import State
 
-from callprobe.backends.kkim.server.core import GatewayCore
-from callprobe.backends.kkim.server.handshake import ConnParams, HandshakeRefused, success_body
 from callprobe.backends.kkim.protocol.constants import CLIENT_REQUESTS, CloseCode, Platform, ReqIdentifier
 from callprobe.backends.kkim.protocol.envelope import (
     Request,
@@ -42,6 +41,8 @@ from callprobe.backends.kkim.protocol.envelope import (
     unpack,
 )
 from callprobe.backends.kkim.protocol.errors import FatalFrameError, SendIDMismatch, UnknownIdentifier
+from callprobe.backends.kkim.server.core import GatewayCore
+from callprobe.backends.kkim.server.handshake import ConnParams, HandshakeRefused, success_body
 
 log = logging.getLogger("callprobe.server.kkim")
 
@@ -162,7 +163,10 @@ class Session:
             self._queue.put_nowait(item)
 
     def kick(self, identifier: int = ReqIdentifier.KICK_ONLINE_MSG, reason: str = "") -> None:
-        """2002 (or 2003 on a forced logout) with every other field empty, then close (docs/backends/kkim.md#multi-login, docs/backends/kkim.md#logout)."""
+        """2002 (or 2003 on a forced logout) with every other field empty, then close.
+
+        See docs/backends/kkim.md#multi-login and docs/backends/kkim.md#logout.
+        """
         if self.closing:
             return
         self.send_envelope(encode_response(Response(identifier)))
@@ -204,7 +208,7 @@ class Session:
             self.close(CloseCode.NORMAL, "")
             try:
                 await asyncio.wait_for(writer, self.core.settings.write_timeout_s + 1)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 writer.cancel()
             self._log_close()
 

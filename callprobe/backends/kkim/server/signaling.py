@@ -44,11 +44,8 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 
-from typing import Callable
-
-from callprobe.backends.kkim.server.core import FollowUps, GatewayCore, now_ms, server_msg_id
-from callprobe.backends.kkim.server.hub import Peer
 from callprobe.backends.kkim.protocol import payloads
 from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2, sdkws_pb2
 from callprobe.backends.kkim.protocol.call_state import (
@@ -57,9 +54,9 @@ from callprobe.backends.kkim.protocol.call_state import (
     REASON_ENDED,
     REASON_OTHER_DEVICE,
     REASON_TIMEOUT,
-    CallRegistry,
     CallEvent,
     CallNotFound,
+    CallRegistry,
     Effect,
     Ended,
     Notify,
@@ -79,6 +76,8 @@ from callprobe.backends.kkim.protocol.constants import (
 from callprobe.backends.kkim.protocol.conversation import single_chat_id
 from callprobe.backends.kkim.protocol.envelope import Request, Response
 from callprobe.backends.kkim.protocol.errors import BusinessError
+from callprobe.backends.kkim.server.core import FollowUps, GatewayCore, now_ms, server_msg_id
+from callprobe.backends.kkim.server.hub import Peer
 
 log = logging.getLogger("callprobe.server.kkim")
 

@@ -17,8 +17,8 @@ import os
 import sqlite3
 from dataclasses import dataclass
 
-from callprobe.errors import ConfigError
 from callprobe.backends.kkim.protocol._pb.openim import sdkws_pb2
+from callprobe.errors import ConfigError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (

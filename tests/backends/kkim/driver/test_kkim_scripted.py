@@ -70,7 +70,7 @@ async def test_refusal_with_http_200_json_body_is_reported(make_driver: DriverFa
     assert "TokenInvalidError" in str(err) and "HTTP 200" in str(err)
     refused = first(timeline, "ws_refused")
     assert refused is not None and fields(refused).get("err_code") == 1502 and fields(refused).get("status") == 200
-    assert "token user mismatch" == fields(refused).get("err_dlt")
+    assert fields(refused).get("err_dlt") == "token user mismatch"
     assert not driver.connected
 
 

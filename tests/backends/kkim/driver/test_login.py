@@ -71,7 +71,7 @@ async def test_admin_user_token_sends_admin_token_and_operation_ids(stub: AuthSt
     result = await login(stub.url, "alice", 7, LoginConfig(secret="s3", admin_user="boss"), FAST)
     assert (result.token, result.mode, result.expire_s) == ("USER", "admin_user_token", 20)
     assert result.steps == ("POST /auth/get_admin_token", "POST /auth/get_user_token")
-    (p1, h1, b1), (p2, h2, b2) = stub.seen
+    (_p1, h1, b1), (_p2, h2, b2) = stub.seen
     assert b1 == {"secret": "s3", "userID": "boss"} and "token" not in h1
     assert b2 == {"platformID": 7, "userID": "alice"} and h2["token"] == "ADMIN"
     assert h1["operationID"] and h2["operationID"] and h1["operationID"] != h2["operationID"]

@@ -9,11 +9,11 @@ from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2
 
 
 def _invitation(**overrides: object) -> rtc_pb2.InvitationInfo:
-    fields: dict[str, object] = dict(
-        inviterUserID="alice", inviteeUserIDList=["bob", "carol"], roomID="room-42",
-        timeout=60, mediaType="video", platformID=5, sessionType=1,
-        initiateTime=1766630084691, busyLineUserIDList=["carol"],
-    )
+    fields: dict[str, object] = {
+        "inviterUserID": "alice", "inviteeUserIDList": ["bob", "carol"], "roomID": "room-42",
+        "timeout": 60, "mediaType": "video", "platformID": 5, "sessionType": 1,
+        "initiateTime": 1766630084691, "busyLineUserIDList": ["carol"],
+    }
     fields.update(overrides)
     return rtc_pb2.InvitationInfo(**fields)  # type: ignore[arg-type]
 

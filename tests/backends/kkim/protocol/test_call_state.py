@@ -51,7 +51,7 @@ def test_accept_tells_the_inviter_and_cancels_the_callees_other_devices() -> Non
     ring(book)
     out = book.act("r1", CallEvent.ACCEPT, "bob", device="bob#2")
     assert notices(out.effects) == [("alice", "accept", ""), ("bob", "cancel", REASON_OTHER_DEVICE)]
-    own = [e for e in out.effects if isinstance(e, Notify) and e.user_id == "bob"][0]
+    own = next(e for e in out.effects if isinstance(e, Notify) and e.user_id == "bob")
     assert own.exclude_device == "bob#2" and own.record is False
     assert StopTimer("r1") in out.effects
     call = book.get("r1")
@@ -141,7 +141,7 @@ def test_outsider_and_invalid_actions_are_1801() -> None:
     with pytest.raises(CallNotFound, match="accept by the inviter"):
         book.act("r1", CallEvent.ACCEPT, "alice")
     book.act("r1", CallEvent.ACCEPT, "bob")
-    with pytest.raises(CallNotFound, match="cancel by the inviter is not possible while the call .* is active"):
+    with pytest.raises(CallNotFound, match=r"cancel by the inviter is not possible while the call .* is active"):
         book.act("r1", CallEvent.CANCEL, "alice")
 
 

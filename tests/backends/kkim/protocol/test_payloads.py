@@ -47,7 +47,7 @@ def test_send_msg_resp_field_4_ignored_whatever_its_type() -> None:
 def test_every_client_request_has_a_payload_entry() -> None:
     from callprobe.backends.kkim.protocol.constants import CLIENT_REQUESTS
 
-    assert CLIENT_REQUESTS <= set(payloads.PAYLOADS)
+    assert set(payloads.PAYLOADS) >= CLIENT_REQUESTS
     assert payloads.PAYLOADS[ReqIdentifier.SEND_MSG][0] is sdkws_pb2.MsgData  # bare, not SendMsgReq
     assert payloads.PAYLOADS[ReqIdentifier.SEND_SIGNAL_MSG] == (rtc_pb2.SignalReq, rtc_pb2.SignalResp)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -198,7 +199,7 @@ class RawClient:
     async def close(self) -> None:
         try:
             await asyncio.wait_for(self.ws.close(), WAIT_S)
-        except (asyncio.TimeoutError, ConnectionClosed):
+        except (TimeoutError, ConnectionClosed):
             pass
         self._reader.cancel()
         try:

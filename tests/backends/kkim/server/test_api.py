@@ -22,7 +22,7 @@ async def test_operation_id_header_is_required(gateway: EmbeddedGateway) -> None
 
 
 async def test_admin_token_is_an_hs256_jwt_with_upstream_claims(gateway: EmbeddedGateway) -> None:
-    status, body = await api_post(gateway.api_url, "/auth/get_admin_token",
+    _status, body = await api_post(gateway.api_url, "/auth/get_admin_token",
                                   {"secret": "openIM123", "userID": "imAdmin"})
     assert body["errCode"] == 0 and body["data"]["expireTimeSeconds"] == 90 * 24 * 3600
     token = body["data"]["token"]

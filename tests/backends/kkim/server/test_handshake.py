@@ -46,7 +46,7 @@ async def test_refusal_body_is_json_with_content_type(gateway: EmbeddedGateway) 
 
 async def test_platform_must_be_an_integer(gateway: EmbeddedGateway) -> None:
     token = await user_token(gateway.api_url, "alice")
-    status, body = await refused(gateway.ws_url, ws_query("alice", token, "web"))
+    _status, body = await refused(gateway.ws_url, ws_query("alice", token, "web"))
     assert body["errCode"] == 1602 and "not an integer" in body["errDlt"]
 
 

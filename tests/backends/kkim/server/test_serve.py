@@ -17,10 +17,10 @@ from click.testing import CliRunner
 
 from callprobe.commands.serve import command
 from tests.backends.kkim.server.rawclient import RawClient, text_msg, user_token
+from tests.paths import ROOT
 
 START_S = 15.0   # interpreter start + imports on a loaded 2-core machine
 STOP_S = 10.0
-from tests.paths import ROOT
 
 
 def free_port() -> int:
@@ -139,7 +139,7 @@ async def test_serve_reports_a_busy_port(serve: list[ServeProcess]) -> None:
         sys.executable, "-m", "callprobe", "serve", "--ws-port", port, "--api-port", "0",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), START_S)
+        _out, err = await asyncio.wait_for(proc.communicate(), START_S)
     finally:
         if proc.returncode is None:
             proc.kill()

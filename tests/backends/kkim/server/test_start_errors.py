@@ -41,7 +41,7 @@ def test_host_and_option_errors_are_usage_errors_and_a_busy_port_is_unreachable(
 def test_a_text_file_is_not_a_database(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("not a database\n" * 20)
-    with pytest.raises(ConfigError, match="notes.txt' as the gateway database: it is not an SQLite database"):
+    with pytest.raises(ConfigError, match=r"notes\.txt' as the gateway database: it is not an SQLite database"):
         Store(str(path))
     assert path.read_text().startswith("not a database")  # left untouched
 

@@ -59,8 +59,8 @@ async def no_identity(server: EmbeddedRoomServer, api: Api, rooms: list[RoomClie
     users = (await second.next())["data"]["users"]
     before = await first.barrier()
     default = f"test-user-{call['uuid']}"
-    return f"admitted as default; users {['default' if u == default else u for u in users]}; " \
-           f"first got {[m['type'] for m in before]}"
+    return (f"admitted as default; users {['default' if u == default else u for u in users]}; "
+            f"first got {[m['type'] for m in before]}")
 
 
 async def user_id_only(server: EmbeddedRoomServer, api: Api, rooms: list[RoomClient]) -> str:

@@ -20,7 +20,7 @@ from callprobe.backends.rooms.server.calls import (
 
 
 def test_every_status_is_busy_or_final_and_only_initiated_or_accepted_move() -> None:
-    assert BUSY | FINAL == set(Status) and not BUSY & FINAL
+    assert set(Status) == BUSY | FINAL and not BUSY & FINAL
     assert {before for before, _ in TRANSITIONS} == BUSY
 
 
