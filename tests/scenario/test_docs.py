@@ -68,7 +68,7 @@ def test_every_event_is_known_to_the_judge() -> None:
 
 
 def test_limits_are_documented() -> None:
-    from callprobe.scenario.loader import MAX_USER_ID_CHARS
+    from callprobe.scenario.checker import MAX_USER_ID_CHARS
     from callprobe.scenario.source import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
     from callprobe.scenario.values import MAX_DURATION_S, MAX_INVITE_TIMEOUT_S
 
@@ -93,7 +93,7 @@ def test_the_invite_limits_are_what_clients_accept() -> None:
     # The loader refuses what callprobe's own callee would drop as an implausible invitation.
     from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2
     from callprobe.backends.kkim.protocol.call_notice import sane_invitation
-    from callprobe.scenario.loader import MAX_USER_ID_CHARS
+    from callprobe.scenario.checker import MAX_USER_ID_CHARS
     from callprobe.scenario.values import MAX_INVITE_TIMEOUT_S
 
     def invitation(timeout: int, user: str = "bob") -> rtc_pb2.InvitationInfo:

@@ -1,0 +1,94 @@
+"""The ``agents`` section: who each agent is, where its sockets live, its own ICE."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Any
+
+from callprobe.rtc.ice_config import IceConfig
+from callprobe.scenario.model import (
+    DEFAULT_PLATFORM_ID,
+    AgentConfig,
+    ServerConfig,
+)
+from callprobe.scenario.sections.ice import ice_config, ice_parts
+from callprobe.scenario.source import FieldPath
+from callprobe.scenario.values import (
+    parse_platform,
+    placeholders,
+)
+
+if TYPE_CHECKING:
+    from callprobe.scenario.checker import Checker
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # reported where the host is given
+        return False
+
+
+def check_agents(c: Checker, server: ServerConfig | None) -> None:
+    given = c.data.get("agents")
+    if not isinstance(given, dict):
+        return
+    mode = server.login.mode if server is not None else None
+    for name, spec in given.items():
+        base: FieldPath = ("agents", name)
+        if not c.ok(base):
+            continue
+        spec = spec or {}
+        user_id = c.text(base + ("user_id",), spec["user_id"]) if "user_id" in spec else name
+        if not user_id.strip():
+            c.error(base + ("user_id",), "expected a user ID, got empty text")
+        else:
+            c.check_user_id(base + ("user_id",), user_id)
+        try:
+            platform_id = parse_platform(spec.get("platform", DEFAULT_PLATFORM_ID))
+        except ValueError as exc:
+            c.error(base + ("platform",), str(exc))
+            platform_id = DEFAULT_PLATFORM_ID
+        token = c.text(base + ("token",), spec["token"]) if "token" in spec else ""
+        password = c.text(base + ("password",), spec["password"]) if "password" in spec else ""
+        if mode == "fixed" and not token:
+            c.error(base + ("token",), f"missing key 'token' in {name}: login mode fixed "
+                                          "needs a token for every agent")
+        if mode is not None and mode != "fixed" and "token" in spec:
+            c.error(base + ("token",), f"token is used by login mode fixed only (mode is {mode})")
+        if mode is not None and mode != "custom" and "password" in spec:
+            c.error(base + ("password",), f"password is used by login mode custom only "
+                                             f"(mode is {mode})")
+        if mode == "custom" and server is not None and not password and any(
+                p == "password" for p in placeholders([server.login.body, server.login.headers,
+                                                        server.login.url])):
+            c.error(base + ("password",), f"missing key 'password' in {name}: the custom "
+                                             "login uses {password}")
+        ice, embedded_ice = agent_ice(c, base, spec)
+        agent_ns = str(spec["netns"]) if spec.get("netns") is not None else None
+        if (agent_ns is not None and server is not None and server.embedded
+                and agent_ns != server.netns and _is_loopback(server.host)):
+            c.error(base + ("netns",), f"{name} runs in network namespace {agent_ns}, where "
+                       f"{server.host} is that namespace's own loopback: the embedded gateway "
+                       "there cannot be reached. Place the gateway with server.host and "
+                       "server.netns (198.51.100.1 and cplab-public in the NAT lab)")
+        c.agents[name] = AgentConfig(
+            name=name, user_id=user_id, platform_id=platform_id,
+            media=str(spec.get("media", "video")),
+            data_encoding=str(spec.get("data_encoding", "array")),
+            compression=str(spec.get("compression", "none")),
+            token=token, password=password,
+            nickname=c.text(base + ("nickname",), spec["nickname"]) if "nickname" in spec else "",
+            netns=str(spec["netns"]) if spec.get("netns") is not None else None,
+            ice=ice, embedded_ice=embedded_ice,
+        )
+
+
+def agent_ice(c: Checker, base: FieldPath, spec: dict[str, Any]) -> tuple[IceConfig | None, tuple[str, ...] | None]:
+    """An agent's own ``ice`` keys over the scenario's; (None, None) without one."""
+    if "ice" not in spec:
+        return None, None
+    own = ice_parts(c, base + ("ice",), spec["ice"])
+    if own is None or c.top_ice is None:
+        return None, None
+    merged = {**c.top_ice, **own}
+    return ice_config(c, base + ("ice",), merged), merged.get("embedded_servers", ())
