@@ -14,6 +14,7 @@ import pytest
 
 from callprobe.errors import ExitCode
 from callprobe.net import netns
+from tests.net.lab.conftest import require_root
 
 
 def _ip(*args: str) -> None:
@@ -23,6 +24,7 @@ def _ip(*args: str) -> None:
 @pytest.fixture
 def spaces() -> Iterator[dict[str, str]]:
     """Two namespaces, each with its own address on lo: {name: address}."""
+    require_root()
     made: dict[str, str] = {}
     try:
         for index in (1, 2):

@@ -3,6 +3,8 @@ removes it again, whatever happens, and starts from a machine without it."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
@@ -23,9 +25,19 @@ SETTINGS = ClientSettings(lab_command_timeout_s=10.0)
 LabFactory = Callable[..., LabStatus]
 
 
+def require_root() -> None:
+    """Skip, saying why, where the lab cannot be built: CI runs as root, so there it never skips."""
+    if os.geteuid() != 0:
+        pytest.skip("the NAT lab needs root (network namespaces, veth pairs and iptables); CI runs these as root")
+    missing = [tool for tool in ("ip", "iptables") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the NAT lab needs {', '.join(missing)}: apt-get install iproute2 iptables")
+
+
 @pytest.fixture
 def lab() -> Iterator[LabFactory]:
     """``lab(caller_nat, callee_nat)`` builds the lab; it is removed after the test."""
+    require_root()
     builder.down(SETTINGS)
     try:
         def factory(caller: NatMode = NatMode.SYMMETRIC,

@@ -101,6 +101,7 @@ class RawClient:
         self.pending: dict[str, asyncio.Future[Response]] = {}
         self.unsolicited: asyncio.Queue[Response] = asyncio.Queue()
         self.texts: asyncio.Queue[str] = asyncio.Queue()
+        self.reply_order: list[str] = []   # msgIncr of every reply, in the order they arrived
         self.closed: asyncio.Future[Closed] = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read())
 
@@ -123,6 +124,8 @@ class RawClient:
                     self.texts.put_nowait(frame)
                     continue
                 resp = decode_response(unpack(frame, self.gzip))
+                if resp.msg_incr:
+                    self.reply_order.append(resp.msg_incr)
                 waiter = self.pending.pop(resp.msg_incr, None) if resp.msg_incr else None
                 if waiter is not None and not waiter.done():
                     waiter.set_result(resp)

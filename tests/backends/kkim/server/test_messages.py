@@ -228,5 +228,14 @@ async def test_seq_and_history_survive_a_restart_with_a_database_file(
 async def test_requests_of_one_connection_are_answered_in_order(make_client: ClientFactory) -> None:
     alice = await make_client("alice")
     await make_client("bob")
-    replies = await asyncio.gather(*(alice.request(1003, text_msg("alice", "bob", str(i))) for i in range(20)))
-    assert all(r.err_code == 0 for r in replies)
+    frames = [alice.envelope(1003, text_msg("alice", "bob", str(i))) for i in range(20)]
+    waiters = []
+    for incr, frame in frames:  # all 20 on the wire before the first reply is read
+        waiter: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        alice.pending[incr] = waiter  # type: ignore[assignment]
+        waiters.append(waiter)
+        await alice.send_raw(frame)
+    replies = await asyncio.wait_for(asyncio.gather(*waiters), 10)
+    assert all(r.err_code == 0 for r in replies)  # type: ignore[attr-defined]
+    sent = [incr for incr, _ in frames]
+    assert alice.reply_order == sent  # answered in the order asked, not merely all answered
