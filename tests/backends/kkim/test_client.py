@@ -99,7 +99,7 @@ def test_a_busy_refusal_names_the_busy_users() -> None:
 
 
 def test_a_ring_is_filed_once_whichever_path_brings_it_first() -> None:
-    c, gw = client("bob")
+    _c, gw = client("bob")
     inv = invitation("carol", "bob", "R9")
     bare = rtc_pb2.SignalInviteReq(invitation=inv, userID="carol").SerializeToString()
     first = gw.push(msg("carol", "bob", 1601, bare, seq=1))
@@ -130,7 +130,7 @@ def test_a_close_fails_every_pending_request_and_names_the_one_it_followed() -> 
     gw.pump()
     c.connection_closed(1006, "", "server", 350.0)
     out = gw.pump()
-    closed = [e for e in recorded(out) if isinstance(e, WsClosed)][0]
+    closed = next(e for e in recorded(out) if isinstance(e, WsClosed))
     assert closed.by == "server" and closed.after_request is not None
     assert closed.after_request["msg_incr"] == incr and closed.after_request["ms_before_close"] == 250.0
     assert "250 ms after request 1004" in closed.explanation
