@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from callprobe.analysis.metrics import BUSY_CODES, CallMetrics, derive_calls, media_flowing
+from callprobe.scenario.model import Expectation
 from callprobe.timeline.events import (
     Answered,
     CallTimeout,
@@ -103,22 +103,23 @@ def _seen_instead(events: Sequence[Event], agent: str | None, since_ms: float) -
     return f"{agent + ' saw ' if agent else 'seen: '}{shown}{more}"
 
 
-def judge(expectation: Any, events: Sequence[Event], window: Window, now_ms: float,
+def judge(expectation: Expectation, events: Sequence[Event], window: Window, now_ms: float,
           agents: dict[str, str]) -> Verdict:
     """Judge one expectation. ``agents`` maps agent names to user IDs."""
     calls = derive_calls(events)
-    index = getattr(expectation, "call_index", None)
+    index = expectation.call_index
     call = None
     if calls:
         call = calls[index - 1] if index and 0 < index <= len(calls) else calls[-1]
 
-    if getattr(expectation, "outcome", None):
+    if expectation.outcome:
         return _judge_outcome(expectation.outcome, call, index, now_ms, window)
-    if expectation.event == "media_flowing":
+    event = expectation.event or ""
+    if event == "media_flowing":
         return _judge_media(expectation, call, now_ms, window)
 
-    match = _MATCHERS[expectation.event]
-    via = getattr(expectation, "via", None)
+    match = _MATCHERS[event]
+    via = expectation.via
     if via is not None:  # ice_connected over a pair of this kind: judged on SELECTED_PAIR
         def match(e: Event) -> bool:
             return isinstance(e, SelectedPair) and e.relayed == (via == "relay")
@@ -132,9 +133,9 @@ def judge(expectation: Any, events: Sequence[Event], window: Window, now_ms: flo
                  and (not who or e.agent in who)]
     on_time = [e for e in in_window if e.t_ms <= window.deadline_ms]
     late = [e for e in in_window if e.t_ms > window.deadline_ms]
-    label = expectation.event + (f" on {expectation.agent}" if expectation.agent else "")
+    label = event + (f" on {expectation.agent}" if expectation.agent else "")
 
-    if getattr(expectation, "absent", False):
+    if expectation.absent:
         if on_time:
             e = on_time[0]
             return Verdict(FAIL, f"{e.kind} on {e.agent} at +{_fmt(e.t_ms - window.anchor_ms)}, "
@@ -179,9 +180,9 @@ def _judge_outcome(want: str, call: CallMetrics | None, index: int | None, now_m
     return Verdict(FAIL, f"call outcome is {call.outcome}, expected {want}")
 
 
-def _judge_media(expectation: Any, call: CallMetrics | None, now_ms: float, window: Window) -> Verdict:
+def _judge_media(expectation: Expectation, call: CallMetrics | None, now_ms: float, window: Window) -> Verdict:
     parties = call_parties(call)
-    direction = getattr(expectation, "direction", None) or "both"
+    direction = expectation.direction or "both"
     if expectation.agent and call is not None:
         other = [p for p in parties if p != expectation.agent]
         receivers = [expectation.agent] if direction == "to" else other if direction == "from" else parties

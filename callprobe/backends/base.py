@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from callprobe.errors import CallprobeError, ExitCode
+from callprobe.rtc.ice_config import IceConfig
+from callprobe.scenario.model import LoginConfig
 from callprobe.settings import ClientSettings
 from callprobe.timeline.recorder import Timeline
 
@@ -192,13 +194,13 @@ class WalkTarget:
     caller_platform: int = 5
     callee_platform: int = 5
     media: MediaKind = "video"
-    login: Any = None
+    login: LoginConfig | None = None
     password: str = ""
     register: bool = False
     backend: Any = None
-    ice: Any = None
-    caller_ice: Any = None
-    callee_ice: Any = None
+    ice: IceConfig | None = None
+    caller_ice: IceConfig | None = None
+    callee_ice: IceConfig | None = None
     caller_netns: str | None = None
     callee_netns: str | None = None
 

@@ -14,9 +14,8 @@ from callprobe.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from callprobe.analysis.results import WalkResult
-    from callprobe.backends.kkim.login import LoginConfig
     from callprobe.rtc.ice_config import IceConfig
-    from callprobe.scenario.model import Scenario
+    from callprobe.scenario.model import LoginConfig, Scenario
     from callprobe.settings import ClientSettings
 
 
@@ -97,8 +96,8 @@ def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None,
     if caller == callee:
         raise ConfigError("--caller and --callee must be different users")
 
-    from callprobe.backends.kkim.login import LoginConfig
     from callprobe.rtc.ice_config import IceConfig, IceServer
+    from callprobe.scenario.model import LoginConfig
     from callprobe.settings import ClientSettings
 
     if scenario_file is not None:

@@ -10,12 +10,10 @@ runner (``IceConfig.host_addresses``, an expectation's ``within_s``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from callprobe.backends.kkim.login import DEFAULT_ADMIN_USER as DEFAULT_ADMIN_USER
-from callprobe.backends.kkim.login import DEFAULT_SECRET as DEFAULT_SECRET
-from callprobe.backends.kkim.login import LoginConfig as LoginConfig
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.settings import ClientSettings
 
@@ -47,6 +45,42 @@ VIAS = ("relay", "direct")
 DIRECTIONS = ("both", "to", "from")
 
 LOGIN_MODES = ("admin_user_token", "user_token", "fixed", "custom")
+DEFAULT_SECRET = "openIM123"
+DEFAULT_ADMIN_USER = "imAdmin"
+
+class LoginConfigLike(Protocol):
+    """What a login needs to know; ``LoginConfig`` is the one callprobe uses."""
+
+    mode: str
+    secret: str
+    admin_user: str
+    url: str
+    method: str
+    headers: Mapping[str, str]
+    body: Any
+    token_path: str
+
+
+@dataclass(frozen=True)
+class LoginConfig:
+    """How agents get their tokens; a scenario's ``server.login`` block.
+
+    ``url``, ``method``, ``headers``, ``body`` and ``token_path`` serve mode
+    ``custom`` only; ``secret`` and ``admin_user`` the OpenIM modes; ``token``
+    mode ``fixed``. Empty text means "not given".
+    """
+
+    mode: str = "admin_user_token"
+    secret: str = DEFAULT_SECRET
+    admin_user: str = DEFAULT_ADMIN_USER
+    url: str = ""
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+    token_path: str = "data.token"
+    token: str = ""           # mode "fixed" (a scenario gives it per agent instead)
+
+
 
 DEFAULT_TOKEN_PATH = "data.token"
 DEFAULT_PLATFORM_ID = 5  # Web

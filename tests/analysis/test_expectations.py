@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Window, judge
+from callprobe.scenario.model import Expectation
 from callprobe.timeline.events import Event
 from tests.analysis.test_metrics import ANSWERED_CALL, ev
 
 
-@dataclass
-class Exp:
-    event: str = ""
-    agent: str | None = None
-    absent: bool = False
-    outcome: str | None = None
-    direction: str | None = None
-    call_index: int | None = None
+def Exp(event: str = "", agent: str | None = None, absent: bool = False, outcome: str | None = None,
+        direction: str | None = None, call_index: int | None = None) -> Expectation:
+    """An expectation as the loader would build it (line and text do not matter here)."""
+    return Expectation(0, "", event=event or None, agent=agent, absent=absent, outcome=outcome,
+                       direction=direction, call_index=call_index)
 
 
 AGENTS = {"alice": "alice", "bob": "bob"}

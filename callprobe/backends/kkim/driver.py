@@ -27,7 +27,7 @@ from callprobe.backends.kkim.calls import KnownCalls
 from callprobe.backends.kkim.client import ActionOutcome, KkimClient
 from callprobe.backends.kkim.connection import KkimConnection
 from callprobe.backends.kkim.handshake import ConnectionLost
-from callprobe.backends.kkim.login import LoginConfig, LoginError, LoginResult, config_value
+from callprobe.backends.kkim.login import LoginError, LoginResult, config_value
 from callprobe.backends.kkim.login import login as login_api
 from callprobe.backends.kkim.protocol._pb.openim import push_pb2, sdkws_pb2
 from callprobe.backends.kkim.protocol.constants import ReqIdentifier, explain_err_code
@@ -36,6 +36,7 @@ from callprobe.backends.kkim.protocol.envelope import DataEncoding, Response
 from callprobe.backends.kkim.protocol.payloads import parse
 from callprobe.backends.kkim.protocol.rtc_signal import FORM_TOP_LEVEL
 from callprobe.errors import DeadlineExceeded, ServerUnreachable
+from callprobe.scenario.model import LoginConfig
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import LoginFailed, LoginOk, Note, stamped
 from callprobe.timeline.recorder import Timeline

@@ -26,53 +26,21 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from callprobe.backends.kkim.protocol.constants import explain_err_code
 from callprobe.errors import CallprobeError, ConfigError, DeadlineExceeded, ExitCode, ServerUnreachable
+from callprobe.scenario.model import (
+    DEFAULT_ADMIN_USER,
+    DEFAULT_SECRET,
+    LOGIN_MODES,
+)
 from callprobe.settings import ClientSettings
-
-LOGIN_MODES = ("admin_user_token", "user_token", "fixed", "custom")
-DEFAULT_SECRET = "openIM123"
-DEFAULT_ADMIN_USER = "imAdmin"
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _BODY_PREVIEW = 300
-
-
-class LoginConfigLike(Protocol):
-    """What a login needs to know; ``LoginConfig`` is the one callprobe uses."""
-
-    mode: str
-    secret: str
-    admin_user: str
-    url: str
-    method: str
-    headers: Mapping[str, str]
-    body: Any
-    token_path: str
-
-
-@dataclass(frozen=True)
-class LoginConfig:
-    """How agents get their tokens; a scenario's ``server.login`` block.
-
-    ``url``, ``method``, ``headers``, ``body`` and ``token_path`` serve mode
-    ``custom`` only; ``secret`` and ``admin_user`` the OpenIM modes; ``token``
-    mode ``fixed``. Empty text means "not given".
-    """
-
-    mode: str = "admin_user_token"
-    secret: str = DEFAULT_SECRET
-    admin_user: str = DEFAULT_ADMIN_USER
-    url: str = ""
-    method: str = "POST"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: Any = None
-    token_path: str = "data.token"
-    token: str = ""           # mode "fixed" (a scenario gives it per agent instead)
 
 
 @dataclass(frozen=True)

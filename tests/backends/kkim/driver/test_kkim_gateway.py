@@ -12,13 +12,14 @@ import pytest
 from callprobe.backends.base import DriverError, InviteRefusedError
 from callprobe.backends.kkim.driver import KkimDriver
 from callprobe.backends.kkim.handshake import HandshakeRefused
-from callprobe.backends.kkim.login import LoginConfig, LoginError
+from callprobe.backends.kkim.login import LoginError
 from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2
 from callprobe.backends.kkim.protocol.call_notice import (
     DIALECT_BARE_INVITE,
     DIALECT_SIGNAL_RESP,
 )
 from callprobe.backends.kkim.server import EmbeddedGateway
+from callprobe.scenario.model import LoginConfig
 from callprobe.timeline.recorder import Timeline
 from tests.conftest import GatewayFactory
 from tests.fakes import fields, first, select

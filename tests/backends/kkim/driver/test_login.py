@@ -12,13 +12,13 @@ import pytest
 from aiohttp import web
 
 from callprobe.backends.kkim.login import (
-    LoginConfig,
     LoginError,
     dig,
     fill_template,
     login,
 )
 from callprobe.errors import ConfigError, DeadlineExceeded, ServerUnreachable
+from callprobe.scenario.model import LoginConfig
 
 from .conftest import FAST
 
