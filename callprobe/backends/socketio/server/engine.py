@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import sys
 import time
@@ -126,6 +127,16 @@ def payload_problem(body: bytes) -> str | None:
     return next((p for p in map(frame_problem, frames) if p), None)
 
 
+def _library_detail(response: web.Response) -> str:
+    """The text of one of the library's error replies (a JSON string, or plain text)."""
+    raw = response.body if isinstance(response.body, bytes) else b""
+    try:
+        detail = json.loads(raw)
+    except ValueError:
+        detail = raw.decode(errors="replace")
+    return detail if isinstance(detail, str) else str(detail)
+
+
 class _Body:
     """``wsgi.input`` for the library, over a body the guard has already read and checked."""
 
@@ -204,6 +215,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
                          ping_timeout=settings.ping_timeout_s, max_http_buffer_size=settings.max_packet_bytes)
         self.settings = settings
         self.dispatch: Dispatch | None = None
+        self.gone: Callable[[str, Any], Awaitable[None]] | None = None
         self.websockets: dict[str, GuardedWebSocket] = {}
         self._limits: dict[str, RateLimit] = {}
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
@@ -240,15 +252,25 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
     # ------------------------------------------------------------ HTTP
 
     async def _endpoint(self, request: web.Request) -> web.StreamResponse:
-        """``/socket.io/``: the library's handler behind the connection limit and payload check."""
+        """``/socket.io/``: the library's handler behind the connection limit and payload check.
+
+        The library's own refusals (a bad ``sid``, transport or ``EIO`` version)
+        are re-sent as JSON ``{detail}`` like every other refusal of this server.
+        """
         refusal = await self._http_refusal(request)
-        if refusal is not None:
-            status, detail = refusal
-            log.warning("%s %s from %s refused %d: %s", request.method, SOCKETIO_PATH, request.remote, status,
-                        detail)
-            return web.json_response({"detail": detail}, status=status)
-        response: web.StreamResponse = await self.handle_request(request)
-        return response
+        if refusal is None:
+            try:
+                response: web.StreamResponse = await self.handle_request(request)
+            except Exception as exc:  # noqa: BLE001 - input the library could not handle
+                refusal = 400, f"request not understood ({type(exc).__name__})"
+            else:
+                if response.status < 400 or not isinstance(response, web.Response) or response.prepared:
+                    return response
+                refusal = response.status, _library_detail(response)
+        status, detail = refusal
+        log.warning("%s %s from %s refused %d: %s", request.method, quote(request.path_qs), request.remote, status,
+                    one_line(detail))
+        return web.json_response({"detail": detail}, status=status)
 
     async def _http_refusal(self, request: web.Request) -> tuple[int, str] | None:
         cap = self.settings.max_packet_bytes
@@ -281,7 +303,12 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             handle.cancel()
         self._limits.pop(eio_sid, None)
         self._closing.discard(eio_sid)
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
         await super()._handle_eio_disconnect(eio_sid, reason)
+        # the library skips the disconnect handler for a socket that closed while its connect was being
+        # accepted; the handler is idempotent, so call it again to never leave a ghost online
+        if sid is not None and self.gone is not None:
+            await self.gone(sid, reason)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         if eio_sid in self._closing:

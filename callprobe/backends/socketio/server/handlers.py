@@ -49,6 +49,8 @@ log = logging.getLogger("callprobe.server.socketio")
 Ack = dict[str, Any]
 #: the user a connect without a valid token becomes under accept-any-token, when it names nobody
 DEFAULT_USERNAME = "test-user"
+#: a handshake URL with more parameters than this is refused before any is read
+_MAX_QUERY_FIELDS = 50
 
 
 class Emitter(Protocol):
@@ -128,7 +130,10 @@ class ChatHandlers:
             await self.sio.emit("user_status", {"user_id": identity.user_id, "status": "offline"})
 
     def _authenticate(self, environ: dict[str, Any], auth: Any) -> Identity:
-        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=50)
+        try:
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=_MAX_QUERY_FIELDS)
+        except ValueError:
+            raise Refused(f"more than {_MAX_QUERY_FIELDS} query parameters") from None
         token = auth.get("token") if isinstance(auth, dict) and "token" in auth else _first(query, "token")
         try:
             if token is None:

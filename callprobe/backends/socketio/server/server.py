@@ -120,7 +120,7 @@ class EmbeddedChatServer:
                                 settings)
         sio.on("connect", self._guard_connect(handlers))
         sio.on("disconnect", handlers.disconnect)
-        sio.dispatch = handlers.event
+        sio.dispatch, sio.gone = handlers.event, handlers.disconnect
         runner = web.AppRunner(self._app(sio, handlers), handle_signals=False, access_log=None,
                                shutdown_timeout=settings.shutdown_timeout_s,
                                logger=logging.getLogger(HTTP_LOGGER))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.backends.socketio.server.conftest import PASSWORD, Chat, claims_of, sign
 
 REGISTER, LOGIN, HISTORY = "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/chat/messages"
@@ -105,3 +107,72 @@ async def test_history_holds_only_the_two_users_conversation(chat: Chat) -> None
 async def test_unknown_paths_and_methods_answer_json_detail(chat: Chat) -> None:
     assert await chat.rest("GET", "/api/v1/nothing") == (404, {"detail": "Not Found"})
     assert await chat.rest("GET", REGISTER) == (405, {"detail": "Method Not Allowed"})
+
+
+# ------------------------------------------------------------- hostile bodies
+
+async def test_body_over_the_cap_is_413(chat: Chat) -> None:
+    status, body = await chat.rest("POST", REGISTER, data=b'{"username": "' + b"x" * 20_000 + b'"}',
+                                   headers={"Content-Type": "application/json"})
+    assert (status, body) == (413, {"detail": "request body larger than 16384 bytes"})
+
+
+@pytest.mark.parametrize(("raw", "kind", "loc"), [
+    (b"", "missing", ["body"]),
+    (b"{not json", "json_invalid", ["body", 1]),
+    (b'\xff\xfe{"a": 1}', "json_invalid", ["body", 0]),
+    (b'{"username": NaN, "password": "x"}', "json_invalid", ["body", 0]),
+    (b'{"username": 1e999, "password": "x"}', "json_invalid", ["body", 0]),
+    (b"[" * 5000 + b"]" * 5000, "json_invalid", ["body", 0]),
+    (b"[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]", "json_invalid", ["body", 0]),
+    (b'["alice", "pw"]', "model_attributes_type", ["body"]),
+    (b'"alice"', "model_attributes_type", ["body"]),
+])
+async def test_unparseable_bodies_are_422(chat: Chat, raw: bytes, kind: str, loc: list[object]) -> None:
+    status, body = await chat.rest("POST", REGISTER, data=raw, headers={"Content-Type": "application/json"})
+    assert status == 422
+    assert (body["detail"][0]["type"], body["detail"][0]["loc"]) == (kind, loc)
+
+
+@pytest.mark.parametrize(("username", "kind"), [
+    ("\ud800", "string_unicode"),
+    ("mallory\nWARNING forged", "string_pattern_mismatch"),
+    ("tab\there", "string_pattern_mismatch"),
+    ("u" * 51, "string_too_long"),
+    (["alice"], "string_type"),
+    (None, "string_type"),
+])
+async def test_bad_usernames_are_422_and_not_stored(chat: Chat, username: object, kind: str) -> None:
+    status, body = await chat.rest("POST", REGISTER, json={"username": username, "password": "pw"})
+    assert status == 422 and body["detail"][0]["type"] == kind
+    assert chat.server.handlers.store.user(1) is None
+
+
+async def test_oversized_password_is_refused_before_hashing(chat: Chat) -> None:
+    status, body = await chat.rest("POST", LOGIN, json={"username": "alice", "password": "p" * 129})
+    assert status == 422 and body["detail"][0]["ctx"] == {"max_length": 128}
+
+
+async def test_bad_bearer_headers_are_401(chat: Chat) -> None:
+    for header in ("Bearer", "Basic abc", "Bearer " + "a" * 5000, "Bearer a.b.c", "bearer \u00e9"):
+        status, body = await chat.rest("GET", HISTORY, params={"user_id": "1"}, headers={"Authorization": header})
+        assert status == 401 and body["detail"] in ("Not authenticated", "Could not validate credentials")
+
+
+async def test_huge_query_numbers_are_422_not_overflow(chat: Chat) -> None:
+    alice = await chat.account("alice")
+    auth = {"Authorization": f"Bearer {alice.token}"}
+    status, body = await chat.rest("GET", HISTORY, params={"user_id": "9" * 40}, headers=auth)
+    assert status == 422 and body["detail"][0]["type"] == "int_parsing"
+    status, body = await chat.rest("GET", HISTORY, params={"user_id": "2", "page": "9" * 18}, headers=auth)
+    assert status == 200 and body["messages"] == []
+
+
+async def test_engineio_refusals_are_json_too(chat: Chat) -> None:
+    assert await chat.rest("GET", "/socket.io/?EIO=4&transport=polling&sid=bogus") == (
+        400, {"detail": "Invalid session bogus"})
+    status, body = await chat.rest("GET", "/socket.io/?EIO=3&transport=polling")
+    assert status == 400 and "unsupported version" in body["detail"]
+    status, body = await chat.rest("GET", "/socket.io/?EIO=4&transport=polling",
+                                   headers={"Origin": "http://evil.example"})
+    assert (status, body) == (400, {"detail": "http://evil.example is not an accepted origin."})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -16,6 +17,13 @@ from tests.backends.socketio.server.conftest import (
     eventually,
     sign,
 )
+
+
+def unsigned(claims: dict[str, object]) -> str:
+    """A token with ``alg: none``: must never be accepted."""
+    head = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{head}.{body}."
 
 
 async def test_connect_with_auth_token_registers_the_socket(chat: Chat) -> None:
@@ -42,6 +50,8 @@ async def test_connect_with_query_token(chat: Chat) -> None:
     ({"token": sign({"sub": "99", "exp": int(time.time()) + 60})}, "does not exist"),
     ({"token": sign({"sub": "alice", "exp": int(time.time()) + 60})}, "not a user id"),
     ({"token": 12345}, "must be a non-empty string"),
+    ({"token": unsigned({"sub": "1", "exp": int(time.time()) + 60})}, "invalid token"),
+    ({"token": "x" * 5000}, "longer than 4096"),
 ])
 async def test_refused_connect_says_why(chat: Chat, auth: object, reason: str) -> None:
     await chat.account("alice")

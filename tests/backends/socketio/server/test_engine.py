@@ -77,6 +77,10 @@ async def test_json_too_deep_to_parse_closes_only_that_socket(chat: Chat) -> Non
     await raw.send('42["send_message",' + "[" * 20_000 + "]" * 20_000 + "]")
     code, reason = await raw.closed()
     assert code == POLICY_VIOLATION and "undecodable Socket.IO packet" in reason
+    users = chat.server.handlers.presence.connected_users
+    await eventually(lambda: set(users) == {1}, "the dropped socket's user is offline")
+    assert await bystander.next("user_status", lambda s: s["status"] == "offline") == {
+        "user_id": 2, "status": "offline"}
     assert (await bystander.call("send_message", {"target_user_id": 1, "message": "still here"}))["id"] >= 1
 
 
