@@ -20,9 +20,7 @@ line, never a traceback:
   after its handshake is closed.
 
 The libraries' own log lines are re-emitted on one line each under
-``callprobe.server.socketio.lib`` (their chatter at DEBUG, their complaints
-at WARNING, exceptions as type and message: every one of them is raised by
-input the library could not handle). Events are dispatched here rather than by
+``callprobe.server.socketio.lib`` (``LibraryLog``). Events are dispatched here rather than by
 the library, to the ``dispatch`` coroutine the server sets.
 """
 
@@ -70,7 +68,13 @@ class ProtocolViolation(Exception):
 
 
 class LibraryLog:
-    """A logger for python-socketio/engineio: one escaped line per record, never a traceback."""
+    """A logger for python-socketio/engineio: one escaped line per record, never a traceback.
+
+    Their chatter goes to DEBUG and their complaints to INFO: every input they
+    refuse is refused (and logged at WARNING) by this module as well, so their
+    line would be a second one. An exception they log is a WARNING: the guards
+    here should have kept its input out.
+    """
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
@@ -89,7 +93,7 @@ class LibraryLog:
     info = debug
 
     def warning(self, msg: object, *args: Any, **_: Any) -> None:
-        self._logger.warning("%s", self._line(msg, args))
+        self._logger.info("%s", self._line(msg, args))
 
     error = critical = warning
 
@@ -342,6 +346,12 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         if pkt.packet_type == sio_packet.CONNECT:
             if depth_exceeds(pkt.data, self.settings.max_json_depth):
                 raise ProtocolViolation(f"connect data nested deeper than {self.settings.max_json_depth} levels")
+            if namespace != "/" or self.manager.sid_from_eio_sid(eio_sid, "/") is not None:
+                why = "no such namespace" if namespace != "/" else "already connected"
+                log.warning("socket %s: connect to %s refused: %s", eio_sid, quote(namespace), why)
+                await self._send_packet(eio_sid, self.packet_class(sio_packet.CONNECT_ERROR, namespace=namespace,
+                                                                   data={"message": why}))
+                return
             await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
             if self.manager.sid_from_eio_sid(eio_sid, "/") is not None:
                 handle = self._deadlines.pop(eio_sid, None)

@@ -139,7 +139,7 @@ async def test_second_connect_on_the_same_socket_is_refused(chat: Chat) -> None:
     raw = RawSocket(chat.http, chat.url)
     await raw.start()
     assert (await raw.connect({"token": account.token})).startswith("40")
-    assert (await raw.connect({"token": account.token})).startswith("44")
+    assert await raw.connect({"token": account.token}) == '44{"message":"already connected"}'
     assert len(chat.server.handlers.presence.connected_users[account.id]) == 1
 
 
@@ -261,3 +261,15 @@ async def test_bad_polling_bodies_are_refused_with_json(chat: Chat, body: bytes,
     sid = await polling_sid(chat)
     got = await chat.rest("POST", f"/socket.io/?EIO=4&transport=polling&sid={sid}", data=body)
     assert got == (status, {"detail": detail})
+
+
+async def test_one_warning_line_per_refusal(chat: Chat, caplog: pytest.LogCaptureFixture) -> None:
+    def warned() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    await chat.rest("GET", "/socket.io/?EIO=4&transport=polling&sid=bogus")
+    assert len(warned()) == 1 and warned()[0].endswith("refused 400: Invalid session bogus")
+    raw = await raw_user(chat)
+    await raw.send("40/admin,")
+    assert await raw.recv_skipping_pings() == '44/admin,{"message":"no such namespace"}'
+    assert len(warned()) == 2 and "connect to '/admin' refused: no such namespace" in warned()[1]

@@ -28,7 +28,7 @@ from tests.backends.socketio.server.conftest import (
     tracebacks,
 )
 
-EXAMPLES = 60
+EXAMPLES = 150
 EVENTS = ["send_message", "call_invitation", "call_response", "call_cancel", "call_end", "webrtc_signal"]
 KEYS = ["target_user_id", "message", "type", "call_type", "call_id", "accepted", "signal_type", "data"]
 REQUIRED = {"send_message": ["target_user_id", "message"], "call_invitation": ["target_user_id"],
