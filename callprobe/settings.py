@@ -49,6 +49,19 @@ class ChatServerSettings:
     ring_timeout_s: float = 60.0            # a pending call not answered in this time becomes missed
     shutdown_timeout_s: float = 5.0
     faults: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, see backends/socketio/faults.py
+    connect_timeout_s: float = 10.0         # an Engine.IO socket with no Socket.IO connect in this time is closed
+    max_connections: int = 500              # open Engine.IO sockets; a new handshake beyond it gets HTTP 503
+    max_packet_bytes: int = 64 * 1024       # Engine.IO maxPayload: a larger frame or polling body closes the socket
+    max_body_bytes: int = 16 * 1024         # a REST request body over this is refused with HTTP 413
+    max_json_depth: int = 16                # nesting of lists and objects in a REST body or an event payload
+    event_rate_per_s: float = 20.0          # Socket.IO packets one socket may send per second, sustained
+    event_burst: int = 40                   # packets one socket may send at once before the rate applies
+    flood_disconnect_after: int = 100       # packets refused in a row for the rate before the socket is dropped
+    max_message_chars: int = 4000           # send_message text
+    max_username_chars: int = 50            # register: longer usernames are refused with 422
+    max_password_chars: int = 128           # register and login: longer passwords are refused with 422
+    history_max_limit: int = 100            # largest ?limit= of the history API
+    password_iterations: int = 100_000      # PBKDF2-SHA256 rounds per password hash (tests lower it)
 
 
 @dataclass(frozen=True)
