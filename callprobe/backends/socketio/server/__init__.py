@@ -8,11 +8,24 @@ children: one WARNING line per refused input, INFO for connections and call
 transitions.
 """
 
+import dataclasses
+
+from callprobe.backends.base import EmbeddedConfig
 from callprobe.backends.socketio.server.faults import Faults, parse_fault
 from callprobe.backends.socketio.server.server import (
     LOGGER_NAME,
     EmbeddedChatServer,
     create_server,
 )
+from callprobe.settings import ChatServerSettings
 
-__all__ = ["LOGGER_NAME", "EmbeddedChatServer", "Faults", "create_server", "parse_fault"]
+
+def embedded(config: EmbeddedConfig) -> EmbeddedChatServer:
+    """The server a run or walk starts: a free port, in memory, the faults, the ring time."""
+    settings = ChatServerSettings(host=config.host, port=0, faults=tuple(parse_fault(f) for f in config.faults))
+    if config.ring_timeout_s is not None:
+        settings = dataclasses.replace(settings, ring_timeout_s=config.ring_timeout_s)
+    return EmbeddedChatServer(settings)
+
+
+__all__ = ["LOGGER_NAME", "EmbeddedChatServer", "Faults", "create_server", "embedded", "parse_fault"]

@@ -139,7 +139,9 @@ class ChatApi:
         limit = self._int_param(request, "limit", 50, errors, ge=1, le=self.settings.history_max_limit)
         if errors:
             raise _unprocessable(errors)
-        assert peer is not None and page is not None and limit is not None
+        assert peer is not None
+        assert page is not None
+        assert limit is not None
         rows, total = self.store.history(me.id, peer, page, limit)
         if self.faults.history_without_extra_data:
             rows = [{**row, "extra_data": None} for row in rows]
@@ -183,7 +185,8 @@ class ChatApi:
         password = self._string(body, "password", self.settings.max_password_chars, errors)
         if errors:
             raise _unprocessable(errors)
-        assert username is not None and password is not None
+        assert username is not None
+        assert password is not None
         return username, password
 
     @staticmethod

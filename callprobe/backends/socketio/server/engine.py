@@ -1,4 +1,6 @@
-"""python-socketio's ``AsyncServer``, hardened against hostile clients (``docs/backends/socketio.md#limits``).
+"""python-socketio's ``AsyncServer``, hardened against hostile clients.
+
+See ``docs/backends/socketio.md#refusals-and-limits``.
 
 The library parses frames and packets trustingly: some malformed input raises
 out of its receive loops and is logged with a traceback, and every event of a
@@ -112,7 +114,7 @@ def frame_problem(data: object) -> str | None:
         return f"not an Engine.IO packet a client sends (type {quote(data[:1])})"
     try:
         eio_packet.Packet(encoded_packet=data)
-    except Exception as exc:  # noqa: BLE001 - the decoder's every failure is a refusal
+    except Exception as exc:
         return f"undecodable Engine.IO packet ({type(exc).__name__})"
     return None
 
@@ -265,7 +267,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
         if refusal is None:
             try:
                 response: web.StreamResponse = await self.handle_request(request)
-            except Exception as exc:  # noqa: BLE001 - input the library could not handle
+            except Exception as exc:
                 refusal = 400, f"request not understood ({type(exc).__name__})"
             else:
                 if response.status < 400 or not isinstance(response, web.Response) or response.prepared:
@@ -329,7 +331,7 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]
             raise ProtocolViolation("binary Socket.IO packets are not part of this protocol")
         try:
             pkt = self.packet_class(encoded_packet=data)
-        except Exception as exc:  # noqa: BLE001 - the decoder's every failure is a refusal
+        except Exception as exc:
             raise ProtocolViolation(f"undecodable Socket.IO packet {quote(data)} "
                                     f"({type(exc).__name__})") from None
         if pkt.packet_type not in (sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT, sio_packet.ACK):

@@ -1,7 +1,7 @@
 """What the server will take from a client, and how refusals are written to the log.
 
 Pure helpers shared by the REST API, the event handlers and the Socket.IO
-guard (``docs/backends/socketio.md#limits``): JSON nesting depth, the
+guard (``docs/backends/socketio.md#refusals-and-limits``): JSON nesting depth, the
 per-socket rate limit, and ``quote``, which every log line uses for text a
 client chose so that a newline in a username cannot forge a log line.
 """
