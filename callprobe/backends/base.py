@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from callprobe.backends.options import BackendOptions
 from callprobe.errors import CallprobeError, ExitCode
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import LoginConfig
 from callprobe.settings import ClientSettings
+from callprobe.timeline.events import EventT
 from callprobe.timeline.recorder import Timeline
 
 MediaKind = Literal["audio", "video"]
@@ -197,7 +199,7 @@ class WalkTarget:
     login: LoginConfig | None = None
     password: str = ""
     register: bool = False
-    backend: Any = None
+    backend: BackendOptions | None = None
     ice: IceConfig | None = None
     caller_ice: IceConfig | None = None
     callee_ice: IceConfig | None = None
@@ -214,12 +216,52 @@ class AuthProbe:
     run: Callable[[], Awaitable[dict[str, Any]]]
 
 
+class WalkContext(Protocol):
+    """What a backend's own walk step may use: the two drivers, the timeline, the deadlines."""
+
+    timeline: Timeline
+    settings: ClientSettings
+    target: WalkTarget
+    room_id: str
+
+    @property
+    def caller_driver(self) -> Driver: ...
+
+    @property
+    def callee_driver(self) -> Driver: ...
+
+    async def wait_for(self, agent: str, cls: type[EventT], seconds: float, since: float | None = None,
+                       pred: Callable[[EventT], bool] | None = None) -> EventT | None:
+        """The first such event of ``agent`` (``"caller"``/``"callee"``) since ``since`` ms, or None at the deadline."""
+
+
+@dataclass(frozen=True)
+class ExtraStep:
+    """A link only this backend can probe, walked right after the common step ``after``.
+
+    ``after`` is a step name of ``analysis.diagnostics.links`` (``login``,
+    ``connect``, ``heartbeat``, ``text_push``, ``invite``, ``answer``,
+    ``media``, ``hangup``, ``history``); ``link`` the ``Link`` value it judges;
+    ``run`` returns StepFinished fields.
+    """
+
+    after: str
+    link: str
+    step: str
+    agent: str
+    run: Callable[[WalkContext], Awaitable[dict[str, Any]]]
+
+
 class WalkProbes(abc.ABC):
     """What ``callprobe diagnose`` asks a backend beyond the common links.
 
     Each family's ``walk.py`` has ``create_probes(target, settings)``. Every
     method returns StepFinished fields (``analysis.diagnostics.links``).
     """
+
+    def extra_steps(self) -> list[ExtraStep]:
+        """Links only this backend has (none by default)."""
+        return []
 
     @abc.abstractmethod
     def auth_probes(self) -> list[AuthProbe]:

@@ -15,9 +15,19 @@ from urllib.parse import urlsplit
 from callprobe.errors import ConfigError
 
 
-def check_server(ws_url: str | None, api_url: str | None) -> None:
-    """``--server`` and ``--api`` come together, each with its own scheme."""
+def check_server(ws_url: str | None, api_url: str | None, family: str = "kkim") -> None:
+    """KKIM: ``--server`` (ws://) and ``--api`` (http://) come together; the other families: ``--server`` alone."""
     if ws_url is None and api_url is None:
+        return
+    if family != "kkim":
+        from callprobe.backends.registry import family as lookup
+
+        fam = lookup(family)
+        if api_url is not None:
+            raise ConfigError(f"--api is the KKIM gateway's auth API; the {fam.title} serves everything from "
+                              f"--server (like {fam.example_url})")
+        assert ws_url is not None
+        _check_url("--server", ws_url, fam.schemes, fam.example_url)
         return
     if ws_url is None:
         raise ConfigError("--api needs --server too: without --server the embedded gateway is used, "
@@ -52,8 +62,8 @@ def check_output(path: Path | None, option: str) -> None:
 
 
 def quiet_embedded_gateway(verbose: bool) -> None:
-    """The embedded gateway logs every refusal it makes, including the ones the
+    """The embedded servers log every refusal they make, including the ones the
     probes provoke on purpose: keep them off the report unless asked."""
-    logging.getLogger("callprobe.server.kkim").setLevel(logging.INFO if verbose else logging.ERROR)
+    logging.getLogger("callprobe.server").setLevel(logging.INFO if verbose else logging.ERROR)
     if verbose:
         logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -14,6 +14,7 @@ from callprobe.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from callprobe.analysis.results import WalkResult
+    from callprobe.backends.options import BackendOptions
     from callprobe.rtc.ice_config import IceConfig
     from callprobe.scenario.model import LoginConfig, Scenario
     from callprobe.settings import ClientSettings
@@ -25,11 +26,19 @@ if TYPE_CHECKING:
               help="Take the server, login, ICE servers and placement (network namespaces, "
                    "embedded coturn) from a scenario file; its first invite names caller and "
                    "callee (else its first two agents).")
-@click.option("--server", "ws_url", metavar="WS_URL",
-              help="Gateway WebSocket URL (ws://host:10001). Default: the embedded gateway.")
+@click.option("--backend", type=click.Choice(["kkim", "socketio", "rooms"]), default=None,
+              help="The backend family (default kkim; with --scenario, the scenario's).")
+@click.option("--server", "ws_url", metavar="URL",
+              help="The server: ws://host:10001 for a KKIM gateway, http://host:port for the socketio "
+                   "and rooms backends. Default: the embedded server of the backend.")
 @click.option("--api", "api_url", metavar="API_URL", help="Auth API base URL (http://host:10002).")
-@click.option("--caller", default="probe_caller", show_default=True, help="Caller's user ID.")
-@click.option("--callee", default="probe_callee", show_default=True, help="Callee's user ID.")
+@click.option("--caller", default="probe_caller", show_default=True, help="Caller's user ID (username).")
+@click.option("--callee", default="probe_callee", show_default=True, help="Callee's user ID (username).")
+@click.option("--password", default="", envvar="CALLPROBE_PASSWORD",
+              help="socketio/rooms: the two accounts' password. Env: CALLPROBE_PASSWORD.")
+@click.option("--register", is_flag=True,
+              help="socketio/rooms: create the two accounts through the register endpoint when they do "
+                   "not exist yet.")
 @click.option("--caller-platform", type=click.IntRange(1, 11), default=5, show_default=True,
               help="Caller's platformID.")
 @click.option("--callee-platform", type=click.IntRange(1, 11), default=5, show_default=True,
@@ -64,8 +73,8 @@ if TYPE_CHECKING:
 @click.option("--no-ladder", is_flag=True, help="Do not draw the ladder in the terminal.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show the embedded gateway's log and the sender-sync echoes in the ladder.")
-def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None, caller: str,
-            callee: str, caller_platform: int,
+def command(scenario_file: Path | None, backend: str | None, ws_url: str | None, api_url: str | None,
+            caller: str, callee: str, password: str, register: bool, caller_platform: int,
             callee_platform: int, media: str, secret: str, admin_user: str, login_mode: str,
             stun: tuple[str, ...], turn: tuple[str, ...], turn_user: str, turn_password: str,
             turn_secret: str,
@@ -85,7 +94,8 @@ def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None,
         quiet_embedded_gateway,
     )
 
-    check_server(ws_url, api_url)
+    if scenario_file is None:
+        check_server(ws_url, api_url, backend or "kkim")
     quiet_embedded_gateway(verbose)
     for path, option in ((json_path, "--json"), (html_path, "--html")):
         check_output(path, option)
@@ -112,7 +122,8 @@ def command(scenario_file: Path | None, ws_url: str | None, api_url: str | None,
         login = LoginConfig(mode=login_mode, secret=secret, admin_user=admin_user)
         plan = _Plan(ws_url=ws_url, api_url=api_url, caller=caller, callee=callee,
                      caller_platform=caller_platform, callee_platform=callee_platform, media=media,
-                     login=login, ice=ice, settings=ClientSettings(), faults=faults)
+                     login=login, ice=ice, settings=ClientSettings(), faults=faults,
+                     family=backend or "kkim", password=password, register=register)
     if deadline is not None:
         plan.settings = replace(plan.settings, default_expect_within_s=deadline)
 
@@ -150,6 +161,10 @@ class _Plan:
     scenario: Scenario | None = None
     caller_agent: str = ""
     callee_agent: str = ""
+    family: str = "kkim"
+    password: str = ""
+    register: bool = False
+    backend: BackendOptions | None = None
 
 
 #: Options a scenario file replaces: giving both is an error, not a silent choice.
@@ -187,12 +202,13 @@ def _plan_from_scenario(path: Path, faults: tuple[str, ...]) -> _Plan:
     if faults and not scenario.server.embedded:
         raise ConfigError("--fault applies to the embedded gateway only; the scenario names a remote one")
     media = str((invite.params.get("media") if invite is not None else None) or a.media)
-    return _Plan(ws_url=scenario.server.ws_url or None, api_url=scenario.server.api_url or None,
+    return _Plan(ws_url=scenario.server.remote_url or None, api_url=scenario.server.api_url or None,
                  caller=a.user_id, callee=b.user_id, caller_platform=a.platform_id,
                  callee_platform=b.platform_id, media=media, login=scenario.server.login,
                  ice=scenario.ice, settings=scenario.settings,
                  faults=tuple(scenario.server.faults) + faults, scenario=scenario,
-                 caller_agent=caller, callee_agent=callee)
+                 caller_agent=caller, callee_agent=callee, family=scenario.server.family,
+                 password=a.password, backend=scenario.server.backend)
 
 
 async def _walk(plan: _Plan, err: Console) -> WalkResult:
@@ -208,7 +224,7 @@ async def _walk(plan: _Plan, err: Console) -> WalkResult:
             config = EmbeddedConfig(host=plan.scenario.server.host, faults=tuple(plan.faults), login=plan.login)
         services = services_for(plan.scenario, plan.settings, embedded=embedded, server=config)
     elif config is not None:
-        services = EmbeddedServices(server=config, settings=plan.settings)
+        services = EmbeddedServices(server=config, family=plan.family, settings=plan.settings)
     try:
         if services is not None:
             await services.start()
@@ -226,7 +242,8 @@ async def _walk(plan: _Plan, err: Console) -> WalkResult:
         target = WalkTarget(server=str(ws_url), api=api_url or "", caller=plan.caller,
                             callee=plan.callee, caller_platform=plan.caller_platform,
                             callee_platform=plan.callee_platform, media=plan.media,  # type: ignore[arg-type]
-                            login=plan.login, ice=plan.ice, **sides)
+                            login=plan.login, ice=plan.ice, family=plan.family, password=plan.password,
+                            register=plan.register, backend=plan.backend, **sides)
         status = err.status("walking", spinner="dots") if err.is_terminal else None
         walk = Walk(target, plan.settings, progress=status.update if status else None)
         if status is not None:

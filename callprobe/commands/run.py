@@ -44,11 +44,11 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     from callprobe.commands.checks import check_output, check_server, quiet_embedded_gateway
     from callprobe.scenario.loader import load_scenario
 
-    check_server(ws_url, api_url)
     quiet_embedded_gateway(verbose)
     for path, option in ((json_path, "--json"), (junit_path, "--junit"), (html_path, "--html")):
         check_output(path, option)
     scenario = load_scenario(scenario_file)
+    check_server(ws_url, api_url, scenario.server.family)
     if ws_url and (scenario.server.faults or scenario.server.ring_timeout_s is not None):
         raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
                           "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")

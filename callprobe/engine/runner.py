@@ -77,7 +77,7 @@ class Runner:
         if self.embedded and self._services is not None:
             self.ws_url, self.api_url = self._services.endpoints.server, self._services.endpoints.api
         else:
-            self.ws_url = self.ws_url or server.ws_url
+            self.ws_url = self.ws_url or server.remote_url
             self.api_url = self.api_url or server.api_url
 
     def _ice(self, agent: str) -> IceConfig:

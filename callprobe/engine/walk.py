@@ -41,7 +41,15 @@ from callprobe.analysis.diagnostics.links import (
 )
 from callprobe.analysis.diagnostics.rules import diagnose_timeline, first_broken_link
 from callprobe.analysis.results import LinkResult, WalkResult, WalkTargetInfo
-from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints, WalkProbes, WalkTarget
+from callprobe.backends.base import (
+    AgentIdentity,
+    Driver,
+    DriverSpec,
+    Endpoints,
+    ExtraStep,
+    WalkProbes,
+    WalkTarget,
+)
 from callprobe.backends.registry import family
 from callprobe.engine.agent import Agent
 from callprobe.errors import CallprobeError, ServerUnreachable
@@ -119,7 +127,8 @@ class Walk:
         fam = family(target.family)
         self.probes: WalkProbes = fam.module("walk").create_probes(target, settings)
         create = fam.module("driver").create_driver
-        server = ServerConfig(embedded=False, family=target.family, login=target.login or ServerConfig().login)
+        server = ServerConfig(embedded=False, family=target.family, backend=target.backend,
+                              login=target.login or ServerConfig().login)
         self.agents = {
             self.CALLER: self._agent(create, server, self.CALLER, target.caller, target.caller_platform,
                                      target.caller_ice, target.caller_netns),
@@ -136,6 +145,18 @@ class Walk:
                           config, server)
         return Agent(name, create(spec), self.timeline, self.settings, ice or self.target.ice or IceConfig(),
                      self.target.media, netns=namespace, turn_prober=probe_turn_event)
+
+    @property
+    def caller_driver(self) -> Driver:
+        return self.caller.driver
+
+    @property
+    def callee_driver(self) -> Driver:
+        return self.callee.driver
+
+    async def wait_for(self, agent: str, cls: type[E], seconds: float, since: float | None = None,
+                       pred: Callable[[E], bool] | None = None) -> E | None:
+        return await self._wait_for(agent, cls, seconds, since, pred)
 
     @property
     def caller(self) -> Agent:
@@ -342,6 +363,13 @@ class Walk:
 
         await self._link(Link.STALE_STATE, STEP_STALE_STATE, "", body)
 
+    async def _extra(self, extra: ExtraStep) -> None:
+        async def body() -> dict[str, Any]:
+            return await extra.run(self)
+
+        self._tried.add(extra.link)
+        await self._link(Link(extra.link), extra.step, extra.agent, body)
+
     async def _warm_media(self) -> None:
         """Encode the synthetic clips while the first links run."""
         from callprobe.rtc.media import load_clip
@@ -360,13 +388,18 @@ class Walk:
     async def run(self) -> WalkResult:
         self.timeline.record(RunStarted(walk="diagnose", caller=self.target.caller, callee=self.target.callee,
                                         backend=self.target.family))
-        steps = [self._login, self._connect, self._auth_probes, self._heartbeat, self._text_push, self._invite,
-                 self._answer, self._media, self._hangup, self._history, self._stale_state]
+        steps = [(STEP_LOGIN, self._login), (STEP_CONNECT, self._connect), ("auth_probes", self._auth_probes),
+                 (STEP_HEARTBEAT, self._heartbeat), (STEP_TEXT_PUSH, self._text_push), (STEP_INVITE, self._invite),
+                 (STEP_ANSWER, self._answer), (STEP_MEDIA, self._media), (STEP_HANGUP, self._hangup),
+                 (STEP_HISTORY, self._history), (STEP_STALE_STATE, self._stale_state)]
+        extras = self.probes.extra_steps()
         aborted = ""
         warm = asyncio.create_task(self._warm_media())
         try:
-            for step in steps:
+            for name, step in steps:
                 await step()
+                for extra in (x for x in extras if x.after == name):
+                    await self._extra(extra)
         except Stop:
             pass
         except ServerUnreachable as exc:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from callprobe.backends.options import BackendOptions
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.settings import ClientSettings
 
@@ -92,6 +93,8 @@ class ServerConfig:
 
     embedded: bool = True
     family: str = "kkim"                  # server.backend.family: which driver and embedded server
+    backend: BackendOptions | None = None  # the family's names and choices (server.backend)
+    url: str = ""                         # socketio/rooms: the remote server's HTTP base URL
     ws_url: str = ""
     api_url: str = ""
     login: LoginConfig = field(default_factory=LoginConfig)
@@ -99,6 +102,11 @@ class ServerConfig:
     ring_timeout_s: float | None = None   # embedded only: GatewaySettings.invite_timeout_override_s
     host: str = "127.0.0.1"               # embedded only: the address the gateway (and embedded coturn) listen on
     netns: str | None = None              # embedded only: the network namespace they run in
+
+    @property
+    def remote_url(self) -> str:
+        """What ``--server`` would say for this server: KKIM's ``ws_url``, the others' ``url``."""
+        return self.ws_url if self.family == "kkim" else self.url
 
     def fault_pairs(self) -> tuple[tuple[str, str], ...]:
         """``faults`` as ``(name, value)`` pairs, the form ``GatewaySettings.faults`` takes."""

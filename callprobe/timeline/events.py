@@ -340,6 +340,7 @@ class InviteAcked(Event):
     busy: list[str] = field(default_factory=list)
     adopted: bool = True
     status: str = ""                # the server's word on delivery ("ringing", "offline")
+    room_name: str = ""             # a conference room both parties join (backends that name one)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -366,6 +367,34 @@ class Ringing(Event):
     timeout_s: int = 0
     seq: int = 0
     invitees: list[str] = field(default_factory=list)
+    room_name: str = ""             # a conference room both parties join (backends that name one)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RoomJoined(Event):
+    """This agent entered the call's room (backends where both parties join one).
+
+    ``order`` is its place in the join order (1: first in); ``users`` the
+    members the server listed to it on entry (its ``connection`` notice);
+    ``identity`` who the server says this connection is.
+    """
+
+    KIND: ClassVar[str] = "room_joined"
+    order: int = 0
+    users: list[str] = field(default_factory=list)
+    identity: str = ""
+    join_order: str = ""            # the call's: "caller-first" | "callee-first"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class JoinNotice(Event):
+    """The server told this agent that someone entered (``join``) or left (``leave``) the room."""
+
+    KIND: ClassVar[str] = "join_notice"
+    notice: str = "join"            # "join" | "leave"
+    user: str = ""                  # the user it names
+    username: str = ""
+    join_order: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

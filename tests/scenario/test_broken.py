@@ -115,7 +115,7 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
     ("faults with a remote server",
      "name: t\nserver:\n  ws_url: ws://10.0.0.5:10001\n  api_url: http://10.0.0.5:10002\n"
      "  faults: [invite-not-pushed]\nagents: {a: }\nsteps: [{connect: a}]\n", 5, "server.faults",
-     "faults need the embedded gateway"),
+     "faults need the embedded server"),
     ("unknown fault", "name: t\nserver:\n  faults:\n    - push-delay=10\n    - invite-not-pushd\n"
      "agents: {a: }\nsteps: [{connect: a}]\n", 5, "server.faults[2]",
      "unknown fault 'invite-not-pushd' (did you mean 'invite-not-pushed'?)"),
@@ -124,7 +124,7 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
     ("ring timeout with a remote server",
      "name: t\nserver:\n  ws_url: ws://10.0.0.5:10001\n  api_url: http://10.0.0.5:10002\n"
      "  ring_timeout_s: 2\nagents: {a: }\nsteps: [{connect: a}]\n", 5, "server.ring_timeout_s",
-     "embedded gateway's ring time"),
+     "embedded server's ring time"),
     ("embedded and ws_url", "name: t\nserver:\n  embedded: true\n  ws_url: ws://10.0.0.5:10001\n"
      "agents: {a: }\nsteps: [{connect: a}]\n", 3, "server.embedded", "exclude each other"),
     ("remote without api_url", "name: t\nserver:\n  ws_url: ws://10.0.0.5:10001\nagents: {a: }\n"

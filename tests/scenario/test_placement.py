@@ -62,7 +62,7 @@ def test_via_is_read_for_ice_connected() -> None:
     ("server: {netns: cplab-public}\n", 2, "server.netns", "needs server.host"),
     ("server: {host: here}\n", 2, "server.host", "expected an IP address"),
     ("server: {ws_url: 'ws://10.0.0.5:1', api_url: 'http://10.0.0.5:2', host: 10.0.0.9}\n", 2,
-     "server.host", "a remote gateway (ws_url) runs where it runs"),
+     "server.host", "a remote server (ws_url) runs where it runs"),
     ("server: {host: 10.0.0.1, netns: 'bad/name'}\n", 2, "server.netns",
      "network namespace name"),
     ("ice: {embedded_servers: [turns]}\n", 2, "ice.embedded_servers[1]", "stun, turn or turn-tcp"),

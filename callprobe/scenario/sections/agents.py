@@ -32,7 +32,8 @@ def check_agents(c: Checker, server: ServerConfig | None) -> None:
     given = c.data.get("agents")
     if not isinstance(given, dict):
         return
-    mode = server.login.mode if server is not None else None
+    # login modes are the KKIM gateway's; the other families log in with a username and password
+    mode = server.login.mode if server is not None and server.family == "kkim" else None
     for name, spec in given.items():
         base: FieldPath = ("agents", name)
         if not c.ok(base):

@@ -6,7 +6,9 @@ import ipaddress
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from callprobe.backends.options import BackendOptions
 from callprobe.errors import CallprobeError
 from callprobe.scenario.model import (
     DEFAULT_ADMIN_USER,
@@ -48,48 +50,88 @@ def check_server(c: Checker) -> ServerConfig | None:
     base: FieldPath = ("server",)
     if not c.ok(base):
         return None
-    ws_url = str(given.get("ws_url") or "")
-    api_url = str(given.get("api_url") or "")
-    embedded = bool(given.get("embedded", not ws_url))
-    if ws_url and embedded:
-        c.error(base + ("embedded",), "embedded: true and ws_url exclude each other; remove "
-                   "ws_url to use the embedded gateway, or embedded to use the remote one")
-    if not ws_url and not embedded:
-        c.error(base + ("embedded",), "embedded: false needs ws_url (the remote gateway, "
-                   "like ws://10.0.0.5:10001)")
-    remote = bool(ws_url)
+    family_name, options = check_backend(c, given.get("backend"))
+    kkim = family_name == "kkim"
+    for key in ("ws_url", "api_url", "login") if not kkim else ("url",):
+        if key in given:
+            owner = "the KKIM gateway (backend family kkim)" if kkim is False else "the socketio and rooms backends"
+            c.error(base + (key,), f"{key} is for {owner}; this scenario's backend family is {family_name}"
+                    + ("; give the server's base URL as url: http://HOST:PORT" if not kkim and key == "ws_url" else ""))
+    ws_url = str(given.get("ws_url") or "") if kkim else ""
+    url = str(given.get("url") or "") if not kkim else ""
+    api_url = str(given.get("api_url") or "") if kkim else ""
+    remote_url, url_key = (ws_url, "ws_url") if kkim else (url, "url")
+    example = "ws://10.0.0.5:10001" if kkim else "http://10.0.0.5:8000"
+    embedded = bool(given.get("embedded", not remote_url))
+    if remote_url and embedded:
+        c.error(base + ("embedded",), f"embedded: true and {url_key} exclude each other; remove "
+                f"{url_key} to use the embedded server, or embedded to use the remote one")
+    if not remote_url and not embedded:
+        c.error(base + ("embedded",), f"embedded: false needs {url_key} (the remote server, like {example})")
+    if remote_url:
+        check_url(c, base + (url_key,), remote_url)
+    if api_url:
+        check_url(c, base + ("api_url",), api_url)
+    remote = bool(remote_url)
     if api_url and not remote:
         c.error(base + ("api_url",), "api_url is for a remote gateway (with ws_url); "
                    "the embedded gateway serves its own auth API")
     faults = tuple(str(f) for f in given.get("faults") or ())
     if faults and remote:
-        c.error(base + ("faults",), "faults need the embedded gateway; remove them, or ws_url")
+        c.error(base + ("faults",), f"faults need the embedded server; remove them, or {url_key}")
     elif faults:
-        check_faults(c, faults)
+        check_faults(c, faults, family_name)
     ring = given.get("ring_timeout_s")
     ring_s = c.duration(base + ("ring_timeout_s",), ring) if ring is not None else None
     if ring is not None and remote:
-        c.error(base + ("ring_timeout_s",), "ring_timeout_s sets the embedded gateway's "
-                   "ring time; with a remote gateway use the invite's timeout_s")
+        c.error(base + ("ring_timeout_s",), "ring_timeout_s sets the embedded server's "
+                   "ring time; with a remote server use the invite's timeout_s")
     host = str(given.get("host") or "127.0.0.1")
     netns = given.get("netns")
     for key in ("host", "netns"):
         if key in given and remote:
-            c.error(base + (key,), f"{key} places the embedded gateway; a remote gateway "
-                       "(ws_url) runs where it runs")
+            c.error(base + (key,), f"{key} places the embedded server; a remote server "
+                       f"({url_key}) runs where it runs")
     if "host" in given:
         try:
             ipaddress.ip_address(host)
         except ValueError:
             c.error(base + ("host",), f"expected an IP address like 127.0.0.1, got {describe(host)}")
     if netns is not None and "host" not in given:
-        c.error(base + ("netns",), "a gateway in a network namespace needs server.host: the "
+        c.error(base + ("netns",), "a server in a network namespace needs server.host: the "
                    "address agents reach it on (198.51.100.1 in the NAT lab)")
-    conflict = bool(ws_url) == embedded  # intent unclear: skip the checks that depend on it
-    login = check_login(c, given.get("login") or {}, remote and not conflict, api_url)
-    return ServerConfig(embedded=not remote, ws_url=ws_url, api_url=api_url, login=login,
-                        faults=faults, ring_timeout_s=ring_s, host=host,
+    conflict = bool(remote_url) == embedded  # intent unclear: skip the checks that depend on it
+    login = check_login(c, given.get("login") or {}, remote and not conflict and kkim, api_url)
+    return ServerConfig(embedded=not remote, family=family_name, backend=options, url=url, ws_url=ws_url,
+                        api_url=api_url, login=login, faults=faults, ring_timeout_s=ring_s, host=host,
                         netns=str(netns) if netns is not None else None)
+
+
+def check_backend(c: Checker, given: Any) -> tuple[str, BackendOptions | None]:
+    """``server.backend``: the family (default kkim) and its names, checked by the family itself."""
+    from callprobe.backends.registry import family
+
+    path: FieldPath = ("server", "backend")
+    if given is None or not c.ok(path):
+        return "kkim", None
+    name = str(given.get("family") or "kkim")
+    module = family(name).module("config")
+    options: BackendOptions = module.parse_options(c, path, given)
+    return name, options
+
+
+def check_url(c: Checker, path: FieldPath, url: str) -> None:
+    """A URL a client can actually open: a host, and a port from 1 to 65535 when one is given."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        c.error(path, f"{quoted(url)} is not a usable URL: {exc}")
+        return
+    if not host:
+        c.error(path, f"{quoted(url)} has no host")
+    elif port == 0:
+        c.error(path, f"{quoted(url)}: port 0 cannot be connected to")
 
 
 def check_faults(c: Checker, faults: tuple[str, ...], family_name: str = "kkim") -> None:
