@@ -154,8 +154,11 @@ def _invitee(index: TimelineIndex, call: Call, inv: Invitee, cut: int) -> Invite
         out.rang_via = ring[1].via or None
     if (inv.accept is not None and inv.accept[0] < cut) or (inv.answered is not None and inv.answered[0] < cut):
         out.outcome = "answered"
-        if inv.answered is not None:
-            out.time_to_answer_ms = inv.answered[1].t_ms - call.invite.t_ms
+        heard = inv.answered
+        if heard is None and inv.accept is not None:  # a notice naming nobody: the first after this accept
+            heard = index.find(Answered, inv.accept[0], call.window_end, agents=[call.caller], pred=call.in_room)
+        if heard is not None:
+            out.time_to_answer_ms = heard[1].t_ms - call.invite.t_ms
     elif (inv.reject is not None and inv.reject[0] < cut) or (inv.rejected is not None and inv.rejected[0] < cut):
         out.outcome = "rejected"
     else:

@@ -51,6 +51,8 @@ class CallLeg:
     media_task: asyncio.Task[None] | None = None
     closing: asyncio.Task[None] | None = None
     stats_taken: bool = False
+    invitees: int = 1          # a caller's leg: how many users it invited
+    declined: int = 0          # ... and how many of them declined so far
 
 
 class Agent:
@@ -115,7 +117,8 @@ class Agent:
             result = await self.driver.invite(list(callees), media, timeout_s)
         except DriverError:
             return None  # recorded as InviteRefused by the driver
-        self.calls[result.room_id] = CallLeg(result.room_id, callees[0].user_id, media, "caller")
+        self.calls[result.room_id] = CallLeg(result.room_id, callees[0].user_id, media, "caller",
+                                             invitees=len(callees))
         return result.room_id
 
     async def _ringing_room(self, room_id: str | None) -> DriverNotice:
@@ -192,6 +195,8 @@ class Agent:
         if notice.kind in _ENDING:
             self.ringing = [n for n in self.ringing if n.room_id != notice.room_id]
             leg = self.calls.get(notice.room_id)
+            if leg is not None and self._declined_by_one(leg, notice):
+                return
             if leg is not None and not leg.ended:
                 self._spawn(self._end_leg(leg), f"end-{self.name}-{leg.room_id}")
             return
@@ -225,6 +230,14 @@ class Agent:
             except Exception as exc:  # aiortc raises plain exceptions on bad SDP
                 self.timeline.record(Note(agent=self.name, room_id=leg.room_id, note="reaction_failed",
                                           text=f"reaction to {notice.kind} failed: {type(exc).__name__}: {exc}"))
+
+    @staticmethod
+    def _declined_by_one(leg: CallLeg, notice: DriverNotice) -> bool:
+        """A call to several users goes on while one of them has accepted or some have not answered."""
+        if notice.kind != "rejected" or leg.role != "caller" or leg.invitees <= 1:
+            return False
+        leg.declined += 1
+        return leg.answered or leg.declined < leg.invitees
 
     def _spawn(self, coro: Any, name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)

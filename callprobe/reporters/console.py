@@ -22,7 +22,8 @@ def _candidates(counts: dict[str, int]) -> str:
 
 
 def call_table(index: int, call: CallMetrics) -> Table:
-    title = f"call {index}: {call.caller} → {call.callee or '?'} ({call.media_kind})"
+    callees = ", ".join(i.agent for i in call.invitees) or call.callee or "?"
+    title = f"call {index}: {call.caller} → {callees} ({call.media_kind})"
     table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     table.add_column("metric", style="bold")
     table.add_column("value")
@@ -32,6 +33,10 @@ def call_table(index: int, call: CallMetrics) -> Table:
     table.add_row("time to ring", _ms(call.time_to_ring_ms))
     if call.rang:
         table.add_row("rang on", ", ".join(call.rang))
+    if len(call.invitees) > 1:  # a call to several users: each one's own part
+        for inv in call.invitees:
+            rang = f"rang in {_ms(inv.time_to_ring_ms)}" if inv.time_to_ring_ms is not None else "never rang"
+            table.add_row(f"  {inv.agent}", f"{inv.outcome}, {rang}")
     table.add_row("time to answer", _ms(call.time_to_answer_ms))
     jn = call.join_notice
     table.add_row("accept notice to caller",

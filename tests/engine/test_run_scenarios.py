@@ -160,3 +160,19 @@ async def test_a_caller_that_drops_ends_the_call_for_the_callee() -> None:
     assert hung.agent == "bob" and fields(hung).get("by") == "alice"
     # the call ended before media could flow: no finding blames the media path
     assert findings_for_run(result.events, scenario) == []
+
+
+async def test_one_of_two_callees_declining_ends_only_its_part() -> None:
+    result = await play("group-one-declines.yaml")
+    [call] = result.calls
+    assert call.outcome == "answered" and call.rang == ["bob", "carol"]
+    by_agent = {inv.agent: inv for inv in call.invitees}
+    assert by_agent["bob"].outcome == "answered" and by_agent["carol"].outcome == "rejected"
+    assert all(inv.time_to_ring_ms is not None for inv in call.invitees)
+    assert by_agent["bob"].time_to_answer_ms is not None
+    # the caller's notice of carol's decline names nobody rather than the wrong invitee
+    rejected = [e for e in result.events if e.kind == "rejected" and e.agent == "alice"]
+    assert rejected and fields(rejected[0])["by"] in ("", "carol")
+    for agent in ("alice", "bob"):
+        assert call.media[agent]["audio_frames"] > 0
+    assert "carol" not in call.media

@@ -55,6 +55,10 @@ class CallRecord:
     ended: bool = False
 
     @property
+    def invitee_count(self) -> int:
+        return len(self.invitation.inviteeUserIDList)
+
+    @property
     def parties(self) -> tuple[str, ...]:
         inv = self.invitation
         return (inv.inviterUserID, *inv.inviteeUserIDList)
@@ -71,13 +75,14 @@ class CallRecord:
         return self.opened_ms + timeout * 1000.0 if timeout > 0 else None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Arrival:
     """How and when a peer action first reached this agent."""
 
     kind: str
     path: str
     t_ms: float
+    matched: bool = False           # its copy by the other path has arrived too
 
 
 @dataclass
@@ -85,7 +90,7 @@ class KnownCalls:
     """The calls this agent knows: invitations by room, and the first arrival of each peer action."""
 
     rooms: dict[str, CallRecord] = field(default_factory=dict)
-    arrivals: dict[tuple[str, str], Arrival] = field(default_factory=dict)
+    arrivals: dict[tuple[str, str], list[Arrival]] = field(default_factory=dict)
 
     def add(self, room_id: str, invitation: rtc_pb2.InvitationInfo, role: str, t_ms: float,
             temp_room_id: str = "") -> CallRecord:
@@ -116,14 +121,22 @@ class KnownCalls:
         if record is not None:
             record.ended = True
 
-    def first_arrival(self, room_id: str, action: str, path: str, t_ms: float,
-                      kind: str) -> Arrival | None:
-        """Register an arrival; return the earlier one if this action was seen before."""
-        key = (room_id, action)
-        earlier = self.arrivals.get(key)
-        if earlier is not None:
-            return earlier
-        self.arrivals[key] = Arrival(kind, path, t_ms)
+    def first_arrival(self, room_id: str, action: str, path: str, t_ms: float, kind: str) -> Arrival | None:
+        """Register an arrival; return the earlier one when this is the same notice by its other path.
+
+        A server sends each notice once per path, so a second arrival by the
+        *same* path is a different notice: in a call to several users, each
+        invitee that declines is one more reject, even when neither path names
+        who acted (``docs/backends/kkim.md#peer-actions``).
+        """
+        seen = self.arrivals.setdefault((room_id, action), [])
+        if action in ("invite", "inviteInGroup") and seen:
+            return seen[0]  # an invitation rings once, however often it is pushed
+        other_path = next((a for a in seen if a.path != path and not a.matched), None)
+        if other_path is not None:
+            other_path.matched = True
+            return other_path
+        seen.append(Arrival(kind, path, t_ms))
         return None
 
 

@@ -703,6 +703,7 @@ class KkimClient:
         room, inferred = self.calls.resolve(room_id)
         record = self.calls.get(room)
         kind = notice_kind(action, op_user=op_user, record=record, t_ms=now_ms, server_reason=server_reason)
+        group = record is not None and record.role == "inviter" and record.invitee_count > 1
         earlier = self.calls.first_arrival(room, action, path, now_ms, kind)
         if earlier is not None:
             self._record(Note(note="second_arrival", room_id=room,
@@ -711,15 +712,16 @@ class KkimClient:
                                      "first_kind": earlier.kind}))
             return
         peer = record.peer_of(self.user_id) if record is not None else ""
-        by = "" if kind == "call_timeout" else (op_user or peer)
+        # in a call to several users a notice that names nobody cannot be pinned on one of them
+        by = "" if kind == "call_timeout" or (group and not op_user) else (op_user or peer)
         self._record(peer_action_type(kind)(
             room_id=room, path=path, by=by, dialect=dialect, action=action, room_inferred=inferred,
             op_platform=platform, seq=seq, unknown_room=record is None, server_reason=server_reason))
-        self._deliver(DriverNotice(kind, room_id=room, peer=by or peer, path=path,
+        self._deliver(DriverNotice(kind, room_id=room, peer=by or ("" if group else peer), path=path,
                                    data={"action": action, "dialect": dialect, "room_inferred": inferred,
                                          "server_reason": server_reason}))
-        if kind != "answered":
-            self.calls.end(room)
+        if kind != "answered" and not (group and kind == "rejected"):
+            self.calls.end(room)  # one invitee declining ends only that invitee's part
 
 
 def _with(event: FrameIn, **changes: Any) -> FrameIn:
