@@ -172,3 +172,12 @@ def test_cli_diagnose_scenario_refuses_options_it_replaces(args: list[str], word
          *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and words in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_candidates_lost_one_way_are_a_finding_though_the_call_connects() -> None:
+    result = await walk("drop-custom=candidates-to-callee")
+    lost = [f for f in result.findings if f.code == "SIGNALS_LOST"]
+    assert len(lost) == 1 and lost[0].severity == Severity.WARNING
+    assert "caller → callee" in lost[0].detail and "candidates 0/" in lost[0].detail
+    assert not errors(result)  # ICE connected through the peer-reflexive path: no link broke
+    assert any(link.link == "media" and link.ok for link in result.links)

@@ -104,6 +104,7 @@ INVITE_MALFORMED = "INVITE_MALFORMED"
 ROOM_ID_MISMATCH = "ROOM_ID_MISMATCH"
 ANSWER_NOT_DELIVERED = "ANSWER_NOT_DELIVERED"
 SDP_NOT_RELAYED = "SDP_NOT_RELAYED"
+SIGNALS_LOST = "SIGNALS_LOST"
 NO_LOCAL_CANDIDATES = "NO_LOCAL_CANDIDATES"
 TURN_UNAVAILABLE = "TURN_UNAVAILABLE"
 ICE_FAILED = "ICE_FAILED"
@@ -203,6 +204,12 @@ CATALOGUE: dict[str, CodeInfo] = {
         "SDP travels as contentType 110 messages {type:'webrtc_signal', signalType, roomID, data}: "
         "check the server relays custom messages to the peer's user ID, no filter drops them, and "
         "the peer does not ignore them for an unknown roomID."),
+    SIGNALS_LOST: CodeInfo(
+        Link.SIGNAL_RELAY, "Signals were lost in one direction",
+        "The server accepted offers, answers or candidates it never delivered to the other party. The "
+        "call may still connect on this network (a peer learns the other's address from its "
+        "connectivity checks), but behind a NAT it would fail: check the server relays every signal, "
+        "candidates included, in both directions.", Severity.WARNING),
     NO_LOCAL_CANDIDATES: CodeInfo(
         Link.ICE, "ICE had no local candidate to try",
         "A peer with no candidate cannot connect and aiortc never says so. With the relay-only "

@@ -16,8 +16,10 @@ accept-any-token            a missing or wrong token is accepted (the
                             connection acts as ``sendID``)
 no-heartbeat-reply          text pings are never answered
 drop-custom=all|candidates  contentType 110 messages (all, or only those whose
-                            webrtc_signal ``signalType`` is ``candidate``) are
-                            acknowledged and stored but pushed to nobody
+ |candidates-to-callee      webrtc_signal ``signalType`` is ``candidate``, or
+                            only those candidates going to an invitee of the
+                            call) are acknowledged and stored but pushed to
+                            nobody
 push-delay=MS               every push leaves MS milliseconds late
 kick-callee                 after an invite is pushed, every connection of the
                             callee gets 2002 and is closed, as if the same
@@ -44,7 +46,8 @@ FAULTS = table(
     FaultSpec("handshake-crash", None, "a handshake without identity fails with HTTP 500"),
     FaultSpec("accept-any-token", None, "connections with no or a wrong token are accepted"),
     FaultSpec("no-heartbeat-reply", None, "text pings are never answered"),
-    FaultSpec("drop-custom", ("all", "candidates"), "drop contentType 110 messages (all, or ICE candidates)"),
+    FaultSpec("drop-custom", ("all", "candidates", "candidates-to-callee"),
+              "drop contentType 110 messages (all, ICE candidates, or only the candidates going to the callee)"),
     FaultSpec("push-delay", "ms", "delay every push by MS milliseconds"),
     FaultSpec("kick-callee", None, "kick the callee (2002) right after pushing it an invite"),
     FaultSpec("stale-call-state", None,

@@ -150,7 +150,12 @@ class Handlers:
         if mode == "all":
             return True
         signal = decode_signal(msg.content)
-        return signal is not None and signal.signal_type == "candidate"
+        if signal is None or signal.signal_type != "candidate":
+            return False
+        if mode == "candidates-to-callee":  # one direction only: the call can still connect
+            call = self.signaling.book.get(signal.room_id)
+            return call is not None and msg.recvID != call.inviter
+        return True
 
     # ------------------------------------------------------- 1001, 1006
 
