@@ -124,3 +124,19 @@ def delivered(outputs: list[Any]) -> list[Any]:
     from callprobe.backends.kkim.client import Deliver
 
     return [o.notice for o in outputs if isinstance(o, Deliver)]
+
+
+def run_cli(args: list[str]) -> tuple[int, str]:
+    """``callprobe ARGS`` in-process through the CLI's own error boundary: (exit code, stdout+stderr)."""
+    import contextlib
+    import io
+
+    from callprobe.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        try:
+            code = main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return int(code or 0), buf.getvalue()

@@ -105,6 +105,12 @@ def command(scenario_file: Path | None, backend: str | None, ws_url: str | None,
         raise ConfigError("--fault applies to the embedded gateway only; drop --server")
     if caller == callee:
         raise ConfigError("--caller and --callee must be different users")
+    from callprobe.scenario.values import user_id_problem
+
+    for option, user in (("--caller", caller), ("--callee", callee)):
+        problem = user_id_problem(user)
+        if problem is not None:
+            raise ConfigError(f"{option}: {problem}")
 
     from callprobe.rtc.ice_config import IceConfig, IceServer
     from callprobe.scenario.model import LoginConfig

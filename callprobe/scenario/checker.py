@@ -12,10 +12,7 @@ from typing import Any
 
 from callprobe.scenario.model import AgentConfig
 from callprobe.scenario.source import FieldPath, Problem, Source
-from callprobe.scenario.values import parse_duration, quoted, suggest
-
-#: The longest user ID: ``call_notice.sane_invitation`` ignores invitations naming longer ones.
-MAX_USER_ID_CHARS = 256
+from callprobe.scenario.values import parse_duration, quoted, suggest, user_id_problem
 
 
 class Checker:
@@ -73,13 +70,9 @@ class Checker:
 
     def check_user_id(self, path: FieldPath, user_id: str) -> None:
         """A user ID an invitation can carry: clients drop invitations naming anything else."""
-        bad = next((c for c in user_id if not c.isprintable()), None)
-        if bad is not None:
-            self.error(path, f"expected a user ID of printable characters, got {quoted(user_id)} "
-                             f"(U+{ord(bad):04X} at position {user_id.index(bad) + 1})")
-        elif len(user_id) > MAX_USER_ID_CHARS:
-            self.error(path, f"expected a user ID of at most {MAX_USER_ID_CHARS} characters, got "
-                             f"{len(user_id)}; clients ignore invitations naming longer IDs")
+        problem = user_id_problem(user_id)
+        if problem is not None:
+            self.error(path, problem)
 
     def duration(self, path: FieldPath, value: Any) -> float | None:
         """Seconds of a duration the schema let through, or None after reporting it (``.nan``, ``90m``)."""

@@ -168,3 +168,21 @@ def one_of(choices: Iterable[str]) -> str:
     """``a, b or c``."""
     items = [str(c) for c in choices]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+#: The longest user ID: ``call_notice.sane_invitation`` ignores invitations naming longer ones.
+MAX_USER_ID_CHARS = 256
+
+
+def user_id_problem(user_id: str) -> str | None:
+    """Why ``user_id`` cannot name a user in a call (clients drop invitations naming it), or None."""
+    if not user_id.strip():
+        return "expected a user ID, got empty text"
+    bad = next((c for c in user_id if not c.isprintable()), None)
+    if bad is not None:
+        return (f"expected a user ID of printable characters, got {quoted(user_id)} "
+                f"(U+{ord(bad):04X} at position {user_id.index(bad) + 1})")
+    if len(user_id) > MAX_USER_ID_CHARS:
+        return (f"expected a user ID of at most {MAX_USER_ID_CHARS} characters, got {len(user_id)}; "
+                "clients ignore invitations naming longer IDs")
+    return None

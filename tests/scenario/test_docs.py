@@ -68,9 +68,8 @@ def test_every_event_is_known_to_the_judge() -> None:
 
 
 def test_limits_are_documented() -> None:
-    from callprobe.scenario.checker import MAX_USER_ID_CHARS
     from callprobe.scenario.source import MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
-    from callprobe.scenario.values import MAX_DURATION_S, MAX_INVITE_TIMEOUT_S
+    from callprobe.scenario.values import MAX_DURATION_S, MAX_INVITE_TIMEOUT_S, MAX_USER_ID_CHARS
 
     rows = dict(re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|", README.split("## Limits", 1)[1], re.M))
     assert rows["file size"] == "1 MiB" and MAX_FILE_BYTES == 1 << 20
@@ -93,8 +92,7 @@ def test_the_invite_limits_are_what_clients_accept() -> None:
     # The loader refuses what callprobe's own callee would drop as an implausible invitation.
     from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2
     from callprobe.backends.kkim.protocol.call_notice import sane_invitation
-    from callprobe.scenario.checker import MAX_USER_ID_CHARS
-    from callprobe.scenario.values import MAX_INVITE_TIMEOUT_S
+    from callprobe.scenario.values import MAX_INVITE_TIMEOUT_S, MAX_USER_ID_CHARS
 
     def invitation(timeout: int, user: str = "bob") -> rtc_pb2.InvitationInfo:
         return rtc_pb2.InvitationInfo(inviterUserID="alice", inviteeUserIDList=[user], roomID="r",

@@ -17,12 +17,16 @@ from callprobe.analysis.calls import END_EVENTS, Call, build_calls
 from callprobe.analysis.diagnostics.context import RuleContext
 from callprobe.analysis.diagnostics.links import AUTH_PROBE_STEPS, STEP_HEARTBEAT, STEP_HISTORY
 from callprobe.analysis.index import Hit, TimelineIndex, as_ids
-from callprobe.timeline.events import Event, Ringing, StepFinished, StepStarted
+from callprobe.timeline.events import Event, Ringing, RunFinished, StepFinished, StepStarted
 
 E = TypeVar("E", bound=Event)
 
 #: Steps whose window holds its own connects and closes (not ordinary ones).
 PROBE_STEPS = frozenset(AUTH_PROBE_STEPS)
+
+#: In a finished run, a notice sent at least this long before the end had every
+#: chance to arrive: its absence is missing, not inconclusive (a relay takes ms).
+SETTLED_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class TimelineView(TimelineIndex):
         super().__init__(events, ctx.known_users())
         self.ctx = ctx
         self.windows = self._probe_windows()
+        self.finished = bool(self.of(RunFinished))
         self._calls: list[Call] | None = None
         self._rooms: list[Room] | None = None
 
@@ -103,9 +108,10 @@ class TimelineView(TimelineIndex):
             delay = hit[1].t_ms - sent.t_ms
             late = deadline_ms is not None and delay > deadline_ms
             return Delivery("late" if late else "ok", hit, delay)
-        if deadline_ms is not None and self.end_ms - sent.t_ms < deadline_ms:
+        waited = self.end_ms - sent.t_ms
+        if deadline_ms is not None and waited < deadline_ms and not (self.finished and waited >= SETTLED_MS):
             return Delivery("inconclusive")
-        return Delivery("missing")
+        return Delivery("missing", delay_ms=waited)
 
     # --------------------------------------------------------------- probes
 

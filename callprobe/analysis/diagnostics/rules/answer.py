@@ -45,7 +45,8 @@ def rule_answer_not_delivered(v: TimelineView) -> Iterator[Finding]:
                        f"the {verb} notice", caller)
         elif d.status == "missing":
             refused = refusal_after(v, i)
-            detail = f"{e.agent} {verb} at {ms(e.t_ms)}; {caller} was never told"
+            waited = f" (not within the {ms(d.delay_ms)} that followed)" if d.delay_ms is not None else ""
+            detail = f"{e.agent} {verb} at {ms(e.t_ms)}; {caller} was never told{waited}"
             if refused:
                 detail += f"; the server refused the {verb[:-2]}: {err_words(refused[1])}"
             evidence: tuple[Event, ...] = (e, *((refused[1],) if refused else ()))

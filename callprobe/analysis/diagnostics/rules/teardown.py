@@ -54,7 +54,8 @@ def rule_hangup_not_delivered(v: TimelineView) -> Iterator[Finding]:
                        f"the {verb} notice", d.hit[1].agent)
         elif d.status == "missing":
             refused = refusal_after(v, i)
-            detail = f"{e.agent}'s {verb} at {ms(e.t_ms)} never reached {', '.join(others)}"
+            waited = f" (not within the {ms(d.delay_ms)} that followed)" if d.delay_ms is not None else ""
+            detail = f"{e.agent}'s {verb} at {ms(e.t_ms)} never reached {', '.join(others)}{waited}"
             if refused:
                 detail += f"; the server refused it: {err_words(refused[1])}"
             evidence: tuple[Event, ...] = (e, *((refused[1],) if refused else ()))
