@@ -97,6 +97,16 @@ def sdp_lost(tl: TL) -> None:
     tl.sdp(offer=False)
 
 
+def signals_lost_one_way(tl: TL) -> None:
+    _call(tl)
+    tl.accept()
+    tl.sdp(lost_to=BOB)
+    tl.ice()  # connected anyway: bob learned alice's address from her checks
+    tl.media()
+    tl.hangup()
+    tl.close_all(ALICE, BOB)
+
+
 def ice_failed(tl: TL) -> None:
     _call(tl)
     tl.accept()
@@ -173,6 +183,12 @@ BROKEN: dict[str, Callable[[TL], None]] = {
 }
 
 
+#: Codes that are warnings by design: a timeline that yields each (and nothing worse).
+WARNED: dict[str, Callable[[TL], None]] = {
+    "SIGNALS_LOST": signals_lost_one_way,
+}
+
+
 def broken(code: str) -> list[Event]:
     tl = TL()
     BROKEN[code](tl)
@@ -180,7 +196,7 @@ def broken(code: str) -> list[Event]:
 
 
 def test_catalogue_has_exactly_the_stable_codes_each_with_words_and_a_link() -> None:
-    assert set(CODES) == set(BROKEN)
+    assert set(CODES) == set(BROKEN) | set(WARNED)
     for code, info in CATALOGUE.items():
         assert info.title and info.hint and info.link.value in LINK_ORDER, code
 
@@ -194,6 +210,15 @@ def test_each_broken_timeline_yields_its_code_as_the_first_broken_link(code: str
     # a probe that crashed the handshake says so in its title; every other finding has the catalogue's
     assert first.title == ("A handshake probe crashed the server" if code == "HANDSHAKE_REFUSED"
                            else CATALOGUE[code].title)
+
+
+@pytest.mark.parametrize("code", sorted(WARNED))
+def test_each_warning_timeline_yields_its_code_and_no_error(code: str) -> None:
+    tl = TL()
+    WARNED[code](tl)
+    found = diagnose_timeline(tl.finish(), CTX)
+    assert [f.code for f in found if f.severity is Severity.WARNING] == [code]
+    assert first_broken_link(found) is None
 
 
 @pytest.mark.parametrize("code", sorted(BROKEN))

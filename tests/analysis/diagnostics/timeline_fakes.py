@@ -105,7 +105,7 @@ class TL:
     def sdp(self, caller: str = ALICE, callee: str = BOB, room: str = "r1", *,
             offer: bool = True, answer: bool = True, candidates: bool = True,
             ice_servers: list[dict[str, object]] | None = None, relay_only: bool = False,
-            local: tuple[str, ...] = ("host",)) -> None:
+            local: tuple[str, ...] = ("host",), lost_to: str | None = None) -> None:
         for me in (caller, callee):
             self(me, "peer_created", media="video", ice_servers=ice_servers or [],
                  relay_only=relay_only)
@@ -124,6 +124,8 @@ class TL:
                 self(me, "signal_sent", signal_type="candidate", room_id=room, to=USERS[peer])
         if candidates and local:
             for me in (caller, callee):
+                if me == lost_to:  # dropped on the way to this agent only
+                    continue
                 self(me, "signal_received", signal_type="candidate", room_id=room, form="webrtc_signal")
                 self(me, "ice_candidate", side="remote", type="host", protocol="udp",
                      address="127.0.0.1")

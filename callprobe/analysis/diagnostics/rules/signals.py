@@ -34,7 +34,7 @@ def _party_agents(v: TimelineView, call: Call) -> list[str]:
 
 
 def _connected(v: TimelineView, call: Call, agent: str) -> bool:
-    return any(e.state == "connected" and call.in_room(e)
+    return any(e.state == "connected" and (call.in_room(e) or not e.room_id)
                for i, e in v.of(PcState, agent=agent) if call.invite_idx <= i < call.window_end)
 
 
