@@ -14,6 +14,10 @@ off the user's terminal by setting that one logger's level.
 
 from callprobe.backends.kkim.faults import FAULTS
 from callprobe.backends.kkim.server.faults import Faults, parse_fault
-from callprobe.backends.kkim.server.server import LOGGER_NAME, EmbeddedGateway, ThreadedGateway
+from callprobe.backends.kkim.server.server import (
+    LOGGER_NAME,
+    EmbeddedGateway,
+    ThreadedGateway,
+)
 
 __all__ = ["FAULTS", "LOGGER_NAME", "EmbeddedGateway", "Faults", "ThreadedGateway", "parse_fault"]

@@ -17,13 +17,13 @@ Rules (PROTOCOL.md B§1-2, Part A row 8):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from urllib.parse import parse_qs, urlsplit
 
+from callprobe.backends.kkim.protocol.constants import HandshakeCode
 from callprobe.backends.kkim.server.auth import Authority, TokenError
 from callprobe.backends.kkim.server.faults import Faults
-from callprobe.backends.kkim.protocol.constants import HandshakeCode
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -71,10 +71,19 @@ def success_body() -> str:
     return json.dumps({"errCode": 0, "errMsg": "", "errDlt": ""}, separators=(",", ":"))
 
 
+def _query(path: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(path).query, keep_blank_values=True).items()}
+
+
+def wants_msg_resp(path: str) -> bool:
+    """The handshake asks for ``isMsgResp`` (a Go bool): refusals then upgrade and send a text frame."""
+    return _go_bool(_query(path).get("isMsgResp", "")) is True
+
+
 def check_handshake(path: str, headers: Mapping[str, str], authority: Authority, now: float,
                     faults: Faults) -> ConnParams:
     """Validate one upgrade request; raise ``HandshakeRefused`` (or ``HandshakeCrash``)."""
-    query = {k: v[0] for k, v in parse_qs(urlsplit(path).query, keep_blank_values=True).items()}
+    query = _query(path)
     is_msg_resp = _go_bool(query.get("isMsgResp", "")) is True
 
     def refuse(code: int, msg: str, dlt: str = "") -> HandshakeRefused:

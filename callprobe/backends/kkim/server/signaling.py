@@ -44,11 +44,8 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 
-from typing import Callable
-
-from callprobe.backends.kkim.server.core import FollowUps, GatewayCore, now_ms, server_msg_id
-from callprobe.backends.kkim.server.hub import Peer
 from callprobe.backends.kkim.protocol import payloads
 from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2, sdkws_pb2
 from callprobe.backends.kkim.protocol.call_state import (
@@ -79,6 +76,14 @@ from callprobe.backends.kkim.protocol.constants import (
 from callprobe.backends.kkim.protocol.conversation import single_chat_id
 from callprobe.backends.kkim.protocol.envelope import Request, Response
 from callprobe.backends.kkim.protocol.errors import BusinessError
+from callprobe.backends.kkim.server.core import (
+    FollowUps,
+    GatewayCore,
+    now_ms,
+    server_msg_id,
+)
+from callprobe.backends.kkim.server.hub import Peer
+from callprobe.backends.kkim.server.limits import check_items
 
 log = logging.getLogger("callprobe.server.kkim")
 
@@ -146,6 +151,7 @@ class Signaling:
         if inv.inviterUserID and inv.inviterUserID != user:
             raise BusinessError(ErrCode.TOKEN_INVALID,
                                 f"inviterUserID {inv.inviterUserID!r} is not the connection's user")
+        check_items(len(inv.inviteeUserIDList), core.settings.max_request_items, "inviteeUserIDList")
         invitees = list(dict.fromkeys(inv.inviteeUserIDList))
         if not invitees:
             raise BusinessError(ErrCode.USER_NOT_EXIST, "inviteeUserIDList is empty")
@@ -338,5 +344,5 @@ class Signaling:
             sessionType=SessionType.SINGLE_CHAT, msgFrom=MsgFrom.SYSTEM,
             contentType=ContentType.SIGNALING_NOTIFICATION, content=content,
             sendTime=stamp, createTime=stamp, status=MsgStatus.SEND_SUCCESS, ex=ex)
-        self.core.store_message(msg, single_chat_id(send_id, recv_id))
+        self.core.store_message(msg)
         return msg
