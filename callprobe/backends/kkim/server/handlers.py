@@ -315,7 +315,7 @@ class Handlers:
             seqs = list(range(max(begin, end - num + 1), end + 1))
             limited = end - begin + 1 > num and num < rng.num  # the gateway's limit, not the client's num
             pulled = resp.msgs[conv]
-            if budget.spent or not self._fill(pulled, key, seqs, budget) or limited:
+            if budget.cut or not self._fill(pulled, key, seqs, budget) or limited:
                 pulled.isEnd = False
             elif ask.order == sdkws_pb2.PullOrderDesc:
                 pulled.isEnd = rng.begin <= 1
@@ -346,7 +346,7 @@ class Handlers:
             wanted = sorted({s for s in item.seqs if 1 <= s <= max_seq}, reverse=desc)
             seqs = sorted(wanted[:settings.max_pull_per_range])
             pulled = resp.msgs[conv]
-            complete = not budget.spent and (not seqs or self._fill(pulled, key, seqs, budget))
+            complete = not budget.cut and (not seqs or self._fill(pulled, key, seqs, budget))
             if not complete or len(wanted) > len(seqs):
                 pulled.isEnd = False
             elif desc and any(s < 1 for s in item.seqs):

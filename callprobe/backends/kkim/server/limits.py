@@ -94,7 +94,3 @@ class ReplyBudget:
         self.left -= cost
         self.used += cost
         return True
-
-    @property
-    def spent(self) -> bool:
-        return self.cut

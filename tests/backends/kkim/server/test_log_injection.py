@@ -22,10 +22,20 @@ from tests.backends.kkim.server.rawclient import (
 FORGED = "mallory\nWARNING:callprobe.server.kkim:gateway on ws://evil, api on http://evil"
 
 
+class LogFile(io.StringIO):
+    """A plain log file, which also counts the records written to it."""
+
+    records = 0
+
+    def write(self, text: str) -> int:
+        self.records += text.endswith("\n")  # a StreamHandler writes each record, then its terminator
+        return super().write(text)
+
+
 @pytest.fixture
-def log_text() -> Iterator[io.StringIO]:
+def log_text() -> Iterator[LogFile]:
     """Everything the gateway loggers write, formatted as a plain log file would be."""
-    stream = io.StringIO()
+    stream = LogFile()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
     root = logging.getLogger(LOGGER_NAME)
@@ -51,7 +61,7 @@ def test_quoted_escapes_every_line_break_and_control(value: str, shown: str) -> 
     assert quoted(value).isprintable()
 
 
-async def test_a_user_id_with_a_newline_is_one_log_line(gateway: EmbeddedGateway, log_text: io.StringIO) -> None:
+async def test_a_user_id_with_a_newline_is_one_log_line(gateway: EmbeddedGateway, log_text: LogFile) -> None:
     token = await user_token(gateway.api_url, FORGED)
     client = await RawClient.connect(gateway.ws_url, FORGED, token)
     try:
@@ -62,6 +72,7 @@ async def test_a_user_id_with_a_newline_is_one_log_line(gateway: EmbeddedGateway
         await client.close()
     assert await until(lambda: "close " in log_text.getvalue())
     lines = log_text.getvalue().splitlines()
+    assert len(lines) == log_text.records  # one record, one line
     assert not [line for line in lines if line.startswith("WARNING:callprobe.server.kkim:gateway on ws://evil")]
     mentions = [line for line in lines if "mallory" in line]
     assert mentions and all(line.startswith(("INFO:", "WARNING:")) for line in mentions)
@@ -69,7 +80,7 @@ async def test_a_user_id_with_a_newline_is_one_log_line(gateway: EmbeddedGateway
 
 
 async def test_api_refusals_naming_a_forged_user_are_one_line_each(gateway: EmbeddedGateway,
-                                                                   log_text: io.StringIO) -> None:
+                                                                   log_text: LogFile) -> None:
     _, body = await api_post(gateway.api_url, "/auth/get_admin_token", {"secret": "openIM123", "userID": FORGED})
     assert body["errCode"] == 1001
     headers = {"operationID": "x", "token": await admin_token(gateway.api_url)}
@@ -79,5 +90,5 @@ async def test_api_refusals_naming_a_forged_user_are_one_line_each(gateway: Embe
     assert body == {"errCode": 1102, "errMsg": "RegisteredAlreadyError",
                     "errDlt": f"already registered: {quoted(FORGED)}"}
     lines = log_text.getvalue().splitlines()
-    assert len(lines) == 2, lines
+    assert len(lines) == log_text.records == 2, lines
     assert all(line.startswith("WARNING:callprobe.server.kkim.api:refused /") for line in lines)
