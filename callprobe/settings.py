@@ -33,6 +33,37 @@ class GatewaySettings:
     token_expire_s: int = 90 * 24 * 3600    # tokenPolicy.expire 90 days
     shutdown_timeout_s: float = 5.0
     faults: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, see gateway.faults
+    # Limits and floods (docs/backends/kkim.md#limits). max_message_size also caps a
+    # gzip frame after inflation: over it, close 1009.
+    #: WebSocket connections (open or handshaking); the next handshake gets 1601 ConnOverMaxNumLimit; None: no limit
+    max_connections: int | None = 10_000
+    handshake_timeout_s: float = 10.0       # a WebSocket opening handshake not done in this time is dropped
+    #: data frames per second one connection may keep up, after frame_burst; over it: close 1008; None: no limit
+    max_frames_per_s: float | None = 100.0
+    #: data frames one connection may send back to back before max_frames_per_s applies
+    frame_burst: int = 200
+    #: ranges (1002), conversations (1005), conversationIDs (1006, 1007), invitees (1004) or user IDs (2005) in one
+    #: request; over it: close 1008
+    max_request_items: int = 100
+    #: messages one 1002 range or 1005 conversation returns; the rest is left out and isEnd is false
+    max_pull_per_range: int = 100
+    #: protobuf bytes of one 1002, 1005 or 1007 reply; messages past it are left out (isEnd false); one message always
+    #: fits
+    max_reply_bytes: int = 1024 * 1024
+    max_subscriptions: int = 1000           # users one connection may watch with 2005; over it: close 1008
+    #: auth API connections; at the limit the longest-idle one is closed to make room, or else the new one gets 503;
+    #: None: no limit
+    api_max_connections: int | None = 256
+    #: a request line and headers must arrive within this time of the connection opening, or of a kept-alive request's
+    #: first byte
+    api_header_timeout_s: float = 10.0
+    #: a request body must arrive within this time of its headers; else 1001 and close
+    api_body_timeout_s: float = 10.0
+    #: a kept-alive connection with no request in progress is closed after this long
+    api_idle_timeout_s: float = 30.0
+    api_max_body_bytes: int = 1024 * 1024   # a request body over this size is refused with 1001
+    #: running out of file descriptors (connections shed) is logged at most once per interval
+    fd_log_interval_s: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ An agent drives a call through a ``Driver`` and reads back *neutral* notices
 (``DriverNotice``); it never sees a backend's frames. Drivers record every
 frame and state change on the shared timeline themselves, as the neutral
 typed events of ``callprobe.timeline.events``, so engine, analysis and
-reporters work unchanged for every backend (``docs/architecture.md#backends``).
+reporters work unchanged for every backend (``docs/architecture.md#new-backend``).
 """
 
 from __future__ import annotations

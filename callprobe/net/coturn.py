@@ -7,23 +7,37 @@ outlives its owner. The command line is the one docs/aiortc-notes.md#coturn reco
 working; ``--allow-loopback-peers`` is added only on loopback, where it is
 required (relay candidates are gathered but ICE never completes without it).
 
-Process hygiene, in three layers: :meth:`Coturn.stop` (SIGTERM, then SIGKILL);
-a ``weakref.finalize`` that also runs at interpreter exit; and, when started
-from the main thread, ``setpriv --pdeathsig`` so the kernel kills coturn if
-this process dies without cleaning up. The parent-death signal fires when the
-*thread* that started the process ends, so it is not armed from other threads
-(a worker thread may end long before its owner).
+Process hygiene: coturn never outlives callprobe, whatever ends it.
+coturn runs under a small *guard* process (``_GUARD``, plain Python, no
+callprobe imports) that reads a pipe whose other end only callprobe holds.
+When that pipe closes, because :meth:`Coturn.stop` closed it or because
+callprobe died in any way (SIGTERM, SIGKILL, a crash) and the kernel closed
+it, the guard stops coturn (SIGTERM, then SIGKILL) and removes the private
+folder. coturn itself gets ``setpriv --pdeathsig`` against the guard, which is
+single-threaded and lives exactly as long as coturn, so a killed guard takes
+coturn with it too. (A parent-death signal armed in callprobe would fire when
+the *thread* that started coturn ends: ``asyncio.to_thread`` workers end long
+before their owner.) A ``weakref.finalize`` also stops coturn when its owner
+object is dropped. Should a guard be killed as well, the next start removes
+private folders whose owner process is gone (each has an ``owner`` file).
+
+The credential never appears on a command line (``ps`` shows every argument):
+coturn reads it from ``turnserver.conf`` (mode 0600) in its working folder,
+which is removed, or loses that file, when coturn stops.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import secrets
+import select
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -41,6 +55,54 @@ MIN_RELAY_PORT, MAX_RELAY_PORT = 49152, 59999
 _PROBE_WAIT_S = 0.2
 _POLL_INTERVAL_S = 0.05
 _DEFAULT_SETTINGS = ClientSettings()
+#: private folders are ``<tmp>/callprobe-coturn-*``; each names its owner in ``owner``
+_FOLDER_PREFIX = "callprobe-coturn-"
+_OWNER_FILE = "owner"
+_CONFIG_FILE = "turnserver.conf"
+
+#: The guard: runs coturn until its stdin (a pipe only callprobe writes) closes or
+#: SIGTERM comes, then stops coturn and removes what it was told to. argv[1] is
+#: JSON: {"status_fd", "stop_s", "remove": [paths], "command": [argv]}. It reports
+#: "<pid>" (or "error: ...") on status_fd. No secret is ever among its arguments.
+_GUARD = r"""
+import json, os, select, shutil, signal, subprocess, sys
+job = json.loads(sys.argv[1])
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+def stop(*_):
+    raise SystemExit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGHUP, stop)
+child = None
+try:
+    try:
+        child = subprocess.Popen(job["command"], stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        os.write(job["status_fd"], f"error: {exc}\n".encode())
+        raise SystemExit(127)
+    os.write(job["status_fd"], f"{child.pid}\n".encode())
+    os.close(job["status_fd"])
+    try:
+        exited = os.pidfd_open(child.pid)
+    except (AttributeError, OSError):
+        exited = None
+    while child.poll() is None:
+        ready, _, _ = select.select([0] + ([exited] if exited is not None else []), [], [], 0.5)
+        if 0 in ready and not os.read(0, 4096):
+            break
+finally:
+    if child is not None and child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(job["stop_s"])
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    for path in job["remove"]:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.lexists(path):
+            os.unlink(path)
+"""
 
 
 class CoturnError(CallprobeError):
@@ -114,21 +176,57 @@ def stun_binding_ok(listen_ip: str, port: int, timeout_s: float = _PROBE_WAIT_S,
             and response.message_class == stun.Class.RESPONSE)
 
 
-def _stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
-    """SIGTERM, wait, SIGKILL; also the finalizer (so it must not refer to a Coturn)."""
-    if process.poll() is None:
-        process.terminate()
+def process_start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, /proc/PID/stat field 22); ``None`` if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[19]) if len(fields) > 19 and fields[0] != "Z" else None
+
+
+def remove_stale_folders(folder: Path | None = None) -> list[Path]:
+    """Remove private coturn folders whose owner process is gone; return them.
+
+    A folder without an ``owner`` file is not known to be callprobe's and is kept.
+    """
+    removed = []
+    for path in (folder or Path(tempfile.gettempdir())).glob(f"{_FOLDER_PREFIX}*"):
         try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout_s)
+            pid_text, started = (path / _OWNER_FILE).read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if process_start_time(pid) != int(started):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
-def _cleanup(process: subprocess.Popen[bytes], timeout_s: float, tempdir: str | None) -> None:
-    _stop_process(process, timeout_s)
-    if tempdir is not None:
-        shutil.rmtree(tempdir, ignore_errors=True)
+def _stop_guard(process: subprocess.Popen[bytes], watch_fd: int | None, turn_pid: int | None,
+                timeout_s: float, remove: tuple[str, ...]) -> None:
+    """Close the guard's pipe, wait for it, force it if needed; also the finalizer (no Coturn here)."""
+    if watch_fd is not None:
+        try:
+            os.close(watch_fd)  # EOF: the guard stops coturn and removes its files
+        except OSError:
+            pass
+    try:
+        process.wait(2 * timeout_s + 1)
+    except subprocess.TimeoutExpired:
+        process.kill()  # coturn's parent-death signal fires
+        process.wait(timeout_s)
+        if turn_pid is not None and process_start_time(turn_pid) is not None:
+            try:
+                os.kill(turn_pid, 9)
+            except OSError:
+                pass
+    for path in remove:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.lexists(path):
+            os.unlink(path)
 
 
 class Coturn:
@@ -180,7 +278,9 @@ class Coturn:
         self._requested_port = port
         self._workdir = workdir
         self._tempdir: str | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None  # the guard
+        self._turn_pid: int | None = None
+        self._watch_fd: int | None = None
         self._finalizer: weakref.finalize[..., Coturn] | None = None
         #: the log file; under ``workdir``, or the private folder made by start()
         self.log_path = (workdir or Path(tempfile.gettempdir()) / "callprobe-coturn-unstarted"
@@ -220,19 +320,34 @@ class Coturn:
 
     @property
     def running(self) -> bool:
+        """coturn runs (its guard exits as soon as coturn does)."""
         return self._process is not None and self._process.poll() is None
 
     @property
     def pid(self) -> int | None:
+        """turnserver's process id."""
+        return self._turn_pid if self._process is not None else None
+
+    @property
+    def guard_pid(self) -> int | None:
+        """The guard's process id (coturn's parent)."""
         return self._process.pid if self._process is not None else None
 
+    @property
+    def config_path(self) -> Path:
+        return self.log_path.parent / _CONFIG_FILE
+
+    def config_text(self) -> str:
+        """``turnserver.conf``: the credential, kept off the command line."""
+        return f"user={self.user}:{self.password}\n"
+
     def command(self, binary: str = "turnserver") -> list[str]:
-        """The turnserver command line (without the netns and setpriv wrappers)."""
+        """The turnserver command line (without the netns and setpriv wrappers); no credential in it."""
         folder = self.log_path.parent
         loopback = ipaddress.ip_address(self.listen_ip).is_loopback
         return [
-            binary, "-n", f"--listening-ip={self.listen_ip}", f"--relay-ip={self.listen_ip}",
-            f"--listening-port={self.port}", f"--user={self.user}:{self.password}",
+            binary, "-c", str(self.config_path), f"--listening-ip={self.listen_ip}", f"--relay-ip={self.listen_ip}",
+            f"--listening-port={self.port}",
             f"--realm={self.realm}", "--lt-cred-mech", "--no-cli", "--no-tls", "--no-dtls",
             "--fingerprint", *(["--allow-loopback-peers"] if loopback else []),
             f"--min-port={MIN_RELAY_PORT}", f"--max-port={MAX_RELAY_PORT}",
@@ -272,30 +387,49 @@ class Coturn:
                                   hint="apt-get install -y iproute2")
             prefix = [ip, "netns", "exec", self.netns]
         setpriv = shutil.which("setpriv")
-        if setpriv is not None and threading.current_thread() is threading.main_thread():
+        if setpriv is not None:  # against the guard, whose only thread lives as long as coturn
             prefix += [setpriv, "--pdeathsig", "TERM", "--"]
 
+        remove_stale_folders()
         if self._workdir is None:
-            self._tempdir = tempfile.mkdtemp(prefix="callprobe-coturn-")
-            self.log_path = Path(self._tempdir) / "turnserver.log"
+            self._tempdir = tempfile.mkdtemp(prefix=_FOLDER_PREFIX)  # mode 0700
+            folder = Path(self._tempdir)
+            (folder / _OWNER_FILE).write_text(f"{os.getpid()} {process_start_time(os.getpid())}\n")
         else:
             self._workdir.mkdir(parents=True, exist_ok=True)
-            self.log_path = self._workdir / "turnserver.log"
+            folder = self._workdir
+        self.log_path = folder / "turnserver.log"
+        remove = (self._tempdir,) if self._tempdir is not None else (str(self.config_path),)
+        watch_r = watch_w = status_r = status_w = -1
         try:
             if self._requested_port == 0:
                 self.port = free_port(self.listen_ip, self.netns)
+            self._write_config()
+            watch_r, watch_w = os.pipe()
+            status_r, status_w = os.pipe()
+            job = {"status_fd": status_w, "stop_s": self.settings.turn_stop_timeout_s, "remove": list(remove),
+                   "command": prefix + self.command(binary)}
             with self.log_path.open("wb") as log:
                 self._process = subprocess.Popen(
-                    prefix + self.command(binary), stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, cwd=self.log_path.parent)
+                    [sys.executable, "-I", "-c", _GUARD, json.dumps(job)], stdin=watch_r, stdout=log,
+                    stderr=subprocess.STDOUT, cwd=folder, pass_fds=(status_w,), start_new_session=True)
+            os.close(watch_r)
+            os.close(status_w)
+            watch_r = status_w = -1
+            self._watch_fd, watch_w = watch_w, -1
+            self._turn_pid = self._read_status(status_r)
         except OSError as exc:
-            self._remove_tempdir()
+            self._abort_start(remove)
             raise CoturnError(f"cannot run turnserver: {exc}") from None
         except BaseException:
-            self._remove_tempdir()
+            self._abort_start(remove)
             raise
-        self._finalizer = weakref.finalize(self, _cleanup, self._process,
-                                           self.settings.turn_stop_timeout_s, self._tempdir)
+        finally:
+            for fd in (watch_r, watch_w, status_r, status_w):
+                if fd >= 0:
+                    os.close(fd)
+        self._finalizer = weakref.finalize(self, _stop_guard, self._process, self._watch_fd, self._turn_pid,
+                                           self.settings.turn_stop_timeout_s, remove)
 
         deadline = time.monotonic() + self.settings.turn_start_timeout_s
         while time.monotonic() < deadline:
@@ -317,19 +451,45 @@ class Coturn:
                                "and the port is free")
 
     def stop(self) -> None:
-        """SIGTERM, wait ``turn_stop_timeout_s``, then SIGKILL. Idempotent."""
+        """SIGTERM, wait ``turn_stop_timeout_s``, then SIGKILL; the credential file goes too. Idempotent."""
         process, self._process = self._process, None
+        watch_fd, self._watch_fd = self._watch_fd, None
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
         if process is not None:
-            _stop_process(process, self.settings.turn_stop_timeout_s)
-        self._remove_tempdir()
+            _stop_guard(process, watch_fd, self._turn_pid, self.settings.turn_stop_timeout_s, ())
+        self._remove_files()
 
-    def _remove_tempdir(self) -> None:
+    def _write_config(self) -> None:
+        """The credential file, created 0600 (never readable by others, not even for a moment)."""
+        path = self.config_path
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as config:
+            os.fchmod(config.fileno(), 0o600)  # an older file of the caller's may have had another mode
+            config.write(self.config_text())
+
+    def _read_status(self, status_fd: int) -> int:
+        """turnserver's pid, as the guard reports it."""
+        ready, _, _ = select.select([status_fd], [], [], self.settings.turn_start_timeout_s)
+        line = os.read(status_fd, 256).decode(errors="replace").strip() if ready else ""
+        if not line.isdigit():
+            raise OSError(line.removeprefix("error: ") or "the coturn guard did not start")
+        return int(line)
+
+    def _abort_start(self, remove: tuple[str, ...]) -> None:
+        process, self._process = self._process, None
+        watch_fd, self._watch_fd = self._watch_fd, None
+        if process is not None:
+            _stop_guard(process, watch_fd, None, self.settings.turn_stop_timeout_s, remove)
+        self._remove_files()
+
+    def _remove_files(self) -> None:
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             self._tempdir = None
+        elif self._workdir is not None:
+            self.config_path.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 20) -> str:
         """The log's last ``lines`` lines ("" before start or once the private folder is gone)."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 import gc
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from callprobe.errors import ExitCode
+from callprobe.net import coturn as coturn_module
 from callprobe.net.coturn import Coturn, CoturnError, free_port, stun_binding_ok
 from callprobe.rtc.ice_config import IceServer, parse_ice_url
 from callprobe.settings import ClientSettings
@@ -79,7 +82,8 @@ def test_random_credentials_differ_and_urls_use_them(turn: Coturn) -> None:
     assert turn.ice_servers(stun=False, turn=None) == ()
     command = turn.command()
     assert "--allow-loopback-peers" in command and "--relay-ip=127.0.0.1" in command
-    assert f"--user={turn.user}:{turn.password}" in command
+    assert not [arg for arg in command if turn.password in arg or turn.user in arg]
+    assert f"user={turn.user}:{turn.password}" in turn.config_text().splitlines()
 
 
 def test_allow_loopback_peers_only_on_loopback() -> None:
@@ -204,3 +208,90 @@ def test_missing_namespace_is_named() -> None:
     with pytest.raises(CoturnError, match="namespace 'cptest-absent' does not exist") as caught:
         Coturn(netns="cptest-absent").start()
     assert caught.value.exit_code == ExitCode.USAGE
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_credentials_stay_off_every_command_line(turn: Coturn) -> None:
+    """``ps`` shows no credential: coturn reads it from a private 0600 file."""
+    assert turn.pid is not None and turn.guard_pid is not None
+    for pid in (turn.pid, turn.guard_pid):
+        cmdline = _cmdline(pid)
+        assert turn.password.encode() not in cmdline and turn.user.encode() not in cmdline, cmdline
+    assert b"turnserver" in _cmdline(turn.pid)
+    config = turn.log_path.parent / "turnserver.conf"
+    assert (config.stat().st_mode & 0o777) == 0o600 and (config.parent.stat().st_mode & 0o077) == 0
+    assert f"user={turn.user}:{turn.password}" in config.read_text()
+
+
+def test_a_callers_workdir_keeps_no_credential(tmp_path: Path) -> None:
+    with Coturn(workdir=tmp_path, user="u1", password="pw-not-left-behind", settings=SETTINGS) as turn:
+        assert (tmp_path / "turnserver.conf").exists() and turn.running
+    assert not (tmp_path / "turnserver.conf").exists()
+    assert not [p for p in tmp_path.iterdir() if p.is_file() and b"pw-not-left-behind" in p.read_bytes()]
+
+
+#: an owner like ``callprobe run``: coturn started from a worker thread (as EmbeddedServices does)
+WORKER_THREAD_OWNER = textwrap.dedent("""
+    import asyncio, time
+    from callprobe.net.coturn import Coturn
+
+    async def main():
+        turn = Coturn()
+        await asyncio.to_thread(turn.start)
+        print(turn.pid, turn.log_path.parent, flush=True)
+        await asyncio.sleep(60)
+
+    asyncio.run(main())
+""")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_coturn_started_from_a_worker_thread_dies_with_its_owner(sig: signal.Signals) -> None:
+    """Whatever kills the owner, coturn goes, and so does its private folder."""
+    owner = subprocess.Popen([sys.executable, "-c", WORKER_THREAD_OWNER], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True)
+    pid = 0
+    try:
+        assert owner.stdout is not None
+        line = owner.stdout.readline().split()
+        pid, folder = int(line[0]), Path(line[1])
+        time.sleep(0.3)  # the worker thread that started it is long finished
+        assert not gone(pid, within_s=0.2) and folder.is_dir()
+        os.kill(owner.pid, sig)
+        owner.wait(5)
+        assert gone(pid)
+        deadline = time.monotonic() + 3
+        while folder.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not folder.exists()
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(5)
+        if pid and not gone(pid, within_s=0):
+            os.kill(pid, signal.SIGKILL)  # the test failed: leave no orphan behind
+
+
+def test_a_start_removes_folders_of_dead_owners(tmp_path: Path) -> None:
+    probe = subprocess.Popen(["true"])  # its pid names a process that has exited
+    probe.wait()
+    temp = Path(tempfile.gettempdir())
+    stale = temp / f"callprobe-coturn-stale{secrets.token_hex(3)}"
+    alive = temp / f"callprobe-coturn-alive{secrets.token_hex(3)}"
+    foreign = temp / f"callprobe-coturn-foreign{secrets.token_hex(3)}"
+    for folder in (stale, alive, foreign):
+        folder.mkdir()
+        (folder / "turnserver.conf").write_text("user=x:y\n")
+    (stale / "owner").write_text(f"{probe.pid} 1\n")
+    (alive / "owner").write_text(f"{os.getpid()} {coturn_module.process_start_time(os.getpid())}\n")
+    try:
+        with Coturn(settings=SETTINGS):
+            pass
+        assert not stale.exists()
+        assert alive.is_dir() and foreign.is_dir()  # a live owner's, and one without an owner file, stay
+    finally:
+        for folder in (stale, alive, foreign):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -7,7 +7,7 @@ this agent knows (``calls.KnownCalls``) and the translation of pushes into
 neutral notices. Time is passed in (``now_ms``), never read. The thin
 ``connection.KkimConnection`` owns the socket and the clock and feeds it, as
 websockets splits its protocol from its asyncio connection
-(``docs/architecture.md#backends``).
+(``docs/architecture.md#new-backend``).
 
 Every input queues *outputs*, drained in order by ``outputs()``:
 ``Send`` (a frame for the socket), ``Record`` (a timeline event), ``Deliver``

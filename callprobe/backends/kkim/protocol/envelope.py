@@ -26,6 +26,7 @@ from callprobe.backends.kkim.protocol.errors import (
     BadDataEncoding,
     BadTextFrame,
     FatalFrameError,
+    FrameTooLarge,
     MalformedEnvelope,
 )
 
@@ -382,13 +383,42 @@ def compress(payload: bytes) -> bytes:
     return gzip.compress(payload, mtime=0)
 
 
-def decompress(frame: bytes) -> bytes:
-    """Gunzip one binary frame; raise ``BadCompression``."""
+def decompress(frame: bytes, max_size: int | None = None) -> bytes:
+    """Gunzip one binary frame (one or more RFC 1952 members, zero padding allowed).
+
+    Args:
+        frame: the binary frame as received.
+        max_size: the most bytes the frame may inflate to (``None``: no limit).
+            Inflating stops as soon as the output would pass it, so a frame
+            that would inflate to megabytes costs at most ``max_size + 1``
+            bytes of output (``docs/backends/kkim.md#limits``).
+
+    Raises:
+        BadCompression: the frame is not a complete, valid gzip stream.
+        FrameTooLarge: it inflates past ``max_size`` (close 1009).
+    """
     if not frame.startswith(_GZIP_MAGIC):
         raise BadCompression("binary frame is not gzip although compression=gzip was negotiated")
+    out = bytearray()
+    rest = frame
     try:
-        return gzip.decompress(frame)
-    except (OSError, EOFError, zlib.error) as exc:
+        while True:
+            # the gzip wrapper (wbits 16+): zlib checks the header, CRC32 and ISIZE
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            room = 0 if max_size is None else max_size - len(out) + 1  # 0: unlimited
+            out += inflater.decompress(rest, room)
+            if max_size is not None and len(out) > max_size:
+                raise FrameTooLarge(f"gzip frame inflates past the {max_size}-byte limit")
+            if not inflater.eof:
+                raise BadCompression("binary frame is not a valid gzip stream: "
+                                     "it ends before the end-of-stream marker")
+            rest = inflater.unused_data.lstrip(b"\0")
+            if not rest:
+                return bytes(out)
+            if not rest.startswith(_GZIP_MAGIC):
+                raise BadCompression("binary frame is not a valid gzip stream: "
+                                     f"{len(rest)} bytes after the gzip stream")
+    except zlib.error as exc:
         raise BadCompression(f"binary frame is not a valid gzip stream: {exc}") from None
 
 
@@ -397,9 +427,9 @@ def pack(envelope: bytes, gzip_on: bool) -> bytes:
     return compress(envelope) if gzip_on else envelope
 
 
-def unpack(frame: bytes, gzip_on: bool) -> bytes:
-    """Binary frame from the wire to envelope bytes."""
-    return decompress(frame) if gzip_on else frame
+def unpack(frame: bytes, gzip_on: bool, max_size: int | None = None) -> bytes:
+    """Binary frame from the wire to envelope bytes; ``max_size`` caps inflation."""
+    return decompress(frame, max_size) if gzip_on else frame
 
 
 # --------------------------------------------------------------- heartbeat

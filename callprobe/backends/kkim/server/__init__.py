@@ -1,11 +1,11 @@
 """The embedded reference gateway: a faithful KKIM server built on ``callprobe.backends.kkim.protocol``.
 
-It behaves like a KKIM server as KKIM documents it and, where that is
+It behaves like the KKIM server of the field reports and, where they are
 silent, like OpenIM v3.8.3 (docs/backends/kkim.md#where-servers-differ), so what callprobe learns
 against it transfers to real servers. Its fault injectors (``faults``)
 reproduce the failures of docs/field-failures.md on purpose.
 
-Everything it logs goes to the ``callprobe.backends.kkim.server`` logger (``LOGGER_NAME``)
+Everything it logs goes to the ``callprobe.server.kkim`` logger (``LOGGER_NAME``)
 or its children, the websockets library's lines about its connections
 included: one WARNING line per malformed or refused input, INFO for
 connections and call transitions. A command that embeds the gateway keeps it
@@ -15,7 +15,11 @@ off the user's terminal by setting that one logger's level.
 from callprobe.backends.base import EmbeddedConfig
 from callprobe.backends.kkim.faults import FAULTS
 from callprobe.backends.kkim.server.faults import Faults, parse_fault
-from callprobe.backends.kkim.server.server import LOGGER_NAME, EmbeddedGateway, ThreadedGateway
+from callprobe.backends.kkim.server.server import (
+    LOGGER_NAME,
+    EmbeddedGateway,
+    ThreadedGateway,
+)
 from callprobe.settings import GatewaySettings
 
 

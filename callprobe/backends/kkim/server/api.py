@@ -12,31 +12,60 @@ Endpoints: ``/auth/get_admin_token`` {secret, userID}; ``/auth/get_user_token``
 older form, no token header); ``/auth/parse_token`` {token};
 ``/auth/force_logout`` {platformID, userID}; ``/user/user_register``
 {users: [{userID, nickname, faceURL}]}.
+
+Every bad input gets that envelope, never an HTTP 500 or a traceback
+(``docs/backends/kkim.md#limits``): a body that is not JSON, nests too deeply,
+holds ``NaN``, a lone surrogate in a string, or arrives too slowly or too big
+is 1001 ArgsError; a token that is not a well-formed JWT (non-finite
+``exp``/``iat`` included) is 1503. A body the API could not read in time or
+in full is answered, then the connection is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
-from callprobe.backends.kkim.protocol.constants import OPENIM_ERR_TEXT, Platform, ReqIdentifier
+from callprobe.backends.kkim.protocol.constants import (
+    OPENIM_ERR_TEXT,
+    Platform,
+    ReqIdentifier,
+)
 from callprobe.backends.kkim.server.auth import TokenError
 from callprobe.backends.kkim.server.core import GatewayCore, now_ms
+from callprobe.backends.kkim.server.http_guard import track_requests
+from callprobe.backends.kkim.server.logsafe import quoted
 
 log = logging.getLogger("callprobe.server.kkim.api")
 
-ARGS, NO_PERMISSION, NOT_FOUND, REGISTERED = 1001, 1002, 1004, 1102
+SERVER_INTERNAL, ARGS, NO_PERMISSION, NOT_FOUND, REGISTERED = 500, 1001, 1002, 1004, 1102
+
+#: a lone UTF-16 surrogate, which a JSON ``\\uD800`` escape gives and SQLite cannot store
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, detail: str) -> None:
+    """A refused request; ``close``: the connection is closed after the reply (its body was not read)."""
+
+    def __init__(self, code: int, detail: str, close: bool = False) -> None:
         super().__init__(detail)
-        self.code, self.detail = code, detail
+        self.code, self.detail, self.close = code, detail, close
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+#: Go's decoder refuses NaN and Infinity, so does the API
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _compact(obj: Any) -> str:
@@ -52,11 +81,17 @@ def _reply(code: int = 0, detail: str = "", data: Any = None) -> web.Response:
     return web.json_response(body, status=200, dumps=_compact)
 
 
+def _text(value: str, key: str) -> str:
+    if _SURROGATE.search(value):
+        raise ApiError(ARGS, f"{key} is not valid Unicode text (it holds a lone surrogate)")
+    return value
+
+
 def _str(body: dict[str, Any], key: str, required: bool = True) -> str:
     value = body.get(key, "")
     if not isinstance(value, str) or (required and not value):
         raise ApiError(ARGS, f"{key} must be a non-empty string")
-    return value
+    return _text(value, key)
 
 
 def _platform(body: dict[str, Any]) -> int:
@@ -76,7 +111,8 @@ class AuthApi:
 
     def __init__(self, core: GatewayCore) -> None:
         self.core = core
-        self.app = web.Application(client_max_size=1024 * 1024)
+        self.app = web.Application(client_max_size=core.settings.api_max_body_bytes,
+                                   middlewares=[track_requests])
         routes: dict[str, tuple[Handler, bool]] = {
             "/auth/get_admin_token": (self.get_admin_token, False),
             "/auth/get_user_token": (self.get_user_token, True),
@@ -95,17 +131,44 @@ class AuthApi:
                     raise ApiError(ARGS, "header operationID is required")
                 if admin:
                     self._check_admin(request.headers.get("token", ""))
-                try:
-                    body = json.loads(await request.read() or b"{}")
-                except (UnicodeDecodeError, ValueError) as exc:
-                    raise ApiError(ARGS, f"body is not JSON: {exc}") from None
-                if not isinstance(body, dict):
-                    raise ApiError(ARGS, "body must be a JSON object")
-                return _reply(data=await handler(body, request))
+                return _reply(data=await handler(await self._body(request), request))
             except ApiError as exc:
+                # request.path is one of the routes above: only a path equal to one reaches here
                 log.warning("refused %s from %s: %d %s", request.path, request.remote, exc.code, exc.detail)
-                return _reply(exc.code, exc.detail)
+                reply = _reply(exc.code, exc.detail)
+                if exc.close:
+                    reply.force_close()
+                return reply
+            except Exception:  # a bug: the client still gets the envelope, the log the traceback
+                log.exception("request to %s from %s failed", request.path, request.remote)
+                reply = _reply(SERVER_INTERNAL, "internal error")
+                reply.force_close()
+                return reply
         return endpoint
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        """The JSON object in the body, read within ``api_body_timeout_s``; ``ApiError`` 1001 otherwise."""
+        settings = self.core.settings
+        try:
+            async with asyncio.timeout(settings.api_body_timeout_s):
+                raw = await request.read()
+        except TimeoutError:
+            raise ApiError(ARGS, f"request body not complete within {settings.api_body_timeout_s:g} s "
+                                 "(setting api_body_timeout_s)", close=True) from None
+        except web.HTTPRequestEntityTooLarge:
+            raise ApiError(ARGS, f"request body over {settings.api_max_body_bytes} bytes "
+                                 "(setting api_max_body_bytes)", close=True) from None
+        except RequestPayloadError as exc:
+            raise ApiError(ARGS, f"request body is malformed: {exc}", close=True) from None
+        try:
+            body = _DECODER.decode(raw.decode("utf-8")) if raw.strip() else {}
+        except RecursionError:
+            raise ApiError(ARGS, "body is not JSON: it nests too deeply") from None
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ApiError(ARGS, f"body is not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(ARGS, "body must be a JSON object")
+        return body
 
     def _check_admin(self, token: str) -> None:
         if not token:
@@ -115,7 +178,7 @@ class AuthApi:
         except TokenError as exc:
             raise ApiError(int(exc.code), exc.message) from None
         if not self.core.authority.is_admin(claims.user_id):
-            raise ApiError(NO_PERMISSION, f"{claims.user_id!r} is not an admin user")
+            raise ApiError(NO_PERMISSION, f"{quoted(claims.user_id)} is not an admin user")
 
     def _token_data(self, user_id: str, platform_id: int) -> dict[str, Any]:
         token = self.core.authority.issue(user_id, platform_id, time.time())
@@ -124,11 +187,11 @@ class AuthApi:
     def _user_for_token(self, user_id: str) -> None:
         """Admins cannot get user tokens; unknown users are auto-registered unless disabled."""
         if self.core.authority.is_admin(user_id):
-            raise ApiError(ARGS, f"{user_id!r} is an admin user: use get_admin_token")
+            raise ApiError(ARGS, f"{quoted(user_id)} is an admin user: use get_admin_token")
         store = self.core.store
         if not store.user_exists(user_id):
             if not self.core.settings.auto_register:
-                raise ApiError(NOT_FOUND, f"user {user_id!r} is not registered (auto-registration is off)")
+                raise ApiError(NOT_FOUND, f"user {quoted(user_id)} is not registered (auto-registration is off)")
             store.register_user(user_id, nickname=user_id, now_ms=now_ms())
 
     # endpoints
@@ -138,7 +201,7 @@ class AuthApi:
         if secret != self.core.settings.secret:
             raise ApiError(NO_PERMISSION, "secret invalid")
         if not self.core.authority.is_admin(user_id):
-            raise ApiError(ARGS, f"userID {user_id!r} is not an admin user")
+            raise ApiError(ARGS, f"userID {quoted(user_id)} is not an admin user")
         return {"token": self.core.authority.issue_admin(user_id, time.time()),
                 "expireTimeSeconds": self.core.settings.token_expire_s}
 
@@ -180,17 +243,17 @@ class AuthApi:
         for index, item in enumerate(users):
             if not isinstance(item, dict):
                 raise ApiError(ARGS, f"users[{index}] must be an object")
-            user_id = item.get("userID")
-            if not isinstance(user_id, str) or not user_id:
+            user_id = _str(item, "userID") if isinstance(item.get("userID"), str) else None
+            if not user_id:
                 raise ApiError(ARGS, f"users[{index}].userID must be a non-empty string")
             if self.core.authority.is_admin(user_id):
-                raise ApiError(ARGS, f"users[{index}].userID {user_id!r} is an admin user")
+                raise ApiError(ARGS, f"users[{index}].userID {quoted(user_id)} is an admin user")
             nickname, face = item.get("nickname", ""), item.get("faceURL", "")
-            wanted.append((user_id, nickname if isinstance(nickname, str) else "",
-                           face if isinstance(face, str) else ""))
+            wanted.append((user_id, _text(nickname, "nickname") if isinstance(nickname, str) else "",
+                           _text(face, "faceURL") if isinstance(face, str) else ""))
         taken = [uid for uid, _, _ in wanted if self.core.store.user_exists(uid)]
         if taken:
-            raise ApiError(REGISTERED, f"already registered: {', '.join(taken)}")
+            raise ApiError(REGISTERED, f"already registered: {', '.join(map(quoted, taken))}")
         for user_id, nickname, face in wanted:
             self.core.store.register_user(user_id, nickname, face, now_ms())
         return None

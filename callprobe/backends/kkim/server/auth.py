@@ -4,13 +4,19 @@ A token is valid when its signature and expiry check out **and** the token
 map (here a table in the store) holds it in state 0; admin users skip the map
 check. Issuing a user token marks that user's older tokens on the same
 platform as kicked (multi-login policy 1), as upstream does.
+
+Whatever a token holds, ``verify`` answers with a ``TokenError``, never
+another exception: a token with non-ASCII characters, claims nested too
+deeply for the JSON decoder, or an ``exp``/``iat`` that is NaN or infinite
+(Python's JSON accepts them, Go's does not) is 1503 TokenMalformedError.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
@@ -76,6 +82,13 @@ def _decode(token: str, secret: str) -> dict[str, Any]:
                                    "verify_nbf": False})
 
 
+def _finite_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number Go would decode: no bool, no NaN, no infinity."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
 class Authority:
     """Mints and checks tokens against the store's token map."""
 
@@ -120,8 +133,12 @@ class Authority:
         """Decode and check a token; raise ``TokenError`` with the upstream code."""
         if not token:
             raise TokenError(HandshakeCode.TOKEN_MALFORMED, "token is empty")
+        if not token.isascii():
+            raise TokenError(HandshakeCode.TOKEN_MALFORMED, "token is not a JWT: it holds non-ASCII characters")
         try:
             raw = self._signed.get(token) or self._check_signature(token)
+        except RecursionError:
+            raise TokenError(HandshakeCode.TOKEN_MALFORMED, "token is not a JWT: its JSON nests too deeply") from None
         except jwt.InvalidSignatureError:
             raise TokenError(HandshakeCode.TOKEN_UNKNOWN, "token signature does not match the secret") from None
         except jwt.DecodeError as exc:
@@ -132,12 +149,12 @@ class Authority:
         exp, iat = raw.get("exp"), raw.get("iat", 0)
         if not isinstance(user_id, str) or isinstance(platform_id, bool) or not isinstance(platform_id, int):
             raise TokenError(HandshakeCode.TOKEN_MALFORMED, "token lacks string UserID / integer PlatformID claims")
-        if not isinstance(exp, (int, float)) or not isinstance(iat, (int, float)):
-            raise TokenError(HandshakeCode.TOKEN_MALFORMED, "token exp/iat claims are not numbers")
+        if not _finite_number(exp) or not _finite_number(iat):
+            raise TokenError(HandshakeCode.TOKEN_MALFORMED, "token exp/iat claims are not finite numbers")
         if now >= exp:
             raise TokenError(HandshakeCode.TOKEN_EXPIRED, f"token expired {int(now - exp)} s ago")
         nbf = raw.get("nbf")
-        if isinstance(nbf, (int, float)) and now < nbf:
+        if _finite_number(nbf) and now < nbf:
             raise TokenError(HandshakeCode.TOKEN_NOT_VALID_YET, "token is not valid yet (nbf in the future)")
         claims = Claims(user_id, platform_id, int(exp), int(iat))
         if self.is_admin(user_id):

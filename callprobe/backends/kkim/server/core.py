@@ -16,11 +16,16 @@ import time
 from collections.abc import Callable, Iterable
 
 from callprobe.backends.kkim.protocol._pb.openim import sdkws_pb2
-from callprobe.backends.kkim.protocol.constants import MsgStatus, Platform, ReqIdentifier
+from callprobe.backends.kkim.protocol.constants import (
+    MsgStatus,
+    Platform,
+    ReqIdentifier,
+)
 from callprobe.backends.kkim.protocol.envelope import Response, encode_response
 from callprobe.backends.kkim.server.auth import Authority
 from callprobe.backends.kkim.server.faults import Faults
 from callprobe.backends.kkim.server.hub import Hub, Peer
+from callprobe.backends.kkim.server.logsafe import quoted
 from callprobe.backends.kkim.server.store import Store
 from callprobe.settings import GatewaySettings
 
@@ -55,8 +60,9 @@ class GatewayCore:
         self.stats = {"pushes": 0, "requests": 0, "bad_frames": 0}
 
     def next_conn_id(self, user_id: str, platform_id: int) -> str:
+        """``'user'/platform#n``: unique, and safe to log (the user ID is quoted)."""
         self._conn_seq += 1
-        return f"{user_id}/{platform_id}#{self._conn_seq}"
+        return f"{quoted(user_id)}/{platform_id}#{self._conn_seq}"
 
     # connections
 
@@ -64,7 +70,7 @@ class GatewayCore:
         """Register a connection, kicking what it replaces (policy 1, docs/backends/kkim.md#multi-login)."""
         replaced = self.hub.register(peer)
         for old in replaced:
-            log.info("kick %s: new login of %s on platform %d", old.conn_id, peer.user_id, peer.platform_id)
+            log.info("kick %s: new login of %s on platform %d", old.conn_id, quoted(peer.user_id), peer.platform_id)
             old.kick()
         if not self.authority.is_admin(peer.user_id):
             self.store.kick_tokens(peer.user_id, peer.platform_id, keep=peer.token)
@@ -117,11 +123,13 @@ class GatewayCore:
             peer.send_envelope(envelope)
         self.stats["pushes"] += len(peers)
 
-    def store_message(self, msg: sdkws_pb2.MsgData, conversation_id: str) -> int:
-        """Store a message in a single chat between sender and recipient; set seq."""
+    def store_message(self, msg: sdkws_pb2.MsgData) -> str:
+        """Store a message in the single chat of its sender and recipient; set seq; return the chat's ID."""
         if msg.status == MsgStatus.SENDING:
             msg.status = MsgStatus.SEND_SUCCESS
-        return self.store.append_message(conversation_id, msg, (msg.sendID, msg.recvID))
+        key = self.store.single_chat(msg.sendID, msg.recvID)
+        self.store.append_message(key, msg)
+        return self.store.wire_id(key)
 
     @staticmethod
     def push_payload(conversation_id: str, msg: sdkws_pb2.MsgData) -> bytes:

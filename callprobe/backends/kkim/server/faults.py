@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields
 from callprobe.backends.faults import parse_fault as _parse
 from callprobe.backends.kkim.faults import FAULTS
 
+__all__ = ["FAULTS", "Faults", "parse_fault"]  # FAULTS too: the scenario loader reads it here
+
 
 def parse_fault(text: str) -> tuple[str, str]:
     """``NAME[=VALUE]`` to a checked KKIM ``(name, value)`` pair; raise ``ConfigError``."""

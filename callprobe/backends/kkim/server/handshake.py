@@ -42,7 +42,7 @@ class ConnParams:
     background: bool
 
 
-class HandshakeRefused(Exception):
+class HandshakeRejection(Exception):
     """A refused handshake; ``body()`` is the JSON the client gets (docs/backends/kkim.md#handshake)."""
 
     def __init__(self, err_code: int, err_msg: str, err_dlt: str = "", is_msg_resp: bool = False) -> None:
@@ -71,14 +71,23 @@ def success_body() -> str:
     return json.dumps({"errCode": 0, "errMsg": "", "errDlt": ""}, separators=(",", ":"))
 
 
+def _query(path: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(path).query, keep_blank_values=True).items()}
+
+
+def wants_msg_resp(path: str) -> bool:
+    """The handshake asks for ``isMsgResp`` (a Go bool): refusals then upgrade and send a text frame."""
+    return _go_bool(_query(path).get("isMsgResp", "")) is True
+
+
 def check_handshake(path: str, headers: Mapping[str, str], authority: Authority, now: float,
                     faults: Faults) -> ConnParams:
-    """Validate one upgrade request; raise ``HandshakeRefused`` (or ``HandshakeCrash``)."""
-    query = {k: v[0] for k, v in parse_qs(urlsplit(path).query, keep_blank_values=True).items()}
+    """Validate one upgrade request; raise ``HandshakeRejection`` (or ``HandshakeCrash``)."""
+    query = _query(path)
     is_msg_resp = _go_bool(query.get("isMsgResp", "")) is True
 
-    def refuse(code: int, msg: str, dlt: str = "") -> HandshakeRefused:
-        return HandshakeRefused(int(code), msg, dlt, is_msg_resp)
+    def refuse(code: int, msg: str, dlt: str = "") -> HandshakeRejection:
+        return HandshakeRejection(int(code), msg, dlt, is_msg_resp)
 
     send_id = query.get("sendID", "")
     token = query.get("token", "")

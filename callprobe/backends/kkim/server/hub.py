@@ -33,6 +33,7 @@ class Hub:
     def __init__(self) -> None:
         self._by_user: dict[str, dict[str, Peer]] = {}
         self._subscribers: dict[str, dict[str, Peer]] = {}  # watched user -> conn_id -> peer
+        self._watching: dict[str, set[str]] = {}  # conn_id -> watched users
 
     def register(self, peer: Peer) -> list[Peer]:
         """Add ``peer``; return the connections it replaces (same user and platform)."""
@@ -45,8 +46,7 @@ class Hub:
 
     def unregister(self, peer: Peer) -> bool:
         """Remove ``peer`` (and its subscriptions); ``False`` if it was not online."""
-        for watchers in self._subscribers.values():
-            watchers.pop(peer.conn_id, None)
+        self.unsubscribe(peer, list(self._watching.get(peer.conn_id, ())))
         mine = self._by_user.get(peer.user_id)
         if not mine or mine.get(peer.conn_id) is not peer:
             return False
@@ -70,14 +70,26 @@ class Hub:
     # 2005 online status
 
     def subscribe(self, peer: Peer, users: list[str]) -> None:
+        mine = self._watching.setdefault(peer.conn_id, set())
         for uid in users:
             self._subscribers.setdefault(uid, {})[peer.conn_id] = peer
+            mine.add(uid)
 
     def unsubscribe(self, peer: Peer, users: list[str]) -> None:
+        mine = self._watching.get(peer.conn_id, set())
         for uid in users:
+            mine.discard(uid)
             watchers = self._subscribers.get(uid)
             if watchers:
                 watchers.pop(peer.conn_id, None)
+                if not watchers:
+                    del self._subscribers[uid]
+        if not mine:
+            self._watching.pop(peer.conn_id, None)
+
+    def watching(self, peer: Peer) -> int:
+        """How many users ``peer`` watches."""
+        return len(self._watching.get(peer.conn_id, ()))
 
     def subscribers(self, user_id: str) -> list[Peer]:
         return list(self._subscribers.get(user_id, {}).values())

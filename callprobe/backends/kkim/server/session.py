@@ -11,6 +11,11 @@ Rules (docs/backends/kkim.md#frames, docs/backends/kkim.md#heartbeat):
   answered with a Resp and the connection stays.
 * Every frame (data, ping, pong) re-arms the read deadline; Web connections
   (platform 5) get a WebSocket ping every ``web_ping_interval_s``.
+* What one frame may cost is bounded (``docs/backends/kkim.md#limits``): a
+  gzip frame is inflated to at most ``max_message_size`` bytes (past it:
+  close 1009, as for a frame over the limit on the wire), and a connection
+  sending data frames faster than ``max_frames_per_s`` after its
+  ``frame_burst`` is closed with 1008 and a reason.
 * Everything this connection sends goes through one queue and one writer task,
   so replies and pushes keep their order and a slow client never blocks
   another connection; a write that takes longer than ``write_timeout_s``
@@ -29,7 +34,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode as WsCloseCode
 from websockets.protocol import State
 
-from callprobe.backends.kkim.protocol.constants import CLIENT_REQUESTS, CloseCode, Platform, ReqIdentifier
+from callprobe.backends.kkim.protocol.constants import (
+    CLIENT_REQUESTS,
+    CloseCode,
+    Platform,
+    ReqIdentifier,
+)
 from callprobe.backends.kkim.protocol.envelope import (
     Request,
     Response,
@@ -40,9 +50,19 @@ from callprobe.backends.kkim.protocol.envelope import (
     pack,
     unpack,
 )
-from callprobe.backends.kkim.protocol.errors import FatalFrameError, SendIDMismatch, UnknownIdentifier
+from callprobe.backends.kkim.protocol.errors import (
+    FatalFrameError,
+    SendIDMismatch,
+    UnknownIdentifier,
+)
 from callprobe.backends.kkim.server.core import GatewayCore
-from callprobe.backends.kkim.server.handshake import ConnParams, HandshakeRefused, success_body
+from callprobe.backends.kkim.server.handshake import (
+    ConnParams,
+    HandshakeRejection,
+    success_body,
+)
+from callprobe.backends.kkim.server.limits import RateLimited, TokenBucket
+from callprobe.backends.kkim.server.logsafe import quoted
 
 log = logging.getLogger("callprobe.server.kkim")
 
@@ -57,7 +77,7 @@ class GatewayConnection(ServerConnection):
 
     last_frame_at: float = 0.0
     params: ConnParams | None = None
-    refusal: HandshakeRefused | None = None
+    refusal: HandshakeRejection | None = None
 
     def process_event(self, event: Any) -> None:
         self.last_frame_at = self.loop.time()
@@ -81,7 +101,7 @@ class GatewayConnection(ServerConnection):
             return
         answer = f", answered HTTP {self.response.status_code}" if self.response is not None else ""
         detail = f"{exc}: {cause}" if cause is not None else str(exc)
-        log.warning("bad handshake from %s: %s%s", peer, detail.replace("\n", " "), answer)
+        log.warning("bad handshake from %s: %s%s", peer, quoted(detail, 200), answer)
 
     def write_now(self, message: bytes | str) -> bool:
         """Write one unfragmented message synchronously if nothing can block it.
@@ -142,6 +162,9 @@ class Session:
         self._queue: asyncio.Queue[bytes | str | _Close] = asyncio.Queue()
         self._writing = False  # the writer task holds an item it has not finished sending
         self._gzip_cache: tuple[bytes, bytes] | None = None
+        settings = core.settings
+        self._bucket = TokenBucket(settings.max_frames_per_s, settings.frame_burst, asyncio.get_running_loop().time())
+        self._fatal_logged = False  # the close that follows a logged bad frame is not logged again
 
     # --------------------------------------------------------------- Peer
 
@@ -215,7 +238,7 @@ class Session:
     def _log_close(self) -> None:
         rcvd = self.ws.protocol.close_rcvd
         sent = self.ws.protocol.close_sent
-        if sent is not None and sent.code == WsCloseCode.MESSAGE_TOO_BIG:
+        if sent is not None and sent.code == WsCloseCode.MESSAGE_TOO_BIG and not self._fatal_logged:
             log.warning("bad input on %s: frame over the %d-byte limit, closed 1009",
                         self.conn_id, self.core.settings.max_message_size)
             self.core.stats["bad_frames"] += 1
@@ -232,11 +255,15 @@ class Session:
                 except ConnectionClosed:
                     return
                 try:
+                    if not self._bucket.take(asyncio.get_running_loop().time()):
+                        raise RateLimited(f"rate limit: over {self._bucket.rate:g} frames/s after a burst of "
+                                          f"{self._bucket.burst}")
                     if isinstance(message, str):
                         self._on_text(message)
                     else:
                         await self._on_binary(message)
                 except FatalFrameError as exc:
+                    self._fatal_logged = True
                     self.core.stats["bad_frames"] += 1
                     log.warning("bad input on %s: %s (%s), closing %d", self.conn_id, exc,
                                 exc.code, int(exc.close_code or CloseCode.PROTOCOL_ERROR))
@@ -264,7 +291,7 @@ class Session:
             self.send_text(encode_pong(beat))
 
     async def _on_binary(self, frame: bytes) -> None:
-        req = decode_request(unpack(frame, self.params.gzip))
+        req = decode_request(unpack(frame, self.params.gzip, self.core.settings.max_message_size))
         if req.send_id != self.user_id:
             raise SendIDMismatch(f"request sendID {req.send_id!r} is not the connection's user "
                                  f"{self.user_id!r} (reqIdentifier {req.req_identifier})")
@@ -312,7 +339,7 @@ class Session:
                 return
 
 
-async def refuse_after_upgrade(ws: GatewayConnection, refusal: HandshakeRefused) -> None:
+async def refuse_after_upgrade(ws: GatewayConnection, refusal: HandshakeRejection) -> None:
     """``isMsgResp=true`` refusal: one text frame with the error JSON, then close (docs/backends/kkim.md#handshake)."""
     try:
         await ws.send(refusal.body())

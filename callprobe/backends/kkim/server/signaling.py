@@ -76,8 +76,14 @@ from callprobe.backends.kkim.protocol.constants import (
 from callprobe.backends.kkim.protocol.conversation import single_chat_id
 from callprobe.backends.kkim.protocol.envelope import Request, Response
 from callprobe.backends.kkim.protocol.errors import BusinessError
-from callprobe.backends.kkim.server.core import FollowUps, GatewayCore, now_ms, server_msg_id
+from callprobe.backends.kkim.server.core import (
+    FollowUps,
+    GatewayCore,
+    now_ms,
+    server_msg_id,
+)
 from callprobe.backends.kkim.server.hub import Peer
+from callprobe.backends.kkim.server.limits import check_items
 
 log = logging.getLogger("callprobe.server.kkim")
 
@@ -145,6 +151,7 @@ class Signaling:
         if inv.inviterUserID and inv.inviterUserID != user:
             raise BusinessError(ErrCode.TOKEN_INVALID,
                                 f"inviterUserID {inv.inviterUserID!r} is not the connection's user")
+        check_items(len(inv.inviteeUserIDList), core.settings.max_request_items, "inviteeUserIDList")
         invitees = list(dict.fromkeys(inv.inviteeUserIDList))
         if not invitees:
             raise BusinessError(ErrCode.USER_NOT_EXIST, "inviteeUserIDList is empty")
@@ -337,5 +344,5 @@ class Signaling:
             sessionType=SessionType.SINGLE_CHAT, msgFrom=MsgFrom.SYSTEM,
             contentType=ContentType.SIGNALING_NOTIFICATION, content=content,
             sendTime=stamp, createTime=stamp, status=MsgStatus.SEND_SUCCESS, ex=ex)
-        self.core.store_message(msg, single_chat_id(send_id, recv_id))
+        self.core.store_message(msg)
         return msg

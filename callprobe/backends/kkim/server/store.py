@@ -1,4 +1,4 @@
-"""SQLite storage: users, tokens, messages with per-conversation seq, call records.
+"""SQLite storage: users, tokens, conversations, messages with per-conversation seq, calls.
 
 Every write is committed before the gateway acknowledges it, so with a
 database file nothing acknowledged is lost across a restart (docs/backends/kkim.md#history).
@@ -8,6 +8,16 @@ and any later pull agree at once.
 
 All calls run on the gateway's event loop thread; SQLite calls are short
 (WAL journal, ``synchronous=NORMAL``: a process crash loses nothing committed).
+
+A single chat's wire ID (``si_`` + the sorted pair joined by ``_``, docs/backends/kkim.md#conversation-ids) is
+ambiguous once user IDs contain ``_``: (a, b_c) and (a_b, c) both give
+``si_a_b_c``. So a conversation is stored under a *key* that belongs to
+exactly one pair (the ``conversations`` table), and who may read it is that
+stored pair, never a parse of the ID. The first pair to use a wire ID keeps
+it as its key (the databases of earlier versions keep working); a second pair
+gets the key ``<id>#<n>``. One user never has two conversations with the same
+wire ID, so a wire ID in a user's request names one key
+(``docs/backends/kkim.md#limits``).
 """
 
 from __future__ import annotations
@@ -35,6 +45,10 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE TABLE IF NOT EXISTS members (
     user_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
     PRIMARY KEY (user_id, conversation_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conversations (
+    conversation_key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL,
+    user_lo TEXT NOT NULL, user_hi TEXT NOT NULL, UNIQUE (user_lo, user_hi)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversations_by_hi ON conversations (user_hi);
 CREATE TABLE IF NOT EXISTS calls (
     room_id TEXT PRIMARY KEY, inviter TEXT NOT NULL, invitees TEXT NOT NULL,
     media_type TEXT NOT NULL, started_ms INTEGER NOT NULL, ended_ms INTEGER,
@@ -43,6 +57,20 @@ CREATE TABLE IF NOT EXISTS calls (
 
 #: Token states as upstream keeps them (docs/backends/kkim.md#tokens).
 TOKEN_NORMAL, TOKEN_INVALID, TOKEN_KICKED, TOKEN_EXPIRED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One of a user's conversations: its storage key and the user's read seq."""
+
+    key: str
+    has_read_seq: int
+
+
+def _pair(user_a: str, user_b: str) -> tuple[str, str]:
+    """The pair sorted by UTF-8 bytes, as conversation IDs sort it (docs/backends/kkim.md#conversation-ids)."""
+    lo, hi = sorted((user_a, user_b), key=lambda uid: uid.encode())
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -56,18 +84,40 @@ class CallRecord:
     end_reason: str | None
 
 
+_DB_HINT = ("give --db a new file in an existing writable directory, "
+            "or a database an earlier run of the gateway created")
+
+
+def _path_problem(path: str) -> str | None:
+    where = os.path.abspath(path)
+    folder = os.path.dirname(where)
+    if not os.path.isdir(folder):
+        return f"directory {folder} does not exist"
+    if os.path.isdir(where):
+        return "it is a directory"
+    if os.path.exists(where) and not os.access(where, os.R_OK | os.W_OK):
+        return "no permission to read and write it"
+    if not os.path.exists(where) and not os.access(folder, os.W_OK | os.X_OK):
+        return f"no permission to create a file in {folder}"
+    return None
+
+
+def check_path(path: str | None) -> None:
+    """Raise ``ConfigError`` if ``path`` cannot be the database for a reason the file system tells.
+
+    Nothing is created or opened, so the server can check before it takes the
+    database lock (which creates ``<path>.lock`` beside it).
+    """
+    problem = _path_problem(path) if path else None
+    if problem is not None:
+        raise ConfigError(f"cannot use {path!r} as the gateway database: {problem}", hint=_DB_HINT)
+
+
 def _unusable(path: str | None, exc: sqlite3.Error) -> ConfigError:
     """Why ``path`` cannot hold the gateway's database, in words a user can act on."""
-    where = os.path.abspath(path) if path else ":memory:"
-    folder = os.path.dirname(where)
-    if path and not os.path.isdir(folder):
-        problem = f"directory {folder} does not exist"
-    elif path and os.path.isdir(where):
-        problem = "it is a directory"
-    elif path and os.path.exists(where) and not os.access(where, os.R_OK | os.W_OK):
-        problem = "no permission to read and write it"
-    elif path and not os.path.exists(where) and not os.access(folder, os.W_OK | os.X_OK):
-        problem = f"no permission to create a file in {folder}"
+    found = _path_problem(path) if path else None
+    if found is not None:
+        problem = found
     elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
         problem = "it is not an SQLite database"
     elif "no such column" in str(exc) or "no such table" in str(exc):
@@ -76,9 +126,7 @@ def _unusable(path: str | None, exc: sqlite3.Error) -> ConfigError:
         problem = f"SQLite says: {exc}"
     if not problem.startswith("SQLite"):
         problem += f" (SQLite says: {exc})"
-    return ConfigError(f"cannot use {path!r} as the gateway database: {problem}",
-                       hint="give --db a new file in an existing writable directory, "
-                            "or a database an earlier run of the gateway created")
+    return ConfigError(f"cannot use {path!r} as the gateway database: {problem}", hint=_DB_HINT)
 
 
 class Store:
@@ -106,8 +154,14 @@ class Store:
         self._users: set[str] = {row[0] for row in self._db.execute("SELECT user_id FROM users")}
         self._max_seq: dict[str, int] = dict(self._db.execute(
             "SELECT conversation_id, MAX(seq) FROM messages GROUP BY conversation_id").fetchall())
-        self._members: set[tuple[str, str]] = set(self._db.execute(
-            "SELECT user_id, conversation_id FROM members").fetchall())
+        self._adopt_legacy_conversations()
+        # pair -> key, key -> (wire ID, pair): membership comes from here only
+        self._key_of: dict[tuple[str, str], str] = {}
+        self._conv: dict[str, tuple[str, tuple[str, str]]] = {}
+        for key, wire, lo, hi in self._db.execute(
+                "SELECT conversation_key, conversation_id, user_lo, user_hi FROM conversations"):
+            self._key_of[(lo, hi)] = key
+            self._conv[key] = (wire, (lo, hi))
         # the token map is read on every request that carries a token: mirror it in memory
         self._token_state: dict[str, int] = {}
         self._tokens_of: dict[tuple[str, int], set[str]] = {}
@@ -115,6 +169,23 @@ class Store:
                 "SELECT token, user_id, platform_id, state FROM tokens"):
             self._token_state[token] = int(state)
             self._tokens_of.setdefault((user_id, int(platform_id)), set()).add(token)
+
+    def _adopt_legacy_conversations(self) -> None:
+        """Give conversations stored before the ``conversations`` table their pair.
+
+        The pair is the sender and recipient of the conversation's first
+        message; a user an older version let into a colliding conversation
+        is not that pair, and reads it no more.
+        """
+        rows = self._db.execute(
+            "SELECT m.conversation_id, m.data FROM messages m WHERE m.seq = (SELECT MIN(seq) FROM messages g "
+            "WHERE g.conversation_id = m.conversation_id) AND m.conversation_id NOT IN "
+            "(SELECT conversation_key FROM conversations)").fetchall()
+        for key, data in rows:
+            first = sdkws_pb2.MsgData()
+            first.ParseFromString(data)
+            lo, hi = _pair(first.sendID, first.recvID)
+            self._db.execute("INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?)", (key, key, lo, hi))
 
     def close(self) -> None:
         self._db.close()
@@ -161,45 +232,57 @@ class Store:
 
     # messages
 
-    def append_message(self, conversation_id: str, msg: sdkws_pb2.MsgData, members: tuple[str, ...]) -> int:
-        """Assign the next seq to ``msg`` (set in place), store it, return the seq.
+    def single_chat(self, user_a: str, user_b: str) -> str:
+        """The storage key of the pair's single chat, made on first use."""
+        pair = _pair(user_a, user_b)
+        key = self._key_of.get(pair)
+        if key is not None:
+            return key
+        wire = f"si_{pair[0]}_{pair[1]}"
+        key, n = wire, 1
+        while key in self._conv:  # another pair has this wire ID: the pair still gets a key of its own
+            n += 1
+            key = f"{wire}#{n}"
+        self._db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)", (key, wire, *pair))
+        self._key_of[pair] = key
+        self._conv[key] = (wire, pair)
+        return key
 
-        ``members`` get the conversation in their list. One INSERT per message
-        (autocommit); the first message of a conversation also adds its members
-        in the same transaction. A sender has read up to its own last message.
+    def wire_id(self, key: str) -> str:
+        """The conversation ID clients see for a storage key."""
+        return self._conv[key][0]
+
+    def append_message(self, key: str, msg: sdkws_pb2.MsgData) -> int:
+        """Assign the next seq to ``msg`` (set in place), store it under ``key``, return the seq.
+
+        One INSERT per message (autocommit). A sender has read up to its own
+        last message.
         """
-        seq = self._max_seq.get(conversation_id, 0) + 1
+        seq = self._max_seq.get(key, 0) + 1
         msg.seq = seq
-        row = (conversation_id, seq, msg.sendID, msg.sendTime, msg.SerializeToString())
-        new = [(uid, conversation_id) for uid in dict.fromkeys(members)
-               if (uid, conversation_id) not in self._members]
-        db = self._db
-        if not new:
-            db.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?)", row)
-        else:
-            db.execute("BEGIN")
-            try:
-                db.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?)", row)
-                db.executemany("INSERT OR IGNORE INTO members VALUES (?, ?)", new)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            self._members.update(new)
-        self._max_seq[conversation_id] = seq
+        self._db.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?)",
+                         (key, seq, msg.sendID, msg.sendTime, msg.SerializeToString()))
+        self._max_seq[key] = seq
         return seq
 
-    def max_seq(self, conversation_id: str) -> int:
-        return self._max_seq.get(conversation_id, 0)
+    def max_seq(self, key: str) -> int:
+        return self._max_seq.get(key, 0)
 
-    def conversations_of(self, user_id: str) -> dict[str, int]:
-        """The user's conversation list: conversation -> hasReadSeq (its own last message)."""
-        return dict(self._db.execute(
-            "SELECT m.conversation_id, COALESCE((SELECT MAX(seq) FROM messages g WHERE "
-            "g.conversation_id = m.conversation_id AND g.send_id = m.user_id), 0) "
-            "FROM members m WHERE m.user_id = ?", (user_id,)).fetchall())
+    def conversations_of(self, user_id: str) -> dict[str, Conversation]:
+        """The user's conversation list by wire ID: its pairs with a message, and the read seq.
 
-    def messages(self, conversation_id: str, seqs: list[int]) -> dict[int, sdkws_pb2.MsgData]:
+        Membership is the stored pair: a conversation is the user's only when
+        the user is one of the two it was made for.
+        """
+        rows = self._db.execute(
+            "SELECT c.conversation_key, c.conversation_id, COALESCE((SELECT MAX(seq) FROM messages g WHERE "
+            "g.conversation_id = c.conversation_key AND g.send_id = ?), 0) FROM conversations c "
+            "WHERE (c.user_lo = ? OR c.user_hi = ?) AND EXISTS (SELECT 1 FROM messages g WHERE "
+            "g.conversation_id = c.conversation_key)",
+            (user_id, user_id, user_id)).fetchall()
+        return {wire: Conversation(key, int(read)) for key, wire, read in rows}
+
+    def messages(self, key: str, seqs: list[int]) -> dict[int, sdkws_pb2.MsgData]:
         """Stored messages by seq; absent seqs are left out."""
         out: dict[int, sdkws_pb2.MsgData] = {}
         for start in range(0, len(seqs), 500):
@@ -207,16 +290,16 @@ class Store:
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
                 f"SELECT seq, data FROM messages WHERE conversation_id = ? AND seq IN ({marks})",
-                (conversation_id, *chunk)).fetchall()
+                (key, *chunk)).fetchall()
             for seq, data in rows:
                 msg = sdkws_pb2.MsgData()
                 msg.ParseFromString(data)
                 out[int(seq)] = msg
         return out
 
-    def message_time(self, conversation_id: str, seq: int) -> int:
+    def message_time(self, key: str, seq: int) -> int:
         row = self._db.execute("SELECT send_time FROM messages WHERE conversation_id = ? AND seq = ?",
-                               (conversation_id, seq)).fetchone()
+                               (key, seq)).fetchone()
         return int(row[0]) if row else 0
 
     # calls

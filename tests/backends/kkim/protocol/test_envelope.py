@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import tracemalloc
 
 import pytest
 
@@ -21,6 +22,7 @@ from callprobe.backends.kkim.protocol.errors import (
     BadDataEncoding,
     BadTextFrame,
     FatalFrameError,
+    FrameTooLarge,
     MalformedEnvelope,
 )
 
@@ -369,6 +371,38 @@ def test_bad_gzip(frame: bytes, needle: str) -> None:
     with pytest.raises(BadCompression, match=needle) as info:
         envelope.unpack(frame, gzip_on=True)
     assert info.value.close_code == CloseCode.PROTOCOL_ERROR
+
+
+def test_gzip_bomb_stops_at_the_limit_with_bounded_memory() -> None:
+    # 40 MB of JSON that gzips to ~40 KB: a frame under the wire limit that
+    # would inflate to 800 times the limit without a cap
+    inflated = 40_000_000
+    bomb = gzip.compress(b'{"reqIdentifier":1001,"sendID":"alice","data":[' + b"0," * (inflated // 2) + b"0]}",
+                         mtime=0)
+    assert len(bomb) < envelope.MAX_MESSAGE_SIZE
+    tracemalloc.start()
+    try:
+        with pytest.raises(FrameTooLarge, match="inflates past the 51200-byte limit") as info:
+            envelope.unpack(bomb, gzip_on=True, max_size=envelope.MAX_MESSAGE_SIZE)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.close_code == CloseCode.MESSAGE_TOO_BIG
+    assert peak < 4 * envelope.MAX_MESSAGE_SIZE + len(bomb)  # never the 40 MB it inflates to
+
+
+def test_inflated_size_limit_is_inclusive_and_counts_every_member() -> None:
+    exact = gzip.compress(b"x" * 100, mtime=0)
+    assert envelope.unpack(exact, gzip_on=True, max_size=100) == b"x" * 100
+    with pytest.raises(FrameTooLarge):
+        envelope.unpack(exact, gzip_on=True, max_size=99)
+    two = gzip.compress(b"a" * 60, mtime=0) + gzip.compress(b"b" * 60, mtime=0)
+    assert envelope.unpack(two, gzip_on=True) == b"a" * 60 + b"b" * 60  # members concatenate (RFC 1952 2.2)
+    with pytest.raises(FrameTooLarge):
+        envelope.unpack(two, gzip_on=True, max_size=100)
+    with pytest.raises(BadCompression, match="after the gzip stream"):
+        envelope.unpack(exact + b"garbage", gzip_on=True)
+    assert envelope.unpack(exact + b"\0\0", gzip_on=True) == b"x" * 100  # zero padding, as gzip allows
 
 
 # ---------------------------------------------------------------- heartbeat

@@ -60,15 +60,19 @@ async def test_client_send_time_and_status_are_kept(make_client: ClientFactory) 
 
 @pytest.mark.parametrize("change, code", [
     ({"content": b""}, 1101),
-    ({"content": b"x" * 51201}, 1102),
+    ({"content": b"x" * 1001}, 1102),
     ({"recvID": "nobody"}, 1003),
     ({"recvID": ""}, 1003),
     ({"recvID": "alice"}, 1004),
     ({"sessionType": 3}, 1003),
 ])
-async def test_send_errors_use_the_kkim_table(make_client: ClientFactory, change: dict[str, object], code: int) -> None:
-    alice = await make_client("alice", gzip=True)  # gzip lets a 51201-byte content fit in a frame
-    await make_client("bob")
+async def test_send_errors_use_the_kkim_table(make_gateway: GatewayFactory, make_client: ClientFactory,
+                                              change: dict[str, object], code: int) -> None:
+    # a frame inflates to at most 51200 bytes, so a content over the default
+    # 51200-byte content limit can never arrive: the test lowers the content limit
+    gw = await make_gateway(max_content_bytes=1000)
+    alice = await make_client("alice", gzip=True, gw=gw)
+    await make_client("bob", gw=gw)
     msg = text_msg("alice", "bob")
     for key, value in change.items():
         setattr(msg, key, value)

@@ -139,12 +139,12 @@ async def test_serve_reports_a_busy_port(serve: list[ServeProcess]) -> None:
         sys.executable, "-m", "callprobe", "serve", "--ws-port", port, "--api-port", "0",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        _out, err = await asyncio.wait_for(proc.communicate(), START_S)
+        _, err = await asyncio.wait_for(proc.communicate(), START_S)
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    assert proc.returncode == 4
+    assert proc.returncode == 6  # ServerStartError: a local server that cannot start, not "unreachable" (4)
     assert "cannot listen" in err.decode() and "Traceback" not in err.decode()
     srv.proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(srv.proc.wait(), STOP_S)
@@ -190,6 +190,29 @@ async def test_serve_names_the_busy_port_option(serve: list[ServeProcess]) -> No
     serve.append(srv)
     port = srv.api_url.rsplit(":", 1)[1]
     proc = await asyncio.to_thread(run_serve, "--ws-port", "0", "--api-port", port)
-    assert proc.returncode == 4
+    assert proc.returncode == 6
     assert f"cannot listen on 127.0.0.1:{port} (--api-port): port in use" in proc.stderr
     assert "choose another --api-port" in proc.stderr
+
+
+async def test_a_second_serve_on_the_same_db_refuses_to_start(serve: list[ServeProcess], tmp_path: Path) -> None:
+    db = tmp_path / "shared.sqlite"
+    first = await start_serve("--db", str(db))
+    serve.append(first)
+    second = await asyncio.to_thread(run_serve, "--ws-port", "0", "--api-port", "0", "--db", str(db))
+    assert second.returncode == 6, second.stderr
+    assert f"--db {db} is in use by another server (process {first.proc.pid})" in second.stderr
+    assert "Traceback" not in second.stderr and second.stdout == ""
+    # the first one still serves, and writes, undisturbed
+    alice = await RawClient.connect(first.ws_url, "alice", await user_token(first.api_url, "alice"))
+    await user_token(first.api_url, "bob")
+    try:
+        assert (await alice.request(1003, text_msg("alice", "bob", "still mine"))).err_code == 0
+    finally:
+        await alice.close()
+    first.proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(first.proc.communicate(), STOP_S)
+    assert first.proc.returncode == 0 and "Traceback" not in err.decode()
+    # once it stopped, the database is free again
+    again = await start_serve("--db", str(db))
+    serve.append(again)

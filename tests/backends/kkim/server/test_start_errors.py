@@ -12,19 +12,19 @@ import pytest
 
 from callprobe.backends.kkim.server.server import EmbeddedGateway, listen_error
 from callprobe.backends.kkim.server.store import Store
-from callprobe.errors import ConfigError, ExitCode, ServerUnreachable
+from callprobe.errors import ConfigError, ExitCode, ServerStartError
 from tests.conftest import BASE, GatewayFactory
 
 
 @pytest.mark.parametrize("exc, kind, words", [
-    (OSError(errno.EADDRINUSE, "address already in use"), ServerUnreachable,
+    (OSError(errno.EADDRINUSE, "address already in use"), ServerStartError,
      "cannot listen on 127.0.0.1:10002 (--api-port): port in use"),
     (OSError(errno.EADDRNOTAVAIL, "cannot assign requested address"), ConfigError,
      "cannot listen on 127.0.0.1 (--host): address not on this machine"),
     (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), ConfigError,
      "(--host): cannot resolve host '127.0.0.1' (Name or service not known)"),
     (OSError(errno.EACCES, "permission denied"), ConfigError, "(--api-port): permission denied"),
-    (OSError(errno.ENOBUFS, "no buffer space available"), ServerUnreachable,
+    (OSError(errno.ENOBUFS, "no buffer space available"), ServerStartError,
      "(--api-port): no buffer space available"),
 ])
 def test_listen_errors_are_worded_by_errno(exc: OSError, kind: type[Exception], words: str) -> None:
@@ -33,9 +33,10 @@ def test_listen_errors_are_worded_by_errno(exc: OSError, kind: type[Exception], 
     assert words in str(err) and err.hint
 
 
-def test_host_and_option_errors_are_usage_errors_and_a_busy_port_is_unreachable() -> None:
+def test_host_and_option_errors_are_usage_errors_and_a_busy_port_cannot_start() -> None:
     assert listen_error(OSError(errno.EADDRNOTAVAIL, ""), "h", 1, "--ws-port").exit_code == ExitCode.USAGE
-    assert listen_error(OSError(errno.EADDRINUSE, ""), "h", 1, "--ws-port").exit_code == ExitCode.SERVER_UNREACHABLE
+    busy = listen_error(OSError(errno.EADDRINUSE, ""), "h", 1, "--ws-port")
+    assert busy.exit_code == ExitCode.SERVER_START_FAILED == 6
 
 
 def test_a_text_file_is_not_a_database(tmp_path: Path) -> None:
@@ -83,8 +84,29 @@ async def test_a_failed_start_leaves_the_gateway_stopped(make_gateway: GatewayFa
     first = await make_gateway()
     busy = int(first.api_url.rsplit(":", 1)[1])
     gw = EmbeddedGateway(dataclasses.replace(BASE, api_port=busy))
-    with pytest.raises(ServerUnreachable, match=f"127.0.0.1:{busy} \\(--api-port\\): port in use"):
+    with pytest.raises(ServerStartError, match=f"127.0.0.1:{busy} \\(--api-port\\): port in use"):
         await gw.start()
     assert not gw.started
     with pytest.raises(ConfigError, match="not started"):
         _ = gw.ws_url
+
+
+async def test_two_gateways_on_one_database_file(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    db = str(tmp_path / "gw.sqlite")
+    first = await make_gateway(db_path=db)
+    second = EmbeddedGateway(dataclasses.replace(BASE, db_path=db))
+    with pytest.raises(ServerStartError, match=f"--db {db} is in use by another server") as caught:
+        await second.start()
+    assert caught.value.exit_code == ExitCode.SERVER_START_FAILED and not second.started
+    await first.stop()  # releases the lock: the file can be served again
+    third = await make_gateway(db_path=db)
+    assert third.started
+
+
+async def test_a_failed_bind_releases_the_database(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    db = str(tmp_path / "gw.sqlite")
+    other = await make_gateway()
+    busy = int(other.ws_url.rsplit(":", 1)[1])
+    with pytest.raises(ServerStartError, match="port in use"):
+        await EmbeddedGateway(dataclasses.replace(BASE, db_path=db, ws_port=busy)).start()
+    assert (await make_gateway(db_path=db)).started
