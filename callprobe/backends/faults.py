@@ -91,3 +91,4 @@ def parse_fault(text: str, faults: FaultTable, family: str,
         raise ConfigError(f"fault {name!r} needs one of {'|'.join(allowed)}, got {value!r}",
                           hint=f"write --fault {name}={allowed[0]}")
     return name, value
+

@@ -21,10 +21,8 @@ ConnOverMaxNumLimit, as upstream does (``docs/backends/kkim.md#limits``).
 from __future__ import annotations
 
 import asyncio
-import errno
 import http
 import logging
-import socket
 import threading
 import time
 from types import TracebackType
@@ -36,6 +34,7 @@ from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 
 from callprobe.backends.base import Endpoints
+from callprobe.backends.database import check_path
 from callprobe.backends.kkim.protocol.constants import HandshakeCode
 from callprobe.backends.kkim.server.api import AuthApi
 from callprobe.backends.kkim.server.core import GatewayCore
@@ -59,9 +58,10 @@ from callprobe.backends.kkim.server.session import (
     Session,
     refuse_after_upgrade,
 )
-from callprobe.backends.kkim.server.store import Store, check_path
+from callprobe.backends.kkim.server.store import OWNER, Store
+from callprobe.backends.listen import listen_error
 from callprobe.backends.store_lock import DatabaseLock
-from callprobe.errors import CallprobeError, ConfigError, ServerStartError
+from callprobe.errors import ConfigError, ServerStartError
 from callprobe.settings import GatewaySettings
 
 #: the logger every gateway module writes to (children: ``.api``, ``.websockets``)
@@ -81,36 +81,6 @@ _http_log = logging.getLogger(API_HTTP_LOGGER)
 if not any(isinstance(f, BadHttpLines) for f in _http_log.filters):
     _http_log.addFilter(BadHttpLines())
 one_line(_http_log)
-
-
-def listen_error(exc: OSError, host: str, port: int, option: str) -> CallprobeError:
-    """A failed bind in words a user can act on, naming the option to change.
-
-    A bad ``--host`` or a privileged port is a ``ConfigError`` (usage); a port
-    in use, or any other bind failure, is a ``ServerStartError`` (exit code 6).
-
-    Args:
-        exc: what ``create_server`` raised (``socket.gaierror`` included).
-        host: the ``--host`` value.
-        port: the port that failed to bind (0: any free one).
-        option: the option that gave ``port``, ``--ws-port`` or ``--api-port``.
-    """
-    where = f"cannot listen on {host}:{port}"
-    detail = exc.strerror or str(exc)
-    if isinstance(exc, socket.gaierror):
-        return ConfigError(f"cannot listen on {host} (--host): cannot resolve host {host!r} ({detail})",
-                           hint="give --host an address of this machine, such as 127.0.0.1")
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return ConfigError(f"cannot listen on {host} (--host): address not on this machine",
-                           hint="give --host an address of one of this machine's interfaces, such as 127.0.0.1")
-    if exc.errno == errno.EADDRINUSE:
-        return ServerStartError(f"{where} ({option}): port in use",
-                                hint=f"stop what listens there or choose another {option} (0 picks a free one)")
-    if exc.errno == errno.EACCES:
-        return ConfigError(f"{where} ({option}): permission denied",
-                           hint=f"ports below 1024 need privileges: choose another {option} (0 picks a free one)")
-    return ServerStartError(f"{where} ({option}): {detail}",
-                            hint="check --host, --ws-port and --api-port")
 
 
 class EmbeddedGateway:
@@ -191,7 +161,7 @@ class EmbeddedGateway:
             raise ConfigError(f"--ws-port and --api-port are both {settings.ws_port}: the WebSocket gateway "
                               "and the auth API need a port each",
                               hint="give them different ports, or 0 to pick free ones")
-        check_path(settings.db_path)  # a missing folder is named as such, not as an unusable lock file
+        check_path(settings.db_path, OWNER)  # a missing folder is named as such, not as an unusable lock file
         lock = DatabaseLock(settings.db_path)
         lock.acquire()  # before the file is opened: a second server must not write to it
         try:
@@ -238,7 +208,7 @@ class EmbeddedGateway:
             await self._close_servers()
             store.close()
             self._release_lock()
-            raise listen_error(exc, settings.host, port, option) from None
+            raise listen_error(exc, settings.host, port, option, "--host, --ws-port and --api-port") from None
         except BaseException:
             await self._close_servers()
             store.close()

@@ -23,12 +23,11 @@ wire ID, so a wire ID in a user's request names one key
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from dataclasses import dataclass
 
+from callprobe.backends.database import open_database
 from callprobe.backends.kkim.protocol._pb.openim import sdkws_pb2
-from callprobe.errors import ConfigError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -83,50 +82,7 @@ class CallRecord:
     ended_ms: int | None
     end_reason: str | None
 
-
-_DB_HINT = ("give --db a new file in an existing writable directory, "
-            "or a database an earlier run of the gateway created")
-
-
-def _path_problem(path: str) -> str | None:
-    where = os.path.abspath(path)
-    folder = os.path.dirname(where)
-    if not os.path.isdir(folder):
-        return f"directory {folder} does not exist"
-    if os.path.isdir(where):
-        return "it is a directory"
-    if os.path.exists(where) and not os.access(where, os.R_OK | os.W_OK):
-        return "no permission to read and write it"
-    if not os.path.exists(where) and not os.access(folder, os.W_OK | os.X_OK):
-        return f"no permission to create a file in {folder}"
-    return None
-
-
-def check_path(path: str | None) -> None:
-    """Raise ``ConfigError`` if ``path`` cannot be the database for a reason the file system tells.
-
-    Nothing is created or opened, so the server can check before it takes the
-    database lock (which creates ``<path>.lock`` beside it).
-    """
-    problem = _path_problem(path) if path else None
-    if problem is not None:
-        raise ConfigError(f"cannot use {path!r} as the gateway database: {problem}", hint=_DB_HINT)
-
-
-def _unusable(path: str | None, exc: sqlite3.Error) -> ConfigError:
-    """Why ``path`` cannot hold the gateway's database, in words a user can act on."""
-    found = _path_problem(path) if path else None
-    if found is not None:
-        problem = found
-    elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-        problem = "it is not an SQLite database"
-    elif "no such column" in str(exc) or "no such table" in str(exc):
-        problem = "it is an SQLite database with other tables than the gateway's"
-    else:
-        problem = f"SQLite says: {exc}"
-    if not problem.startswith("SQLite"):
-        problem += f" (SQLite says: {exc})"
-    return ConfigError(f"cannot use {path!r} as the gateway database: {problem}", hint=_DB_HINT)
+OWNER = "gateway"  # as error messages name the database
 
 
 class Store:
@@ -135,22 +91,10 @@ class Store:
     def __init__(self, path: str | None = None) -> None:
         """Open (or create) the database; raise ``ConfigError`` naming the path if unusable."""
         self.path = path
-        try:
-            self._db = sqlite3.connect(path or ":memory:", check_same_thread=False,
-                                       isolation_level=None)
-        except sqlite3.Error as exc:
-            raise _unusable(path, exc) from None
-        try:
-            if path:
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._load()
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise _unusable(path, exc) from None
+        self._db = open_database(path, _SCHEMA, OWNER, self._load)
 
-    def _load(self) -> None:
+    def _load(self, db: sqlite3.Connection) -> None:
+        self._db = db  # the loaders below read through it
         self._users: set[str] = {row[0] for row in self._db.execute("SELECT user_id FROM users")}
         self._max_seq: dict[str, int] = dict(self._db.execute(
             "SELECT conversation_id, MAX(seq) FROM messages GROUP BY conversation_id").fetchall())

@@ -14,9 +14,7 @@ never with a traceback; a traceback in this server's log is a bug.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import socket
 import sys
 from dataclasses import dataclass
 from types import TracebackType
@@ -26,6 +24,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from callprobe.backends.base import Endpoints
+from callprobe.backends.listen import listen_error
 from callprobe.backends.rooms.server import jsontext
 from callprobe.backends.rooms.server.api import RestApi, refusals
 from callprobe.backends.rooms.server.auth import Authority
@@ -37,29 +36,10 @@ from callprobe.backends.rooms.server.service import CallService
 from callprobe.backends.rooms.server.store import Store
 from callprobe.backends.rooms.server.ws import RoomEndpoint
 from callprobe.backends.store_lock import DatabaseLock
-from callprobe.errors import CallprobeError, ConfigError, ServerStartError
+from callprobe.errors import ConfigError
 from callprobe.settings import RoomServerSettings
 
-__all__ = ["LOGGER_NAME", "EmbeddedRoomServer", "create_server", "listen_error"]
-
-
-def listen_error(exc: OSError, host: str, port: int) -> CallprobeError:
-    """A failed bind in words a user can act on, naming ``--host`` or ``--port``."""
-    where = f"cannot listen on {host}:{port}"
-    detail = exc.strerror or str(exc)
-    if isinstance(exc, socket.gaierror):
-        return ConfigError(f"cannot listen on {host} (--host): cannot resolve host {host!r} ({detail})",
-                           hint="give --host an address of this machine, such as 127.0.0.1")
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return ConfigError(f"cannot listen on {host} (--host): address not on this machine",
-                           hint="give --host an address of one of this machine's interfaces, such as 127.0.0.1")
-    if exc.errno == errno.EADDRINUSE:
-        return ServerStartError(f"{where} (--port): port in use",
-                                hint="stop what listens there or choose another --port (0 picks a free one)")
-    if exc.errno == errno.EACCES:
-        return ServerStartError(f"{where} (--port): permission denied",
-                                hint="ports below 1024 need privileges: choose another --port (0 picks a free one)")
-    return ServerStartError(f"{where} (--port): {detail}", hint="check --host and --port")
+__all__ = ["LOGGER_NAME", "EmbeddedRoomServer", "create_server"]
 
 
 class _HttpLog(logging.LoggerAdapter):  # type: ignore[type-arg]

@@ -10,14 +10,13 @@ short, so one connection serves the whole server.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
+from callprobe.backends.database import open_database
 from callprobe.backends.rooms.server.calls import BUSY, Status
-from callprobe.errors import ConfigError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -70,28 +69,13 @@ class UsernameTaken(Exception):
     pass
 
 
-def _unusable(path: str | None, exc: sqlite3.Error) -> ConfigError:
-    """Why ``path`` cannot hold the database, in words a user can act on."""
-    where = os.path.abspath(path) if path else ":memory:"
-    folder = os.path.dirname(where)
-    if path and not os.path.isdir(folder):
-        problem = f"directory {folder} does not exist"
-    elif path and os.path.isdir(where):
-        problem = "it is a directory"
-    elif isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-        problem = "it is not an SQLite database"
-    elif "no such column" in str(exc) or "no such table" in str(exc) or "has no column" in str(exc):
-        problem = "it is an SQLite database with other tables than the call-room server's"
-    else:
-        problem = f"SQLite says: {exc}"
-    return ConfigError(f"cannot use {path!r} as the call-room database: {problem}",
-                       hint="give --db a new file in an existing writable directory, "
-                            "or a database an earlier run of the call-room server created")
-
-
 def _call(row: tuple[Any, ...]) -> Call:
     return Call(int(row[0]), str(row[1]), int(row[2]), int(row[3]), str(row[4]), Status(row[5]),
                 float(row[6]), float(row[7]))
+
+def _verify(db: sqlite3.Connection) -> None:
+    db.execute(f"SELECT {_CALL_COLUMNS} FROM calls LIMIT 1").fetchall()
+    db.execute("SELECT id, uuid, username, password_hash FROM users LIMIT 1").fetchall()
 
 
 class Store:
@@ -100,20 +84,7 @@ class Store:
     def __init__(self, path: str | None = None) -> None:
         """Open (or create) the database; ``ConfigError`` naming the path if unusable."""
         self.path = path
-        try:
-            self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise _unusable(path, exc) from None
-        try:
-            if path:
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"SELECT {_CALL_COLUMNS} FROM calls LIMIT 1").fetchall()
-            self._db.execute("SELECT id, uuid, username, password_hash FROM users LIMIT 1").fetchall()
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise _unusable(path, exc) from None
+        self._db = open_database(path, _SCHEMA, "call-room server", _verify)
 
     def close(self) -> None:
         self._db.close()

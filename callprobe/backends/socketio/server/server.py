@@ -11,9 +11,7 @@ connections and call transitions.
 
 from __future__ import annotations
 
-import errno
 import logging
-import socket
 from types import TracebackType
 from typing import Any, Self
 
@@ -21,6 +19,7 @@ from aiohttp import web
 from socketio.exceptions import ConnectionRefusedError as SioConnectionRefused
 
 from callprobe.backends.base import Endpoints
+from callprobe.backends.listen import listen_error
 from callprobe.backends.socketio.server.api import ChatApi, json_errors
 from callprobe.backends.socketio.server.auth import Tokens
 from callprobe.backends.socketio.server.engine import GuardedServer
@@ -28,7 +27,7 @@ from callprobe.backends.socketio.server.faults import Faults
 from callprobe.backends.socketio.server.handlers import ChatHandlers
 from callprobe.backends.socketio.server.store import Store
 from callprobe.backends.store_lock import DatabaseLock
-from callprobe.errors import CallprobeError, ConfigError, ServerStartError
+from callprobe.errors import ConfigError
 from callprobe.settings import ChatServerSettings
 
 #: the logger every module of this server writes to, directly or through a child
@@ -39,25 +38,6 @@ LIBRARY_LOGGER = f"{LOGGER_NAME}.lib"
 HTTP_LOGGER = f"{LOGGER_NAME}.http"
 
 log = logging.getLogger(LOGGER_NAME)
-
-
-def listen_error(exc: OSError, host: str, port: int) -> CallprobeError:
-    """A failed bind in words a user can act on, naming the option to change."""
-    where = f"cannot listen on {host}:{port}"
-    detail = exc.strerror or str(exc)
-    if isinstance(exc, socket.gaierror):
-        return ConfigError(f"cannot listen on {host} (--host): cannot resolve host {host!r} ({detail})",
-                           hint="give --host an address of this machine, such as 127.0.0.1")
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return ConfigError(f"cannot listen on {host} (--host): address not on this machine",
-                           hint="give --host an address of one of this machine's interfaces, such as 127.0.0.1")
-    if exc.errno == errno.EADDRINUSE:
-        return ServerStartError(f"{where} (--port): port in use",
-                                hint="stop what listens there or choose another --port (0 picks a free one)")
-    if exc.errno == errno.EACCES:
-        return ServerStartError(f"{where} (--port): permission denied",
-                                hint="ports below 1024 need privileges: choose another --port (0 picks a free one)")
-    return ServerStartError(f"{where} (--port): {detail}", hint="check --host and --port")
 
 
 class EmbeddedChatServer:

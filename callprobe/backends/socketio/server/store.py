@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from callprobe.backends.database import open_database
 from callprobe.backends.socketio.server.calls import Call, Status
-from callprobe.errors import ConfigError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -64,48 +63,18 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _unusable(path: str | None, exc: sqlite3.Error) -> ConfigError:
-    """Why ``path`` cannot hold the database, in words a user can act on."""
-    where = os.path.abspath(path) if path else ":memory:"
-    folder = os.path.dirname(where)
-    if path and not os.path.isdir(folder):
-        problem = f"directory {folder} does not exist"
-    elif path and os.path.isdir(where):
-        problem = "it is a directory"
-    elif "not a database" in str(exc):
-        problem = "it is not an SQLite database"
-    elif "no such column" in str(exc) or "no such table" in str(exc):
-        problem = "it is an SQLite database with other tables than this server's"
-    else:
-        problem = "SQLite refused it"
-    return ConfigError(f"cannot use {path!r} as the chat server database (--db): {problem} "
-                       f"(SQLite says: {exc})",
-                       hint="give --db a new file in an existing writable directory, "
-                            "or a database an earlier run of this server created")
-
-
 class Store:
     """The server's persistent state; ``path=None`` keeps it in memory."""
 
     def __init__(self, path: str | None = None) -> None:
         """Open (or create) the database; ``ConfigError`` naming the path if unusable."""
         self.path = path
-        try:
-            self._db = sqlite3.connect(path or ":memory:", check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise _unusable(path, exc) from None
-        try:
-            if path:
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._users = {int(i): User(int(i), str(name))
-                           for i, name in self._db.execute("SELECT id, username FROM users")}
-            self._db.execute(f"SELECT {_CALL_COLUMNS} FROM calls LIMIT 0")
-            self._db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages LIMIT 0")
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise _unusable(path, exc) from None
+        self._db = open_database(path, _SCHEMA, "chat server", self._verify)
+
+    def _verify(self, db: sqlite3.Connection) -> None:
+        self._users = {int(i): User(int(i), str(name)) for i, name in db.execute("SELECT id, username FROM users")}
+        db.execute(f"SELECT {_CALL_COLUMNS} FROM calls LIMIT 0")
+        db.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages LIMIT 0")
 
     def close(self) -> None:
         self._db.close()

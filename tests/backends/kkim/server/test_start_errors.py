@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from callprobe.backends.kkim.server.server import EmbeddedGateway, listen_error
+from callprobe.backends.kkim.server.server import EmbeddedGateway
 from callprobe.backends.kkim.server.store import Store
+from callprobe.backends.listen import listen_error
 from callprobe.errors import ConfigError, ExitCode, ServerStartError
 from tests.conftest import BASE, GatewayFactory
 
@@ -42,7 +43,7 @@ def test_host_and_option_errors_are_usage_errors_and_a_busy_port_cannot_start() 
 def test_a_text_file_is_not_a_database(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("not a database\n" * 20)
-    with pytest.raises(ConfigError, match=r"notes\.txt' as the gateway database: it is not an SQLite database"):
+    with pytest.raises(ConfigError, match=r"notes\.txt' as the gateway database \(--db\): it is not an SQLite database"):
         Store(str(path))
     assert path.read_text().startswith("not a database")  # left untouched
 
