@@ -215,8 +215,11 @@ class Walk:
         if not fields.get("ok") and not broken:
             # a failure no rule explains (an exception, a deadline) still breaks the link
             why = fields.get("error") or fields.get("reason") or "it did not complete"
+            silent = link is Link.HANDSHAKE and "DeadlineExceeded" in str(why)
             self._unexplained.append(make_finding(
                 LINK_FAILURE_CODE[link.value], (finished,), agent=agent,
+                hint=F.HANDSHAKE_SILENT_HINT if silent else None,
+                title="The gateway never answered the WebSocket handshake" if silent else None,
                 detail=f"{step}{' (' + agent + ')' if agent else ''} failed: {why}"))
         self.links.append(LinkResult(link.value, step, agent, ok))
         first = broken[0] if broken else (self._unexplained[-1] if not ok and self._unexplained else None)

@@ -10,8 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from callprobe.analysis.results import LinkResult, WalkResult
+from callprobe.analysis.results import WalkResult
 from callprobe.reporters.findings import first_words, render_findings
+from callprobe.reporters.html_report import link_words, walk_checks
 from callprobe.reporters.ladder import Ladder, build_ladder, render_ladder, render_ladder_html, render_ladder_text
 
 #: Version of the diagnose JSON document (``docs/reports.md``, ``docs/schemas/diagnose-report.schema.json``).
@@ -52,17 +53,9 @@ def ladder(result: WalkResult, echoes: bool = False) -> Ladder:
 
 
 def html(result: WalkResult) -> str:
-    from callprobe.reporters.html_report import walk_checks
-
     t = result.target
     return render_ladder_html(ladder(result), title=f"callprobe diagnose {t.caller} → {t.callee}",
                               checks=walk_checks(result))
-
-
-def link_words(link: LinkResult) -> str:
-    """A checklist line's words: the link, the step when it says more, the agent."""
-    what = link.link if link.step in (link.link, "invite", "connect", "answer") else f"{link.link}: {link.step}"
-    return what + (f" ({link.agent})" if link.agent else "")
 
 
 def render(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = False,

@@ -7,7 +7,7 @@ them listed under the findings (``reporters.ladder.html``).
 
 from __future__ import annotations
 
-from callprobe.analysis.results import RunResult, WalkResult
+from callprobe.analysis.results import LinkResult, RunResult, WalkResult
 from callprobe.reporters.ladder import build_ladder, render_ladder_html
 from callprobe.reporters.ladder.html import Check
 
@@ -25,9 +25,13 @@ def run_html(result: RunResult) -> str:
     return render_ladder_html(ladder, title=f"callprobe run {result.scenario}", checks=run_checks(result))
 
 
-def walk_checks(result: WalkResult) -> list[Check]:
-    from callprobe.reporters.diagnose import link_words
+def link_words(link: LinkResult) -> str:
+    """A checklist line's words: the link, the step when it says more, the agent."""
+    what = link.link if link.step in (link.link, "invite", "connect", "answer") else f"{link.link}: {link.step}"
+    return what + (f" ({link.agent})" if link.agent else "")
 
+
+def walk_checks(result: WalkResult) -> list[Check]:
     checks = [Check(link_words(link), link.ok) for link in result.links]
     if result.aborted:
         checks.append(Check("the walk", False, result.aborted))
