@@ -67,4 +67,6 @@ def _reports_match_their_schemas(request: pytest.FixtureRequest) -> Iterator[Non
         try:
             validate_report(report)
         except Exception as exc:
-            pytest.fail(f"{path.name} does not match its schema: {exc}", pytrace=False)
+            where = "/".join(str(x) for x in getattr(exc, "absolute_path", ()))
+            pytest.fail(f"{path.name} does not match its schema at {where or 'the top'}: "
+                        f"{getattr(exc, 'message', exc)}", pytrace=False)

@@ -63,5 +63,6 @@ def reports_in(folder: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and "schema" in data and ("verdict" in data or data.get("kind") == "diagnose"):
+        if isinstance(data, dict) and "schema" in data and (
+                {"scenario", "verdict", "calls"} <= data.keys() or data.get("kind") == "diagnose"):
             yield path, data

@@ -176,6 +176,9 @@ class Runner:
                 await self._act(step)
             except ServerUnreachable as exc:
                 self.timeline.record(StepFinished(line=step.line, step=step.text, ok=False, error=str(exc)))
+                now = self.timeline.now_ms()
+                self.steps.append(StepResult(step.line, step.text, False, str(exc), kind="action",
+                                             t_ms=now, duration_ms=now - began))
                 raise
             except Exception as exc:  # a failed action must not lose the run's report
                 detail = str(exc) if isinstance(exc, CallprobeError) else f"{type(exc).__name__}: {exc}"

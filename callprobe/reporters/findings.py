@@ -72,7 +72,7 @@ def render_findings(findings: Sequence[Finding], out: Console, first: Finding | 
                 out.print(Text(f"    {when}{who}: {one.detail or one.title}"))
         if f.hint:
             out.print(Text(f"    hint: {f.hint}", style="italic"))
-        evidence = [e for one in group.findings for e in one.evidence]
+        evidence = list({(e.t_ms, e.agent, e.kind): e for one in group.findings for e in one.evidence}.values())
         for e in evidence[:EVIDENCE_SHOWN]:
             out.print(Text(f"    evidence +{e.t_ms:.0f} ms {e.agent or '-'} {e.kind} {_fields(e)}".rstrip(),
                            style="dim"))
