@@ -25,6 +25,45 @@ class ExitCode(IntEnum):
     INTERNAL = 70
 
 
+#: What each exit code means: the one table README.md ("Exit codes") and every
+#: command's ``--help`` show (a test keeps them in agreement).
+EXIT_CODE_MEANING: dict[ExitCode, str] = {
+    ExitCode.OK: "success: every expectation held (run), every link held with no error finding "
+                 "(diagnose), every server works (ice-check)",
+    ExitCode.EXPECTATION_FAILED: "an expectation or an action failed (run); a server answered but failed "
+                                 "(ice-check); findings alone never change a run's exit code",
+    ExitCode.USAGE: "bad command-line usage: the option is named (an http:// --server, a missing folder, "
+                    "--json - with --events -...)",
+    ExitCode.SCENARIO_INVALID: "the scenario file is invalid (the message names file, line and field)",
+    ExitCode.SERVER_UNREACHABLE: "the server could not be reached: nothing listening, no WebSocket answer "
+                                 "within connect_timeout_s, or no gateway at that address (an HTTP answer "
+                                 "where a WebSocket upgrade was expected)",
+    ExitCode.DIAGNOSIS_FOUND_ERRORS: "diagnose found a broken link (an error finding)",
+    ExitCode.SERVER_START_FAILED: "a server callprobe runs itself could not start: a port in use, a locked "
+                                  "--db, coturn that did not come up",
+    ExitCode.INTERNAL: "internal error (a bug): CALLPROBE_TRACEBACK=1 shows where",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); run and diagnose still write every report with what was seen",
+    ExitCode.TERMINATED: "terminated (SIGTERM), handled like Ctrl-C: the reports are written",
+}
+
+#: The exit codes each command can end with.
+COMMAND_EXIT_CODES: dict[str, tuple[ExitCode, ...]] = {
+    "run": (ExitCode.OK, ExitCode.EXPECTATION_FAILED, ExitCode.USAGE, ExitCode.SCENARIO_INVALID,
+            ExitCode.SERVER_UNREACHABLE, ExitCode.SERVER_START_FAILED, ExitCode.INTERNAL,
+            ExitCode.INTERRUPTED, ExitCode.TERMINATED),
+    "diagnose": (ExitCode.OK, ExitCode.USAGE, ExitCode.SCENARIO_INVALID, ExitCode.SERVER_UNREACHABLE,
+                 ExitCode.DIAGNOSIS_FOUND_ERRORS, ExitCode.SERVER_START_FAILED, ExitCode.INTERNAL,
+                 ExitCode.INTERRUPTED, ExitCode.TERMINATED),
+}
+
+
+def exit_codes_epilog(command: str) -> str:
+    """The "Exit codes" paragraph of a command's ``--help`` (``\b`` keeps click from rewrapping it)."""
+    lines = ["\b", "Exit codes (README.md, \"Exit codes\"):"]
+    lines += [f"  {int(code):>3}  {EXIT_CODE_MEANING[code]}" for code in COMMAND_EXIT_CODES[command]]
+    return "\n".join(lines)
+
+
 class CallprobeError(Exception):
     """Root of every error callprobe raises on purpose."""
 

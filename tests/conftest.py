@@ -52,3 +52,21 @@ def coturn(tmp_path: Path) -> Iterator[Coturn]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reports_match_their_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every run or diagnose report a test writes to its tmp_path matches docs/schemas/."""
+    yield
+    folder = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
+    if not isinstance(folder, Path) or not folder.exists():
+        return
+    from tests.report_schemas import reports_in, validate_report
+
+    for path, report in reports_in(folder):
+        try:
+            validate_report(report)
+        except Exception as exc:
+            where = "/".join(str(x) for x in getattr(exc, "absolute_path", ()))
+            pytest.fail(f"{path.name} does not match its schema at {where or 'the top'}: "
+                        f"{getattr(exc, 'message', exc)}", pytrace=False)

@@ -41,6 +41,8 @@ class RunResult:
     findings: list[Finding] = field(default_factory=list)
     aborted: str = ""
     unreachable: bool = False  # the run stopped because the server could not be reached
+    start_failed: bool = False  # a server callprobe runs itself could not start
+    interrupted: str = ""      # "Ctrl-C" or "SIGTERM" when a signal stopped the run
 
     @property
     def verdict(self) -> str:
@@ -90,6 +92,8 @@ class WalkResult:
     links: list[LinkResult]
     duration_ms: float = 0.0
     aborted: str = ""
+    unreachable: bool = False  # no server, or no WebSocket gateway, answered at the address
+    interrupted: str = ""      # "Ctrl-C" or "SIGTERM" when a signal stopped the walk
 
     @property
     def healthy(self) -> bool:

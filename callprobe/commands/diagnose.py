@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from callprobe.errors import ConfigError, ExitCode
+from callprobe.errors import ConfigError, ExitCode, exit_codes_epilog
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from callprobe.analysis.results import WalkResult
     from callprobe.backends.options import BackendOptions
+    from callprobe.engine.walk import Walk
     from callprobe.rtc.ice_config import IceConfig
     from callprobe.scenario.model import LoginConfig, Scenario
     from callprobe.settings import ClientSettings
+    from callprobe.timeline.events import Event
 
 
-@click.command("diagnose")
+@click.command("diagnose", epilog=exit_codes_epilog("diagnose"))
 @click.option("--scenario", "scenario_file", metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
               help="Take the server, login, ICE servers and placement (network namespaces, "
@@ -63,8 +65,12 @@ if TYPE_CHECKING:
               help="Embedded gateway only: inject a field failure (see `callprobe serve --help`).")
 @click.option("--deadline", type=click.FloatRange(0.1, 120), default=None,
               help="Seconds a notice (ring, accept, hangup, text) may take. Default 3.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the findings and the timeline as JSON.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the findings and the timeline as JSON ('-': stdout, the report then goes to "
+                   "stderr; docs/schemas/diagnose-report.schema.json).")
+@click.option("--events", "events_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Stream the timeline as NDJSON while walking, one event per line, flushed "
+                   "('-': stdout; docs/schemas/event.schema.json).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the ladder diagram as a self-contained HTML page.")
 @click.option("--bundle", "bundle_path", type=click.Path(path_type=Path),
@@ -79,14 +85,15 @@ def command(scenario_file: Path | None, backend: str | None, ws_url: str | None,
             stun: tuple[str, ...], turn: tuple[str, ...], turn_user: str, turn_password: str,
             turn_secret: str,
             relay_only: bool, host_address: tuple[str, ...], faults: tuple[str, ...],
-            deadline: float | None, json_path: Path | None, html_path: Path | None,
+            deadline: float | None, json_path: Path | None, events_path: Path | None, html_path: Path | None,
             bundle_path: Path | None, no_ladder: bool, verbose: bool) -> None:
     """Walk every link of a call (login, handshake, auth, heartbeat, push, invite,
     ring, accept notice, SDP/ICE relay, ICE, media, hangup, history, stale state)
     and name the first broken one with evidence and a hint.
 
-    Exit codes: 0 healthy; 5 at least one error finding; 4 server unreachable;
-    2 bad options.
+    Each link is printed as it completes (with its time), and each wait with
+    what it waits for and its deadline. Ctrl-C or SIGTERM stop the walk; the
+    reports are still written with what was seen.
     """
     from callprobe.commands.checks import (
         check_output,
@@ -96,9 +103,13 @@ def command(scenario_file: Path | None, backend: str | None, ws_url: str | None,
 
     if scenario_file is None:
         check_server(ws_url, api_url, backend or "kkim")
+    from callprobe.commands.live import check_stdout, to_stdout
+
     quiet_embedded_gateway(verbose)
-    for path, option in ((json_path, "--json"), (html_path, "--html")):
-        check_output(path, option)
+    check_stdout(json_path, events_path)
+    for path, option in ((json_path, "--json"), (events_path, "--events"), (html_path, "--html")):
+        if not to_stdout(path):
+            check_output(path, option)
     if bundle_path is not None and bundle_path.suffix == ".zip":
         check_output(bundle_path, "--bundle")
     if faults and ws_url:
@@ -133,20 +144,47 @@ def command(scenario_file: Path | None, backend: str | None, ws_url: str | None,
     if deadline is not None:
         plan.settings = replace(plan.settings, default_expect_within_s=deadline)
 
+    from callprobe.commands.live import STOPPED_BY, human_console, run_until_signal
     from callprobe.reporters import diagnose as report
+    from callprobe.reporters.events_stream import EventStream
+    from callprobe.reporters.progress import Progress
 
-    err, out = Console(stderr=True), Console()
-    result = asyncio.run(_walk(plan, err))
-    report.render(result, out, show_ladder=not no_ladder, echoes=verbose)
+    out = human_console(json_path, events_path)
+    stream = EventStream(events_path) if events_path else None
+    where = plan.ws_url or f"the embedded {plan.family} server"
+    progress = Progress(out, title=f"diagnose {plan.caller} → {plan.callee} ({plan.media}) at {where}")
+    walks: list[Walk] = []
+    try:
+        with progress:
+            result, stopped = run_until_signal(_walk(plan, [progress, *([stream] if stream else [])], walks))
+    finally:
+        if stream is not None:
+            stream.close()
+    if result is None:
+        if not walks:  # stopped while the servers started: nothing was seen
+            click.echo(f"{stopped}: stopped before the walk began; no report written", err=True)
+            click.get_current_context().exit(int(STOPPED_BY[stopped]))
+        result = walks[0].result(aborted=f"interrupted ({stopped})", interrupted=stopped)
+    report.render(result, out, show_ladder=not no_ladder, echoes=verbose, live=True)
     if json_path:
-        report.write_json(result, json_path)
+        if to_stdout(json_path):
+            click.echo(report.report_text(result), nl=False)
+        else:
+            report.write_json(result, json_path)
     if html_path:
         html_path.write_text(report.html(result))
     if bundle_path:
         report.write_bundle(result, bundle_path)
-    if result.aborted:
-        click.get_current_context().exit(int(ExitCode.SERVER_UNREACHABLE))
-    click.get_current_context().exit(int(ExitCode.OK if result.healthy else ExitCode.DIAGNOSIS_FOUND_ERRORS))
+    click.get_current_context().exit(int(exit_code(result, STOPPED_BY)))
+
+
+def exit_code(result: WalkResult, stopped_by: dict[str, ExitCode]) -> ExitCode:
+    """The walk's exit code: the same as ``run``'s for the same server (README.md, "Exit codes")."""
+    if result.interrupted:
+        return stopped_by.get(result.interrupted, ExitCode.INTERRUPTED)
+    if result.unreachable or result.aborted:
+        return ExitCode.SERVER_UNREACHABLE
+    return ExitCode.OK if result.healthy else ExitCode.DIAGNOSIS_FOUND_ERRORS
 
 
 @dataclass
@@ -217,7 +255,9 @@ def _plan_from_scenario(path: Path, faults: tuple[str, ...]) -> _Plan:
                  password=a.password, backend=scenario.server.backend)
 
 
-async def _walk(plan: _Plan, err: Console) -> WalkResult:
+async def _walk(plan: _Plan, listeners: list[Callable[[Event], None]], walks: list[Walk]) -> WalkResult:
+    """Start what the plan needs, walk, stop it all; ``walks`` gets the walk as soon as it exists
+    (a signal may stop it: its result is then built from what it saw)."""
     from callprobe.backends.base import EmbeddedConfig, WalkTarget
     from callprobe.engine.services import EmbeddedServices, agent_ice, services_for
     from callprobe.engine.walk import Walk
@@ -250,11 +290,10 @@ async def _walk(plan: _Plan, err: Console) -> WalkResult:
                             callee_platform=plan.callee_platform, media=plan.media,  # type: ignore[arg-type]
                             login=plan.login, ice=plan.ice, family=plan.family, password=plan.password,
                             register=plan.register, backend=plan.backend, **sides)
-        status = err.status("walking", spinner="dots") if err.is_terminal else None
-        walk = Walk(target, plan.settings, progress=status.update if status else None)
-        if status is not None:
-            with status:
-                return await walk.run()
+        walk = Walk(target, plan.settings)
+        for listener in listeners:
+            walk.timeline.subscribe(listener)
+        walks.append(walk)
         return await walk.run()
     finally:
         if services is not None:

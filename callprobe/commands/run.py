@@ -2,51 +2,59 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from callprobe.errors import ConfigError, ExitCode
+from callprobe.errors import ConfigError, ExitCode, exit_codes_epilog
 
 if TYPE_CHECKING:
     from callprobe.analysis.results import RunResult
     from callprobe.scenario.model import Scenario
 
 
-@click.command("run")
+@click.command("run", epilog=exit_codes_epilog("run"))
 @click.argument("scenario_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--server", "ws_url", metavar="WS_URL",
               help="Gateway WebSocket URL (ws://host:10001). Default: the scenario's server, "
                    "or the embedded gateway.")
 @click.option("--api", "api_url", metavar="API_URL",
               help="Auth API base URL (http://host:10002); required with --server.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the machine-readable report here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the machine-readable report here ('-': stdout, the report then goes to stderr; "
+                   "docs/schemas/run-report.schema.json).")
+@click.option("--events", "events_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Stream the timeline as NDJSON while running, one event per line, flushed "
+                   "('-': stdout; docs/schemas/event.schema.json).")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write JUnit XML here (one test case per expectation).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the ladder diagram of the run, findings marked, as an HTML page.")
+              help="Write the ladder diagram of the run, failed expectations and findings marked, as an "
+                   "HTML page.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Also draw the ladder diagram of every frame and notice, and show the "
                    "embedded gateway's log.")
 def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
-            json_path: Path | None, junit_path: Path | None, html_path: Path | None,
-            verbose: bool) -> None:
+            json_path: Path | None, events_path: Path | None, junit_path: Path | None,
+            html_path: Path | None, verbose: bool) -> None:
     """Run a call scenario against a gateway and report the call's figures.
 
-    Exit codes: 0 every expectation held; 1 an expectation failed;
-    3 the scenario file is invalid; 4 the server could not be reached.
+    Each step and expectation is printed as it completes (with its time), and
+    each wait with what it waits for and its deadline. Ctrl-C or SIGTERM stop
+    the run; the reports are still written with what was seen.
     """
     from callprobe.commands.checks import check_output, check_server, quiet_embedded_gateway
+    from callprobe.commands.live import STOPPED_BY, check_stdout, human_console, run_until_signal, to_stdout
     from callprobe.scenario.loader import load_scenario
 
     quiet_embedded_gateway(verbose)
-    for path, option in ((json_path, "--json"), (junit_path, "--junit"), (html_path, "--html")):
-        check_output(path, option)
+    check_stdout(json_path, events_path)
+    for path, option in ((json_path, "--json"), (events_path, "--events"), (junit_path, "--junit"),
+                         (html_path, "--html")):
+        if not to_stdout(path):
+            check_output(path, option)
     scenario = load_scenario(scenario_file)
     check_server(ws_url, api_url, scenario.server.family)
     if ws_url and (scenario.server.faults or scenario.server.ring_timeout_s is not None):
@@ -55,49 +63,57 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
 
     from callprobe.engine.runner import Runner
     from callprobe.reporters.console import render
+    from callprobe.reporters.events_stream import EventStream
+    from callprobe.reporters.progress import Progress
 
-    err = Console(stderr=True)
-    out = Console()
-    status = err.status("starting", spinner="dots") if err.is_terminal else None
-
-    def progress(index: int, total: int, text: str, agent: str) -> None:
-        if status is not None:
-            status.update(f"step {index}/{total} {('[' + agent + '] ') if agent else ''}{text}")
-
-    runner = Runner(scenario, ws_url=ws_url, api_url=api_url, progress=progress)
+    out = human_console(json_path, events_path)
+    runner = Runner(scenario, ws_url=ws_url, api_url=api_url)
+    stream = EventStream(events_path) if events_path else None
+    progress = Progress(out, title=f"{scenario.name}  ({scenario.file})")
+    for listener in (progress, stream):
+        if listener is not None:
+            runner.timeline.subscribe(listener)
     started = time.monotonic()
-    interrupted = False
     try:
-        if status is not None:
-            with status:
-                result = asyncio.run(runner.run())
-        else:
-            result = asyncio.run(runner.run())
-    except KeyboardInterrupt:
+        with progress:
+            result, stopped = run_until_signal(runner.run())
+    finally:
+        if stream is not None:
+            stream.close()
+    if result is None:
         # the runner tore everything down on its way out; report what it saw
-        interrupted = True
-        result = runner.result(time.monotonic() - started, "interrupted (Ctrl-C)")
+        result = runner.result(time.monotonic() - started, f"interrupted ({stopped})")
+        result.interrupted = stopped
 
     _attach_findings(result, scenario)
-    render(result, out, verbose=verbose)
+    render(result, out, verbose=verbose, live=True)
     if json_path:
-        from callprobe.reporters.json_report import write_json
+        from callprobe.reporters.json_report import report_text, write_json
 
-        write_json(result, json_path)
+        if to_stdout(json_path):
+            click.echo(report_text(result), nl=False)
+        else:
+            write_json(result, json_path)
     if junit_path:
         from callprobe.reporters.junit import write_junit
 
         write_junit(result, junit_path)
     if html_path:
-        from callprobe.reporters.ladder import build_ladder, render_ladder_html
+        from callprobe.reporters.html_report import run_html
 
-        ladder = build_ladder(result.events, result.findings)
-        html_path.write_text(render_ladder_html(ladder, title=f"callprobe run {result.scenario}"))
-    if interrupted:
-        click.get_current_context().exit(130)
+        html_path.write_text(run_html(result))
+    click.get_current_context().exit(int(exit_code(result, STOPPED_BY)))
+
+
+def exit_code(result: RunResult, stopped_by: dict[str, ExitCode]) -> ExitCode:
+    """The run's exit code (README.md, "Exit codes")."""
+    if result.interrupted:
+        return stopped_by.get(result.interrupted, ExitCode.INTERRUPTED)
+    if result.start_failed:
+        return ExitCode.SERVER_START_FAILED
     if result.unreachable:
-        click.get_current_context().exit(int(ExitCode.SERVER_UNREACHABLE))
-    click.get_current_context().exit(int(ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED))
+        return ExitCode.SERVER_UNREACHABLE
+    return ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED
 
 
 def _attach_findings(result: RunResult, scenario: Scenario) -> None:

@@ -20,13 +20,14 @@ from callprobe.analysis.results import RunResult, StepResult
 from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints, MediaKind
 from callprobe.backends.registry import family
 from callprobe.engine.agent import Agent
+from callprobe.engine.reachability import looks_unreachable, probe_endpoints
 from callprobe.engine.services import (
     EmbeddedServices,
     agent_ice,
     embedded_config,
     services_for,
 )
-from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
+from callprobe.errors import CallprobeError, ExitCode, ServerUnreachable
 from callprobe.net.ice_check import probe_turn_event
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Action, Expectation, Scenario
@@ -39,6 +40,7 @@ from callprobe.timeline.events import (
     RunStarted,
     StepFinished,
     StepStarted,
+    Waiting,
 )
 from callprobe.timeline.recorder import Timeline
 
@@ -62,6 +64,7 @@ class Runner:
         # decided once: _start_gateway fills ws_url in, so it cannot be asked later
         self.embedded = ws_url is None and scenario.server.embedded
         self.unreachable = False
+        self.start_failed = False
         self._placement: dict[str, Any] = {}
 
     # --------------------------------------------------------------- set-up
@@ -104,7 +107,10 @@ class Runner:
             await asyncio.gather(*(getattr(a, verb)() for a in targets))
             return
         if verb == "wait":
-            await asyncio.sleep(float(params.get("duration_s", 0)))
+            seconds = float(params.get("duration_s", 0))
+            self.timeline.record(Waiting(what=f"{seconds:g} s ({step.text})", seconds=seconds, setting="wait",
+                                         until_ms=self.timeline.now_ms() + seconds * 1000.0))
+            await asyncio.sleep(seconds)
             return
         if actor is None:
             raise CallprobeError(f"line {step.line}: {verb} needs an agent")
@@ -125,6 +131,10 @@ class Runner:
         if within is None:
             within = self.settings.default_expect_within_s
         window = Window(self._anchor_ms, self._anchor_ms + within * 1000.0)
+        given = step.for_s if step.absent else step.within_s
+        self.timeline.record(Waiting(
+            what=step.text, until_ms=window.deadline_ms, seconds=within,
+            setting=("for" if step.absent else "within") if given is not None else "default_expect_within_s"))
         users = {name: a.user_id for name, a in self.agents.items()}
         changed = asyncio.Event()
 
@@ -164,7 +174,11 @@ class Runner:
             self._anchor_ms = self.timeline.now_ms()
             try:
                 await self._act(step)
-            except ServerUnreachable:
+            except ServerUnreachable as exc:
+                self.timeline.record(StepFinished(line=step.line, step=step.text, ok=False, error=str(exc)))
+                now = self.timeline.now_ms()
+                self.steps.append(StepResult(step.line, step.text, False, str(exc), kind="action",
+                                             t_ms=now, duration_ms=now - began))
                 raise
             except Exception as exc:  # a failed action must not lose the run's report
                 detail = str(exc) if isinstance(exc, CallprobeError) else f"{type(exc).__name__}: {exc}"
@@ -188,22 +202,39 @@ class Runner:
                                         backend=self.scenario.server.family))
         warm = asyncio.create_task(self._warm_media())
         try:
-            await self._start_gateway()
+            try:
+                await self._start_gateway()
+            except CallprobeError as exc:
+                if exc.exit_code != ExitCode.SERVER_START_FAILED:
+                    raise
+                raise _StartFailed(exc) from None
             self._make_agents()
             await self._play()
+        except _StartFailed as failed:
+            aborted = f"could not start the embedded server: {failed.cause}"
+            self.start_failed = True
         except ServerUnreachable as exc:
             aborted = f"{exc} ({exc.hint})" if exc.hint else str(exc)
             self.unreachable = True
+            await self._probe_endpoints()
         except _ConnectFailed as failed:
             aborted = f"stopped after a failed connection: {failed.cause}"
             # no WebSocket answer at all, or not a KKIM gateway there: unreachable
             self.unreachable = _looks_unreachable(failed.cause)
+            await self._probe_endpoints()
         finally:
             await self._teardown()
             with contextlib.suppress(Exception):
                 await warm
             self.timeline.record(RunFinished(aborted=aborted))
         return self.result(time.monotonic() - started, aborted)
+
+    async def _probe_endpoints(self) -> None:
+        """What answers at a remote --server/--api, so the findings can say why it failed."""
+        if self.embedded or not self.ws_url or any(a.netns for a in self.scenario.agents.values()):
+            return  # an address inside a network namespace cannot be asked from here
+        with contextlib.suppress(Exception):
+            await probe_endpoints(self.timeline, str(self.ws_url), str(self.api_url or ""))
 
     async def _warm_media(self) -> None:
         """Encode the synthetic clips while logins run, not when a call connects."""
@@ -234,7 +265,14 @@ class Runner:
             scenario=self.scenario.name, file=self.scenario.file, server=server,
             duration_ms=duration_s * 1000.0, events=events, steps=list(self.steps),
             calls=derive_calls(events), aborted=aborted, unreachable=self.unreachable,
+            start_failed=self.start_failed,
         )
+
+
+class _StartFailed(Exception):
+    def __init__(self, cause: CallprobeError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class _ConnectFailed(Exception):
@@ -245,10 +283,7 @@ class _ConnectFailed(Exception):
 
 def _looks_unreachable(exc: BaseException) -> bool:
     """A handshake that timed out, or an HTTP answer with no KKIM refusal in it."""
-    if isinstance(exc, DeadlineExceeded):
-        return True
-    status, err_code = getattr(exc, "status", None), getattr(exc, "err_code", 0)
-    return status is not None and not err_code and status != 200
+    return looks_unreachable(exc)
 
 
 async def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:

@@ -40,6 +40,7 @@ from callprobe.analysis.diagnostics.links import (
     Link,
 )
 from callprobe.analysis.diagnostics.rules import diagnose_timeline, first_broken_link
+from callprobe.analysis.metrics import TEARDOWN_NOTE
 from callprobe.analysis.results import LinkResult, WalkResult, WalkTargetInfo
 from callprobe.backends.base import (
     AgentIdentity,
@@ -52,6 +53,7 @@ from callprobe.backends.base import (
 )
 from callprobe.backends.registry import family
 from callprobe.engine.agent import Agent
+from callprobe.engine.reachability import looks_unreachable, probe_endpoints
 from callprobe.errors import CallprobeError, ServerUnreachable
 from callprobe.net.ice_check import probe_turn_event
 from callprobe.rtc.ice_config import IceConfig
@@ -61,7 +63,10 @@ from callprobe.timeline.events import (
     Answered,
     Event,
     HungUp,
+    LinkJudged,
+    LoginFailed,
     MediaFirstFrame,
+    Note,
     PeerFailed,
     Ringing,
     RunFinished,
@@ -69,6 +74,8 @@ from callprobe.timeline.events import (
     StepFinished,
     StepStarted,
     TextReceived,
+    Waiting,
+    WsRefused,
 )
 from callprobe.timeline.recorder import Timeline
 
@@ -89,6 +96,9 @@ LINK_FAILURE_CODE: dict[str, str] = {
     Link.HISTORY.value: F.HISTORY_PAYLOAD_MISSING,
     Link.STALE_STATE.value: F.STALE_CALL_STATE,
 }
+
+#: The deadline of a notice the walk waits for (ring, accept, hangup, text).
+_NOTICE_SETTING = "default_expect_within_s + diagnose_late_window_s"
 
 _STEP_FIELDS = frozenset(f.name for f in dataclass_fields(StepFinished)) - {"t_ms", "agent", "extra"}
 
@@ -136,6 +146,9 @@ class Walk:
                                      target.callee_ice, target.callee_netns),
         }
         self.room_id = ""
+        self.unreachable = False
+        self._current: LinkResult | None = None
+        self._probed = False
 
     def _agent(self, create: Any, server: ServerConfig, name: str, user_id: str, platform: int,
                ice: IceConfig | None, namespace: str | None) -> Agent:
@@ -181,6 +194,7 @@ class Walk:
                     body: Callable[[], Awaitable[dict[str, Any]]]) -> None:
         """Run one step inside its markers, then stop if any link broke."""
         self._say(f"{link.value}: {step} ({agent or 'both'})")
+        self._current = LinkResult(link.value, step, agent, False)
         self.timeline.record(StepStarted(agent=agent, step=step))
         fields: dict[str, Any]
         try:
@@ -189,6 +203,10 @@ class Walk:
             raise
         except (TimeoutError, CallprobeError, OSError) as exc:
             fields = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            if link is Link.HANDSHAKE and looks_unreachable(exc):
+                self.unreachable = True  # no gateway answered there: as `run`, exit 4
+        if link in (Link.LOGIN, Link.HANDSHAKE) and not fields.get("ok"):
+            await self._probe_endpoints()
         fields.setdefault("ok", True)
         finished = self.timeline.record(step_finished(step, agent, fields))
         self._tried.add(link.value)
@@ -197,16 +215,44 @@ class Walk:
         if not fields.get("ok") and not broken:
             # a failure no rule explains (an exception, a deadline) still breaks the link
             why = fields.get("error") or fields.get("reason") or "it did not complete"
+            silent = link is Link.HANDSHAKE and "DeadlineExceeded" in str(why)
             self._unexplained.append(make_finding(
                 LINK_FAILURE_CODE[link.value], (finished,), agent=agent,
+                hint=F.HANDSHAKE_SILENT_HINT if silent else None,
+                title="The gateway never answered the WebSocket handshake" if silent else None,
                 detail=f"{step}{' (' + agent + ')' if agent else ''} failed: {why}"))
         self.links.append(LinkResult(link.value, step, agent, ok))
+        first = broken[0] if broken else (self._unexplained[-1] if not ok and self._unexplained else None)
+        self.timeline.record(LinkJudged(agent=agent, link=link.value, step=step, ok=ok,
+                                        code=first.code if first else "",
+                                        detail=(first.detail or first.title) if first else ""))
         if not ok:
             raise Stop
 
+    async def _probe_endpoints(self) -> None:
+        """Once, after a login or handshake failed: what answers at --server and --api."""
+        t = self.target
+        if self._probed or t.caller_netns or t.callee_netns:
+            return
+        self._probed = True
+        failed = [e for e in self.timeline.events if isinstance(e, (LoginFailed, WsRefused))]
+        if not failed and not self.unreachable:
+            return
+        with contextlib.suppress(Exception):
+            await probe_endpoints(self.timeline, t.server, t.api)
+
+    def _waiting(self, what: str, seconds: float, setting: str) -> None:
+        self.timeline.record(Waiting(what=what, seconds=seconds, setting=setting,
+                                     until_ms=self.timeline.now_ms() + seconds * 1000.0))
+
     async def _wait_for(self, agent: str, cls: type[E], seconds: float, since: float | None = None,
-                        pred: Callable[[E], bool] | None = None) -> E | None:
-        """First ``cls`` event of ``agent`` since ``since`` (ms; default now), or None at the deadline."""
+                        pred: Callable[[E], bool] | None = None, setting: str | None = None) -> E | None:
+        """First ``cls`` event of ``agent`` since ``since`` (ms; default now), or None at the deadline.
+
+        With ``setting`` (the deadline's name), a ``Waiting`` event says what is awaited and until when.
+        """
+        if setting is not None:
+            self._waiting(f"{cls.KIND} at {agent}", seconds, setting)
         start = self.timeline.now_ms() if since is None else since
         changed = asyncio.Event()
 
@@ -272,7 +318,8 @@ class Walk:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
             await self.caller.send_text(self.callee.driver.identity, f"callprobe diagnose {uuid.uuid4().hex[:8]}")
-            got = await self._wait_for(self.CALLEE, TextReceived, self._notice_s + self._late_s, since)
+            got = await self._wait_for(self.CALLEE, TextReceived, self._notice_s + self._late_s, since,
+                                        setting=_NOTICE_SETTING)
             return {"ok": True, "delivered": got is not None}
 
         await self._link(Link.TEXT_PUSH, STEP_TEXT_PUSH, "", body)
@@ -285,7 +332,8 @@ class Walk:
             if room is None:
                 return {"ok": True, "refused": True}
             self.room_id = room
-            ring = await self._wait_for(self.CALLEE, Ringing, self._notice_s + self._late_s, since)
+            ring = await self._wait_for(self.CALLEE, Ringing, self._notice_s + self._late_s, since,
+                                        setting=_NOTICE_SETTING)
             return {"ok": True, "room_id": room, "rang": ring is not None}
 
         self._tried.add(Link.INVITE_ACK.value)
@@ -295,7 +343,8 @@ class Walk:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
             await self.callee.accept()
-            got = await self._wait_for(self.CALLER, Answered, self._notice_s + self._late_s, since)
+            got = await self._wait_for(self.CALLER, Answered, self._notice_s + self._late_s, since,
+                                        setting=_NOTICE_SETTING)
             return {"ok": True, "answered": got is not None}
 
         await self._link(Link.ANSWER, STEP_ANSWER, "", body)
@@ -307,12 +356,15 @@ class Walk:
             kinds = ("audio", "video") if self.target.media == "video" else ("audio",)
             loop = asyncio.get_running_loop()
             end = loop.time() + wait
+            self._waiting(f"first {' and '.join(kinds)} frames at both ends", wait,
+                          "ice_gather_timeout_s + ice_connect_timeout_s + media_timeout_s")
             for agent in (self.CALLER, self.CALLEE):
                 for kind in kinds:
                     left = max(0.0, end - loop.time())
                     if await self._first_frame(agent, kind, left) is None:
                         return {"ok": True, "media": False}
             # a first frame proves the path; a little more proves it holds
+            self._waiting("media to keep flowing", s.diagnose_media_s, "diagnose_media_s")
             await asyncio.sleep(s.diagnose_media_s)
             return {"ok": True, "media": True, "flowed_s": s.diagnose_media_s}
 
@@ -339,7 +391,8 @@ class Walk:
         async def body() -> dict[str, Any]:
             since = self.timeline.now_ms()
             await self.caller.hangup()
-            got = await self._wait_for(self.CALLEE, HungUp, self._notice_s + self._late_s, since)
+            got = await self._wait_for(self.CALLEE, HungUp, self._notice_s + self._late_s, since,
+                                        setting=_NOTICE_SETTING)
             return {"ok": True, "delivered": got is not None}
 
         await self._link(Link.HANGUP, STEP_HANGUP, "", body)
@@ -356,7 +409,8 @@ class Walk:
             room = await self.caller.invite([self.callee.driver.identity], self.target.media,
                                             self.settings.diagnose_ring_s)
             if room is not None:
-                await self._wait_for(self.CALLEE, Ringing, self._notice_s + self._late_s, since)
+                await self._wait_for(self.CALLEE, Ringing, self._notice_s + self._late_s, since,
+                                        setting=_NOTICE_SETTING)
                 with contextlib.suppress(CallprobeError):
                     await self.caller.cancel(room)
             return {"ok": True, "refused": room is None}
@@ -404,12 +458,25 @@ class Walk:
             pass
         except ServerUnreachable as exc:
             aborted = str(exc)
-            self.links.append(LinkResult(Link.LOGIN.value, STEP_LOGIN, "", False))
+            self.unreachable = True
+            current = self._current or LinkResult(Link.LOGIN.value, STEP_LOGIN, "", False)
+            self.links.append(LinkResult(current.link, current.step, current.agent, False))
+            await self._probe_endpoints()
         finally:
+            self.timeline.record(Note(note=TEARDOWN_NOTE, text="teardown: releasing open calls"))
             await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
             await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
             await asyncio.gather(warm, return_exceptions=True)
             self.timeline.record(RunFinished(aborted=aborted))
+        return self.result(aborted)
+
+    def result(self, aborted: str = "", interrupted: str = "") -> WalkResult:
+        """What the walk saw so far: after it ended, or when a signal stopped it."""
+        if interrupted and self._current is not None and all(
+                (x.link, x.step, x.agent) != (self._current.link, self._current.step, self._current.agent)
+                for x in self.links):
+            self.links.append(self._current)  # the link it was on never finished
         findings = self._findings()
         return WalkResult(self._info(), self.timeline.events, findings, first_broken_link(findings),
-                          list(self.links), self.timeline.now_ms(), aborted)
+                          list(self.links), self.timeline.now_ms(), aborted, unreachable=self.unreachable,
+                          interrupted=interrupted)

@@ -109,11 +109,11 @@ class CoturnError(CallprobeError):
     """coturn is not installed, was given unusable arguments, or did not start."""
 
     code = "COTURN_FAILED"
-    exit_code = ExitCode.SERVER_UNREACHABLE
+    exit_code = ExitCode.SERVER_START_FAILED  # a server callprobe runs itself did not start
     hint = "coturn comes from the Debian package `coturn` (apt-get install -y coturn)"
 
     def __init__(self, message: str, *, hint: str | None = None,
-                 exit_code: ExitCode = ExitCode.SERVER_UNREACHABLE) -> None:
+                 exit_code: ExitCode = ExitCode.SERVER_START_FAILED) -> None:
         super().__init__(message, hint=hint)
         self.exit_code = exit_code
 

@@ -8,8 +8,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from callprobe.analysis.diagnostics.rules.registry import first_broken_link
 from callprobe.analysis.metrics import CANDIDATE_TYPES, CallMetrics
 from callprobe.analysis.results import RunResult
+from callprobe.reporters.findings import first_words, render_findings
 
 
 def _ms(value: float | None) -> str:
@@ -85,19 +87,24 @@ def _media(media: dict[str, Any]) -> str:
     return text + (f" ({', '.join(extras)})" if extras else "")
 
 
-def render(result: RunResult, console: Console, verbose: bool = False) -> None:
-    """The report; ``verbose`` adds the ladder diagram of everything that crossed the wire."""
-    console.print(Text(f"{result.scenario}  ({result.file})", style="bold"))
+def render(result: RunResult, console: Console, verbose: bool = False, live: bool = False) -> None:
+    """The report; ``verbose`` adds the ladder diagram of everything that crossed the wire.
+
+    ``live``: a progress reporter already printed each step as it ended, so
+    the expectations table is left out.
+    """
+    if not live:
+        console.print(Text(f"{result.scenario}  ({result.file})", style="bold"))
     if verbose and result.events:
         from callprobe.reporters.ladder import build_ladder, render_ladder
 
         console.print(render_ladder(build_ladder(result.events, result.findings),
-                                    width=min(console.width, 160)))
+                                    width=min(console.width, 160), legend=False))
     if result.aborted:
         console.print(Text(f"run aborted: {result.aborted}", style="red"))
     for index, call in enumerate(result.calls, start=1):
         console.print(call_table(index, call))
-    if result.steps:
+    if result.steps and not live:
         steps = Table(title="expectations", title_justify="left", box=None, padding=(0, 1))
         steps.add_column("", width=2)
         steps.add_column("line", justify="right")
@@ -107,24 +114,21 @@ def render(result: RunResult, console: Console, verbose: bool = False) -> None:
             mark = Text("✓", style="green") if step.passed else Text("✗", style="red")
             steps.add_row(mark, str(step.line), step.text, step.detail)
         console.print(steps)
-    for finding in result.findings:
-        severity = getattr(finding.severity, "value", str(finding.severity))
-        style = {"error": "bold red", "warning": "yellow"}.get(severity, "")
-        console.print(Text(f"{finding.code} ({severity}) — {finding.title}", style=style))
-        if getattr(finding, "detail", ""):
-            console.print(f"  what happened: {finding.detail}")
-        if getattr(finding, "hint", ""):
-            console.print(f"  hint: {finding.hint}")
+    render_findings(result.findings, console, first_broken_link(result.findings))
+    console.print(verdict_line(result))
+
+
+def verdict_line(result: RunResult) -> Text:
+    """PASS, or FAIL with the first failed step and the first broken link by code."""
     failed = len(result.failures)
     total = len(result.steps)
     if result.verdict == "pass":
-        line = Text(f"PASS  {total}/{total} expectations held in {result.duration_ms / 1000:.2f} s",
+        return Text(f"PASS  {total}/{total} expectations held in {result.duration_ms / 1000:.2f} s",
                     style="bold green")
-    else:
-        first = result.failures[0] if result.failures else None
-        why = result.aborted or (f"line {first.line}: {first.text}: {first.detail}" if first else "")
-        line = Text(f"FAIL  {failed}/{total} failed — {why}", style="bold red")
-        errors = [f for f in result.findings if getattr(f.severity, "value", "") == "error"]
-        if errors:
-            line.append(f"\n      likely cause: {errors[0].code} — {errors[0].title}")
-    console.print(line)
+    first = result.failures[0] if result.failures else None
+    why = result.aborted or (f"line {first.line}: {first.text}: {first.detail}" if first else "")
+    line = Text(f"FAIL  {failed}/{total} failed — {why}", style="bold red")
+    broken = first_broken_link(result.findings)
+    if broken is not None:
+        line.append(f"\n      {first_words(broken)}")
+    return line

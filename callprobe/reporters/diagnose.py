@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.text import Text
 
 from callprobe.analysis.results import WalkResult
+from callprobe.reporters.findings import first_words, render_findings
+from callprobe.reporters.html_report import link_words, walk_checks
 from callprobe.reporters.ladder import Ladder, build_ladder, render_ladder, render_ladder_html, render_ladder_text
 
-#: Version of the diagnose JSON document (``docs/reports.md``).
+#: Version of the diagnose JSON document (``docs/reports.md``, ``docs/schemas/diagnose-report.schema.json``).
 SCHEMA_VERSION = 2
 
 
@@ -27,6 +29,8 @@ def report_dict(result: WalkResult) -> dict[str, Any]:
                    "callee_platform": t.callee_platform, "media": t.media},
         "healthy": result.healthy,
         "aborted": result.aborted or None,
+        "unreachable": result.unreachable,
+        "interrupted": result.interrupted or None,
         "first_broken": result.first.to_json() if result.first else None,
         "links": [{"link": link.link, "step": link.step, "agent": link.agent, "ok": link.ok}
                   for link in result.links],
@@ -36,8 +40,12 @@ def report_dict(result: WalkResult) -> dict[str, Any]:
     }
 
 
+def report_text(result: WalkResult) -> str:
+    return json.dumps(report_dict(result), indent=2, default=str) + "\n"
+
+
 def write_json(result: WalkResult, path: Path) -> None:
-    path.write_text(json.dumps(report_dict(result), indent=2, default=str) + "\n")
+    path.write_text(report_text(result))
 
 
 def ladder(result: WalkResult, echoes: bool = False) -> Ladder:
@@ -46,45 +54,38 @@ def ladder(result: WalkResult, echoes: bool = False) -> Ladder:
 
 def html(result: WalkResult) -> str:
     t = result.target
-    return render_ladder_html(ladder(result), title=f"callprobe diagnose {t.caller} → {t.callee}")
+    return render_ladder_html(ladder(result), title=f"callprobe diagnose {t.caller} → {t.callee}",
+                              checks=walk_checks(result))
 
 
-def render(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = False) -> None:
+def render(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = False,
+           live: bool = False) -> None:
+    """The checklist (unless ``live`` progress showed it already), the ladder, the findings, the verdict."""
     t = result.target
-    out.print(Text(f"diagnose {t.caller} → {t.callee} ({t.media}) at {t.server}", style="bold"))
-    for link in result.links:
-        what = link.link if link.step in (link.link, "invite", "connect", "answer") else f"{link.link}: {link.step}"
-        who = f" ({link.agent})" if link.agent else ""
-        out.print(Text(f"  {'✓' if link.ok else '✗'} {what}{who}", style="green" if link.ok else "red"))
+    if not live:
+        out.print(Text(f"diagnose {t.caller} → {t.callee} ({t.media}) at {t.server}", style="bold"))
+        for link in result.links:
+            out.print(Text(f"  {'✓' if link.ok else '✗'} {link_words(link)}", style="green" if link.ok else "red"))
     if show_ladder and result.events:
-        out.print(render_ladder(ladder(result, echoes), width=min(out.width, 140)))
-    for finding in result.findings:
-        style = {"error": "bold red", "warning": "yellow"}.get(finding.severity.value, "")
-        out.print(Text(f"{finding.code} ({finding.severity.value}) — {finding.title}", style=style))
-        if finding.detail:
-            out.print(f"  what happened: {finding.detail}")
-        if finding.hint:
-            out.print(f"  hint: {finding.hint}")
-        for e in finding.evidence[:4]:
-            extra = {k: v for k, v in e.to_json().items() if k not in ("t_ms", "agent", "kind", "room_id")}
-            out.print(f"  evidence +{e.t_ms:.0f} ms {e.agent or '-'} {e.kind} {_short(extra)}")
-    if result.aborted:
-        out.print(Text(f"UNREACHABLE  {result.aborted}", style="bold red"))
-    elif result.first is not None or not result.healthy:
-        first = result.first or next((f for f in result.findings), None)
-        if first is None:
-            out.print(Text("BROKEN  a link failed; see the list above", style="bold red"))
-            return
-        out.print(Text(f"BROKEN  first broken link: {first.link} — {first.code}: {first.title}",
-                       style="bold red"))
-    else:
-        out.print(Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s",
-                       style="bold green"))
+        out.print(render_ladder(ladder(result, echoes), width=min(out.width, 140), legend=False))
+    render_findings(result.findings, out, result.first)
+    out.print(verdict_line(result))
 
 
-def _short(fields: dict[str, Any]) -> str:
-    text = json.dumps(fields, default=str, separators=(",", ":"))
-    return text if len(text) <= 160 else text[:157] + "..."
+def verdict_line(result: WalkResult) -> Text:
+    """One line: HEALTHY, BROKEN (first broken link by code), UNREACHABLE or INTERRUPTED."""
+    if result.interrupted:
+        first = f"; {first_words(result.first)}" if result.first else ""
+        return Text(f"INTERRUPTED  {result.interrupted}: the reports hold what was seen{first}", style="bold red")
+    if result.aborted or result.unreachable:
+        why = result.aborted or (first_words(result.first) if result.first else "")
+        return Text(f"UNREACHABLE  {why}", style="bold red")
+    if result.first is not None or not result.healthy:
+        if result.first is None:
+            return Text("BROKEN  a link failed; see the checklist above", style="bold red")
+        return Text(f"BROKEN  {first_words(result.first)}", style="bold red")
+    return Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s",
+                style="bold green")
 
 
 def write_bundle(result: WalkResult, path: Path) -> None:

@@ -130,6 +130,39 @@ class StepFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Waiting(Event):
+    """The run (or the walk) starts waiting: for what, until when, by which setting.
+
+    ``what`` is in words (``"ringing at callee"``); ``until_ms`` the run time
+    the wait gives up at; ``seconds`` its length; ``setting`` the named
+    deadline (``settings.py``) or scenario field that set it. Progress
+    reporters show it; the rules and the ladder do not need it.
+    """
+
+    KIND: ClassVar[str] = "waiting"
+    what: str = ""
+    until_ms: float = 0.0
+    seconds: float = 0.0
+    setting: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LinkJudged(Event):
+    """The diagnose walk's verdict on one link, after the rules read its step.
+
+    ``ok`` is the link's verdict (the step's own ``StepFinished.ok`` only says
+    the step ran); ``code`` the first error finding on it, if any.
+    """
+
+    KIND: ClassVar[str] = "link_judged"
+    link: str = ""
+    step: str = ""
+    ok: bool = True
+    code: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ExpectationJudged(Event):
     KIND: ClassVar[str] = "expectation"
     line: int = 0
@@ -201,6 +234,27 @@ class WsClosed(Event):
     by: str = ""                    # "server" | "client"
     explanation: str = ""
     after_request: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EndpointProbe(Event):
+    """What answers at an address the run was given, asked after a login or a handshake failed.
+
+    ``role``: the option that gave the address (``server`` or ``api``);
+    ``answer``: ``nothing`` (connection refused, no route), ``websocket`` (it
+    upgraded, or refused like a gateway with an errCode), ``http`` (an HTTP
+    reply and no upgrade; ``status``), ``closed`` (took the connection, then
+    closed it or said nothing); ``same_as``: the other option when both name
+    one host and port.
+    """
+
+    KIND: ClassVar[str] = "endpoint_probe"
+    role: str = ""
+    url: str = ""                   # secrets redacted
+    answer: str = ""
+    status: int | None = None
+    detail: str = ""
+    same_as: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -56,7 +56,8 @@ async def test_healthy_gateway_has_no_error_findings() -> None:
     ("invite-not-pushed", "INVITE_NOT_DELIVERED", "ringing"),
     ("history-without-payload", "HISTORY_PAYLOAD_MISSING", "history"),
     ("answer-not-relayed", "ANSWER_NOT_DELIVERED", "answer"),
-    ("handshake-crash", "HANDSHAKE_REFUSED", "handshake"),
+    ("handshake-crash", "HANDSHAKE_REFUSED", "auth_probes"),  # a probe's handshake, not the users'
+
     ("accept-any-token", "UNAUTHENTICATED_ACCEPTED", "auth_probes"),
     ("no-heartbeat-reply", "HEARTBEAT_UNANSWERED", "heartbeat"),
     ("drop-custom=all", "SDP_NOT_RELAYED", "signal_relay"),
@@ -145,8 +146,9 @@ def test_cli_a_gateway_that_never_answers_the_handshake_is_broken_not_healthy() 
     finally:
         api.stop()
         silent.close()
-    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert proc.returncode == 4, proc.stdout + proc.stderr  # as `run` for the same server
     assert "HEALTHY" not in proc.stdout and "HANDSHAKE_REFUSED" in proc.stdout
+    assert "connect_timeout_s" in proc.stdout and "errCode here say why" not in proc.stdout
 
 
 def test_cli_diagnose_from_a_scenario_uses_its_turn_server(tmp_path: Path) -> None:

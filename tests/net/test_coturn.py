@@ -130,7 +130,7 @@ def test_start_failure_raises_with_log_tail(tmp_path: Path) -> None:
     message = str(caught.value)
     assert f"coturn on 192.0.2.250:{broken.port}" in message and "log tail:" in message
     assert "Trying to bind" in message  # coturn's own words, from its log
-    assert caught.value.exit_code == ExitCode.SERVER_UNREACHABLE
+    assert caught.value.exit_code == ExitCode.SERVER_START_FAILED  # a server callprobe runs: exit 6
     assert not broken.running
 
 

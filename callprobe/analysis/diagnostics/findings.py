@@ -123,6 +123,12 @@ RELAY_FAILED_HINT = ("relay candidates were gathered and exchanged, yet no pair 
                      "no-loopback-peers, a relay-ip peers cannot reach) or a firewall drops the "
                      "relay ports; check the TURN server's log for CreatePermission errors")
 
+#: HANDSHAKE_REFUSED's hint when the WebSocket handshake got no answer at all within its deadline.
+HANDSHAKE_SILENT_HINT = ("Something took the TCP connection at --server but never answered the WebSocket "
+                         "handshake within connect_timeout_s, so there is no HTTP status or errCode to read: is "
+                         "it a TLS port given as ws://, a proxy or load balancer holding the connection, or "
+                         "another service? --server takes the gateway's WebSocket URL (ws://host:10001).")
+
 #: TURN_UNAVAILABLE hints by the direct probe's verdict (``callprobe.net.ice_check``).
 TURN_PROBE_HINTS = {
     "turn-auth-failed": "The TURN server refused the username and credential (a 401 that persists "

@@ -11,6 +11,8 @@ All text from the timeline is escaped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 from json import dumps
 
@@ -18,6 +20,7 @@ from callprobe.analysis.diagnostics.findings import Finding, Severity
 from callprobe.reporters.ladder.model import (
     ERROR,
     MEDIA,
+    MISSING,
     NOTE,
     PUSH,
     QUIET,
@@ -39,14 +42,27 @@ CHAR_W = 6.7           # monospace 11px, for fitting labels between lifelines
 
 COLOURS = {
     REQUEST: "#1f6feb", REPLY: "#2da44e", PUSH: "#8250df", ERROR: "#cf222e",
-    MEDIA: "#1a7f37", QUIET: "#8c959f", NOTE: "#9a6700", STEP: "#0550ae",
+    MEDIA: "#1a7f37", QUIET: "#8c959f", NOTE: "#9a6700", STEP: "#0550ae", MISSING: "#cf222e",
 }
+#: A silence at least this long between two rows gets room and a label with its length.
+GAP_MS = 1000.0
+GAP_H = 22
 SEVERITY_COLOUR = {Severity.ERROR: "#cf222e", Severity.WARNING: "#bf8700", Severity.INFO: "#0969da"}
 STYLE_WORDS = {
     REQUEST: "request from an agent", REPLY: "reply to a request", PUSH: "push or notice from the gateway",
     MEDIA: "WebRTC, agent to agent", QUIET: "heartbeat or requested close", ERROR: "refusal or failure",
-    STEP: "walk step", NOTE: "note",
+    STEP: "walk step", NOTE: "note", MISSING: "expected, never arrived (dashed)",
 }
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a run, or one link of a walk, as the page lists it."""
+
+    text: str
+    passed: bool
+    detail: str = ""
+    t_ms: float | None = None
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #1f2328; background: #fff; }
@@ -63,6 +79,12 @@ svg .col-box { fill: #f6f8fa; stroke: #d0d7de; }
 svg .arrow { stroke-width: 2; }
 svg .direct { stroke-dasharray: 7 4; }
 svg .quiet { stroke-dasharray: 2 3; }
+svg .missing { stroke-dasharray: 4 4; }
+svg .gap { fill: #57606a; font-style: italic; }
+.failed { padding: 8px 12px; border-left: 4px solid #cf222e; background: #ffebe9; margin: 0 0 16px; }
+.failed ul { margin: 4px 0 0; padding-left: 20px; }
+.checks li.pass::marker { content: "✓ "; color: #1a7f37; }
+.checks li.fail::marker { content: "✗ "; color: #cf222e; }
 svg .row-hl { fill: #ffebe9; }
 svg .row-hl-warning { fill: #fff8c5; }
 svg .badge text { font: bold 11px system-ui, sans-serif; fill: #fff; }
@@ -116,7 +138,8 @@ def _svg(ladder: Ladder, number: dict[int, int]) -> str:
     centers = {c.key: TIME_W + k * cw + cw // 2 for k, c in enumerate(cols)}
     names = {c.key: c.label for c in cols}
     width = TIME_W + len(cols) * cw + BADGE_W
-    height = HEAD_H + len(ladder.rows) * ROW_H + 16
+    ys, gaps = _layout(ladder)
+    height = (ys[-1] + ROW_H if ys else HEAD_H) + 16
     out: list[str] = [
         (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="ladder diagram">'),
@@ -135,15 +158,19 @@ def _svg(ladder: Ladder, number: dict[int, int]) -> str:
         out.append(f'<text class="col-label" x="{x}" y="27" text-anchor="middle">'
                    f'{_e(_fit(c.label, cw - 30))}<title>{_e(c.label)}</title></text>')
         out.append(f'<line class="lifeline" x1="{x}" y1="36" x2="{x}" y2="{height - 8}"/>')
+    for y, ms in gaps:
+        out.append(f'<text class="gap" x="{TIME_W - 10}" y="{y}" text-anchor="end">⋮</text>'
+                   f'<text class="gap" x="{TIME_W + 6}" y="{y}">{_e(_gap_words(ms))}</text>')
     for n, row in enumerate(ladder.rows):
-        y = HEAD_H + n * ROW_H + ROW_H // 2 + 4
+        y = ys[n]
         worst = _worst(row.findings)
         if worst is not None:
             hl = "row-hl" if worst is Severity.ERROR else "row-hl-warning"
             out.append(f'<rect class="{hl}" x="{TIME_W - 4}" y="{y - ROW_H // 2 - 4}" '
                        f'width="{len(cols) * cw + 8}" height="{ROW_H}" rx="4"/>')
+        when = "never" if row.missing else f"{row.t_ms:.1f}"
         out.append(f'<text class="time" x="{TIME_W - 10}" y="{y + 4}" '
-                   f'text-anchor="end">{row.t_ms:.1f}</text>')
+                   f'text-anchor="end">{when}</text>')
         colour = SEVERITY_COLOUR[worst] if worst is not None else COLOURS.get(row.style, "#57606a")
         head = ERROR if worst is Severity.ERROR else row.style
         classes = f"row style-{row.style}" + (f" finding-{worst.value}" if worst else "")
@@ -155,7 +182,8 @@ def _svg(ladder: Ladder, number: dict[int, int]) -> str:
             out.append(f'<text x="{x1 + 10}" y="{y + 4}" fill="{colour}">'
                        f'{_e(_fit(row.label, cw / 2 - 14 if last else cw * 0.9))}</text>')
         else:
-            extra = " direct" if row.direct else (" quiet" if row.style == QUIET else "")
+            extra = (" missing" if row.missing else " direct" if row.direct
+                     else " quiet" if row.style == QUIET else "")
             end = x2 - 6 if x2 > x1 else x2 + 6
             out.append(f'<line class="arrow{extra}" x1="{x1}" y1="{y}" x2="{end}" y2="{y}" '
                        f'stroke="{colour}" marker-end="url(#head-{head})"/>')
@@ -176,6 +204,41 @@ def _svg(ladder: Ladder, number: dict[int, int]) -> str:
                        f'fill="{SEVERITY_COLOUR[worst]}">{_e(_fit(codes, width - bx))}</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _gap_words(ms: float) -> str:
+    return f"{ms / 1000:.1f} s later" if ms >= 1000 else f"{ms:.0f} ms later"
+
+
+def _layout(ladder: Ladder) -> tuple[list[int], list[tuple[int, float]]]:
+    """Each row's y, and the gaps (y of the label, length in ms) where the run was silent."""
+    ys: list[int] = []
+    gaps: list[tuple[int, float]] = []
+    y = HEAD_H + ROW_H // 2 + 4
+    previous: float | None = None
+    for row in ladder.rows:
+        if previous is not None and not row.missing and row.t_ms - previous >= GAP_MS:
+            gaps.append((y + 2, row.t_ms - previous))
+            y += GAP_H
+        if not row.missing:
+            previous = row.t_ms
+        ys.append(y)
+        y += ROW_H
+    return ys, gaps
+
+
+def _checks(checks: Sequence[Check]) -> tuple[str, str]:
+    """The banner of failed checks (empty when none failed) and the list of every check."""
+    failed = [c for c in checks if not c.passed]
+    banner = ""
+    if failed:
+        items = "".join(f"<li>{_e(c.text)}" + (f" — {_e(c.detail)}" if c.detail else "") + "</li>" for c in failed)
+        banner = (f'<div class="failed"><b>{len(failed)} of {len(checks)} checks failed</b>'
+                  f"<ul>{items}</ul></div>")
+    rows = "".join(f'<li class="{"pass" if c.passed else "fail"}">{_e(c.text)}'
+                   + (f' <span class="detail">{_e(c.detail)}</span>' if c.detail else "") + "</li>"
+                   for c in checks)
+    return banner, f'<section class="checks"><h2>Checks</h2><ul>{rows}</ul></section>'
 
 
 def _legend(ladder: Ladder, number: dict[int, int]) -> str:
@@ -204,14 +267,22 @@ def _key() -> str:
     return '<p class="key">' + "".join(parts) + "</p>"
 
 
-def render_ladder_html(ladder: Ladder, title: str = "callprobe ladder") -> str:
-    """A complete HTML document showing ``ladder``; no external assets, no scripts."""
+def render_ladder_html(ladder: Ladder, title: str = "callprobe ladder", checks: Sequence[Check] = ()) -> str:
+    """A complete HTML document showing ``ladder``; no external assets, no scripts.
+
+    ``checks`` (a run's expectations, a walk's links) are counted in the
+    summary, listed under the ladder, and the failed ones repeated in a banner
+    at the top: a failing run never reads "0 errors".
+    """
     number = {id(f): k for k, f in enumerate(ladder.findings, start=1)}
-    duration = ladder.rows[-1].t_ms if ladder.rows else 0.0
+    duration = max((r.t_ms for r in ladder.rows), default=0.0)
     counts = {s: sum(f.severity is s for f in ladder.findings) for s in Severity}
+    failed = sum(not c.passed for c in checks)
     summary = (f"{len(ladder.columns)} columns, {len(ladder.arrows)} arrows, {duration:.1f} ms; "
-               f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
+               + (f"{failed} of {len(checks)} checks failed; " if checks else "")
+               + f"{counts[Severity.ERROR]} error finding(s), {counts[Severity.WARNING]} warning(s), "
                f"{counts[Severity.INFO]} info")
+    banner, listing = _checks(checks) if checks else ("", "")
     first = ""
     if ladder.first_broken is not None:
         f = ladder.first_broken
@@ -221,6 +292,6 @@ def render_ladder_html(ladder: Ladder, title: str = "callprobe ladder") -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{_e(title)}</h1><p class=\"summary\">{_e(summary)}</p>{first}"
-        f"{_svg(ladder, number)}{_key()}{_legend(ladder, number)}</body></html>\n"
+        f"<h1>{_e(title)}</h1><p class=\"summary\">{_e(summary)}</p>{banner}{first}"
+        f"{_svg(ladder, number)}{_key()}{_legend(ladder, number)}{listing}</body></html>\n"
     )

@@ -75,9 +75,22 @@ from callprobe.timeline.events import (
 
 GATEWAY = "(gateway)"
 
-# row styles
-REQUEST, REPLY, PUSH, ERROR, MEDIA, QUIET, NOTE, STEP = (
-    "request", "reply", "push", "error", "media", "quiet", "note", "step")
+# row styles; MISSING: an arrow a finding expected and that never happened
+REQUEST, REPLY, PUSH, ERROR, MEDIA, QUIET, NOTE, STEP, MISSING = (
+    "request", "reply", "push", "error", "media", "quiet", "note", "step", "missing")
+
+#: The Note that marks the run's teardown (``analysis.metrics.TEARDOWN_NOTE``): what
+#: follows it (a cancel after the call ended, a 1801 on cleanup) is drawn muted.
+TEARDOWN = "teardown"
+
+#: Findings about a notice that never reached its party: the ladder draws the arrow
+#: that was expected (gateway → that party), dashed and marked, not the request that worked.
+NOT_DELIVERED = frozenset({"INVITE_NOT_DELIVERED", "ANSWER_NOT_DELIVERED", "HANGUP_NOT_DELIVERED",
+                           "SDP_NOT_RELAYED", "PUSH_PATH_BROKEN", "SIGNALS_LOST"})
+
+#: What the receiving party should have got, by the kind of the request it answers.
+EXPECTED_NOTICE = {"invite_sent": "ringing", "accept_sent": "answered", "reject_sent": "rejected",
+                   "hangup_sent": "hung up", "cancel_sent": "cancelled", "text_sent": "text"}
 
 #: A notice's ``path`` as the frame that carried it.
 _PATH_TAG = {"unsolicited_1004": "1004", "push_1601": "2001/1601"}
@@ -103,10 +116,16 @@ class LadderRow:
     events: tuple[Event, ...] = ()
     findings: tuple[Finding, ...] = ()
     direct: bool = False            # agent to agent, past the gateway (WebRTC)
+    teardown: bool = False          # after the run's teardown mark: drawn muted
 
     @property
     def is_note(self) -> bool:
         return self.src == self.dst
+
+    @property
+    def missing(self) -> bool:
+        """An expected arrow that never happened (drawn dashed, with its finding)."""
+        return self.style == MISSING
 
 
 @dataclass(frozen=True)
@@ -196,7 +215,7 @@ def _note_label(e: Event) -> tuple[str, str]:
         return "", ""
     if e.note == "second_arrival":
         return f"{e.extra.get('action') or 'notice'} again via {e.extra.get('path') or '?'}", QUIET
-    words = ": ".join(x for x in (e.note, e.text) if x)
+    words = e.text if e.text.startswith(e.note) else ": ".join(x for x in (e.note, e.text) if x)
     return words, NOTE
 
 
@@ -390,15 +409,46 @@ def _webrtc_or_note(v: TimelineView, i: int, e: Event, a: str,
                          ERROR, k, (e,))
     if isinstance(e, StepStarted):
         return LadderRow(e.t_ms, a, a, f"▸ {e.step}", STEP, k, (e,))
+    if isinstance(e, StepFinished) and e.ok is not False and e.outcome:  # an auth probe's answer
+        answer = f" HTTP {e.status}" if e.status is not None else ""
+        return LadderRow(e.t_ms, a, a, f"{_words(e.step)}: {e.outcome}{answer}", NOTE, k, (e,))
     if isinstance(e, StepFinished) and e.ok is False:
-        return LadderRow(e.t_ms, a, a, f"✗ {e.step}" + (f" ({e.outcome})" if e.outcome else ""), ERROR, k, (e,))
+        what = _words(e.step) or (f"line {e.line}" if e.line else "step")
+        return LadderRow(e.t_ms, a, a, f"✗ {what}" + (f" ({e.outcome})" if e.outcome else ""), ERROR, k, (e,))
     if isinstance(e, Note):
         label, style = _note_label(e)
         return LadderRow(e.t_ms, a, a, label, style, k, (e,)) if label else None
     if isinstance(e, ExpectationJudged):
-        return LadderRow(e.t_ms, a, a, f"{'✓' if e.passed else '✗'} {e.text or 'expectation'}",
+        return LadderRow(e.t_ms, a, a, f"{'✓' if e.passed else '✗'} {_words(e.text) or 'expectation'}",
                          NOTE if e.passed else ERROR, k, (e,))
     return None
+
+
+def _words(value: object) -> str:
+    """A label part from a field that may be missing in a report written by hand (never "None")."""
+    return "" if value is None else str(value)
+
+
+def _expected_label(f: Finding) -> str:
+    """What the party of a "not delivered" finding should have received, in words."""
+    sent = f.evidence[0] if f.evidence else None
+    if isinstance(sent, SignalSent):
+        what = sent.signal_type or "signal"
+        return f"{what}s" if f.code == "SIGNALS_LOST" and what == "candidate" else what
+    return EXPECTED_NOTICE.get(sent.kind if sent is not None else "", f.code.lower().replace("_", " "))
+
+
+def _missing_row(f: Finding, column: str, drawn_at: Callable[[Event], float | None],
+                 times: list[float]) -> LadderRow | None:
+    """The arrow ``f`` expected and that never came, placed right after what its sender saw."""
+    if f.code not in NOT_DELIVERED or not f.evidence or f.detail.startswith("late"):
+        return None  # a late notice did arrive: its own arrow carries the mark
+    sender = f.evidence[0].agent
+    t = max((drawn_at(e) or e.t_ms) for e in f.evidence if e.agent == sender)
+    later = [x for x in times if x > t]
+    at = min((later[0] + t) / 2, t + 0.0005) if later else t + 0.0005
+    return LadderRow(at, GATEWAY, column, f"{_expected_label(f)}: never arrived", MISSING,
+                     "missing", f.evidence, (f,))
 
 
 def build_ladder(events: Iterable[Event], findings: Sequence[Finding] = (),
@@ -422,7 +472,17 @@ def build_ladder(events: Iterable[Event], findings: Sequence[Finding] = (),
     extra: list[LadderRow] = []
     unplaced: list[Finding] = []
     keys = {c.key for c in columns}
+    times = sorted(r.t_ms for r, _ in built)
+
+    def drawn_at(e: Event) -> float | None:
+        n = row_of.get(_key(e))
+        return None if n is None else built[n][0].t_ms
+
     for f in findings:
+        missing = _missing_row(f, f.agent if f.agent in keys else GATEWAY, drawn_at, times)
+        if missing is not None and missing.dst != GATEWAY:
+            extra.append(missing)
+            continue
         ordered = sorted(f.evidence, key=lambda e: (e.t_ms != f.at_ms, 0))
         target = next((row_of[_key(e)] for e in ordered if _key(e) in row_of), None)
         if target is None and f.at_ms is not None:
@@ -437,9 +497,14 @@ def build_ladder(events: Iterable[Event], findings: Sequence[Finding] = (),
                                    else NOTE, "finding", f.evidence, (f,)))
         else:
             unplaced.append(f)
-    rows = [LadderRow(r.t_ms, r.src, r.dst, r.label, r.style, r.kind,
-                      tuple(v.events[i] for i in sorted(idx)), tuple(attached.get(n, ())), r.direct)
-            for n, (r, idx) in enumerate(built)]
+    teardown = next((e.t_ms for e in v.events if isinstance(e, Note) and e.note == TEARDOWN), None)
+    rows = []
+    for n, (r, idx) in enumerate(built):
+        marks = tuple(attached.get(n, ()))
+        after = teardown is not None and r.t_ms >= teardown and not marks
+        style = QUIET if after and r.style == ERROR else r.style
+        rows.append(LadderRow(r.t_ms, r.src, r.dst, r.label, style, r.kind,
+                              tuple(v.events[i] for i in sorted(idx)), marks, r.direct, after))
     rows = sorted(rows + extra, key=lambda r: r.t_ms)
     return Ladder(columns, tuple(rows), tuple(findings), tuple(unplaced), first_broken_link(findings))
 

@@ -208,8 +208,8 @@ def test_each_broken_timeline_yields_its_code_as_the_first_broken_link(code: str
     assert first is not None and first.code == code
     assert first.evidence and first.at_ms is not None
     # a probe that crashed the handshake says so in its title; every other finding has the catalogue's
-    assert first.title == ("A handshake probe crashed the server" if code == "HANDSHAKE_REFUSED"
-                           else CATALOGUE[code].title)
+    assert first.title == ("A probe handshake without a token was answered with HTTP 500"
+                           if code == "HANDSHAKE_REFUSED" else CATALOGUE[code].title)
 
 
 @pytest.mark.parametrize("code", sorted(WARNED))

@@ -61,14 +61,16 @@ def test_handshake_crash_on_the_no_token_probe_is_a_refused_handshake_with_statu
     assert codes(found) == {"HANDSHAKE_REFUSED"}
     f = found[0]
     assert any(getattr(e, "status", None) == 500 for e in f.evidence)
-    assert "without a token" in f.detail and "HTTP 500" in f.detail
+    # which handshake and its answer, said once: in the title, on the probes' link
+    assert "without a token" in f.title and "HTTP 500" in f.title and "HTTP 500" not in f.detail
+    assert f.link == "auth_probes" and "valid token" in f.detail
 
 
 def test_probe_that_gets_no_http_answer_is_a_crash_too() -> None:
     tl = TL()
     tl.probe("probe_no_token", "failed", None)
     found = diagnose_timeline(tl.finish(), CTX)
-    assert codes(found) == {"HANDSHAKE_REFUSED"} and "no HTTP answer" in found[0].detail
+    assert codes(found) == {"HANDSHAKE_REFUSED"} and "no HTTP answer" in found[0].title
 
 
 def test_proper_refusal_of_every_probe_is_healthy() -> None:

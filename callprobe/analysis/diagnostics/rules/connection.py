@@ -11,6 +11,7 @@ refusal of a probe is healthy; a kick by another login
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from callprobe.analysis.diagnostics import findings as F
 from callprobe.analysis.diagnostics.findings import Finding, Severity, make_finding
@@ -27,6 +28,7 @@ from callprobe.analysis.diagnostics.rules.common import err_words
 from callprobe.analysis.diagnostics.rules.registry import rule
 from callprobe.analysis.diagnostics.view import TimelineView
 from callprobe.timeline.events import (
+    EndpointProbe,
     Event,
     FrameOut,
     HeartbeatMissed,
@@ -43,6 +45,37 @@ from callprobe.timeline.events import (
 #: KKIM's logout request: the server closes the connection after it, by design.
 LOGOUT_REQUEST = 2003
 
+#: An auth probe as the subject of a finding's title.
+AUTH_PROBE_TITLE = {
+    "probe_no_token": "A probe handshake without a token",
+    "probe_wrong_token": "A probe handshake with a forged token",
+    "probe_other_user": "A probe handshake with another user's token",
+}
+
+#: HANDSHAKE_REFUSED's hint when an auth probe, not a user's connect, crashed the handshake.
+PROBE_CRASH_HINT = ("The handshake handler must refuse a missing or invalid identity with an HTTP 4xx and an "
+                    "errCode (1602 ConnArgsErr, 1502 TokenInvalid), never fail: a 5xx or a dropped connection "
+                    "means it crashed, for example on a user id it did not check. Real users with valid "
+                    "tokens still connect; fix the handler's argument checks.")
+
+#: LOGIN_FAILED's hints by what answered at the auth API address (``EndpointProbe``).
+LOGIN_NOTHING_HINT = ("Nothing answered at the auth API address (connection refused or no route): no reply, "
+                      "so no errCode, came back. Check --api (scheme, host and port, e.g. "
+                      "http://host:10002) and that the auth API is running and reachable from here.")
+LOGIN_SWAPPED_HINT = ("The --api address answers WebSocket upgrades: it is the gateway's WebSocket port, not the "
+                      "auth API. --server and --api look swapped: --server takes the gateway "
+                      "(ws://host:10001), --api the auth API (http://host:10002).")
+LOGIN_NO_REPLY_HINT = ("The auth API address took the connection but sent no HTTP reply, so there is no errCode "
+                       "to read: is --api pointing at another service (a WebSocket port, a TLS port with "
+                       "http://)? --api takes the auth API's base URL, e.g. http://host:10002.")
+LOGIN_HTTP_HINT = ("An HTTP server answered, but not as the auth API (no errCode in its reply): check --api's "
+                   "base URL, its port and path prefix.")
+
+#: HANDSHAKE_REFUSED's hint when --server answered plain HTTP where a WebSocket upgrade was expected.
+NOT_A_GATEWAY_HINT = ("An HTTP server answered at --server, without upgrading to a WebSocket and without a "
+                      "gateway's errCode: --server names an HTTP service, not the gateway's WebSocket port "
+                      "(ws://host:10001).")
+
 
 @rule("login")
 def rule_login_failed(v: TimelineView) -> Iterator[Finding]:
@@ -55,7 +88,42 @@ def rule_login_failed(v: TimelineView) -> Iterator[Finding]:
         if v.find(LoginOk, i + 1, agents=[agent]) is not None:
             continue
         mode = f" ({e.mode} login)" if e.mode else ""
-        yield make_finding(F.LOGIN_FAILED, (e,), agent=agent, detail=f"{agent}{mode}: {err_words(e)}")
+        probe = _probe(v, "api", i)
+        hint, title = _login_words(e, probe)
+        yield make_finding(F.LOGIN_FAILED, (e,) + ((probe,) if probe else ()), agent=agent, hint=hint,
+                           title=title, detail=f"{agent}{mode}: {err_words(e)}")
+
+
+def _probe(v: TimelineView, role: str, after: int) -> EndpointProbe | None:
+    """What answered at the ``role`` address, probed after the failure at ``after``."""
+    return next((e for i, e in v.of(EndpointProbe) if i > after and e.role == role), None)
+
+
+def _login_words(e: LoginFailed, probe: EndpointProbe | None) -> tuple[str | None, str | None]:
+    """(hint, title) matching what the failed login's evidence shows; ``None``: the catalogue's."""
+    if e.err_code:
+        return None, None  # a reply with an errCode: the catalogue's hint reads it
+    if probe is not None and probe.answer == "websocket":
+        return LOGIN_SWAPPED_HINT, "Login failed: --api points at the gateway's WebSocket port"
+    if probe is not None and probe.answer == "nothing":
+        return LOGIN_NOTHING_HINT, "Login failed: nothing answered at the auth API address"
+    if not e.status:
+        return LOGIN_NO_REPLY_HINT, "Login failed: the auth API address sent no HTTP reply"
+    return LOGIN_HTTP_HINT, None
+
+
+def _not_a_gateway(v: TimelineView, i: int, e: WsRefused) -> tuple[str, str, EndpointProbe | None] | None:
+    """(title, hint, probe) when --server answered plain HTTP where a WebSocket upgrade was expected."""
+    if e.err_code or not e.status or e.status >= 500 or e.status == 101:
+        return None
+    probe = _probe(v, "server", i)
+    hint = NOT_A_GATEWAY_HINT
+    if probe is not None and probe.same_as == "api":
+        hint += (" It is the same host and port as --api: --server points at the auth API. Give the gateway's "
+                 "WebSocket port instead.")
+    else:
+        hint += " Is it the auth API's port, or a web server in front of the gateway without WebSocket support?"
+    return f"No WebSocket gateway at --server: HTTP {e.status} instead of an upgrade", hint, probe
 
 
 @rule("handshake")
@@ -67,8 +135,11 @@ def rule_handshake_refused(v: TimelineView) -> Iterator[Finding]:
             continue
         seen.add(e.agent)
         recovered = v.find(WsOpen, i + 1, agents=[e.agent]) is not None
+        http = _not_a_gateway(v, i, e)
+        title, hint, probe = http if http is not None else (None, None, None)
         yield make_finding(
-            F.HANDSHAKE_REFUSED, (e,), agent=e.agent, severity=Severity.WARNING if recovered else None,
+            F.HANDSHAKE_REFUSED, (e,) + ((probe,) if probe else ()), agent=e.agent,
+            severity=Severity.WARNING if recovered else None, title=title, hint=hint,
             detail=f"{e.agent}'s connect was refused: {err_words(e)}"
                    + ("; a later attempt succeeded" if recovered else ""))
     for w in v.windows:
@@ -82,12 +153,13 @@ def rule_handshake_refused(v: TimelineView) -> Iterator[Finding]:
         inside = tuple(e for i, e in v.of((WsRefused, WsClosed))
                        if w.start <= i <= w.end and w.agent in ("", e.agent))
         answer = f"HTTP {fin.status}" if fin.status is not None else "no HTTP answer at all"
-        yield make_finding(
-            F.HANDSHAKE_REFUSED, (fin, *inside), agent=fin.agent,
-            title="A handshake probe crashed the server",
-            detail=f"{AUTH_PROBE_TEXT[w.step]} got {answer} instead of a refusal with an error code: "
-                   "the handshake handler failed on a missing identity; ordinary connects with a valid "
-                   "token are not affected")
+        # the probe's own handshake broke, not the users': say which one, once
+        yield replace(make_finding(
+            F.HANDSHAKE_REFUSED, (fin, *inside), agent=fin.agent, hint=PROBE_CRASH_HINT,
+            title=f"{AUTH_PROBE_TITLE[w.step]} was answered with {answer}",
+            detail="expected a refusal with an error code; the handshake handler failed on the missing or "
+                   "invalid identity. Handshakes with a valid token (both checked above) are not affected"),
+            link=Link.AUTH_PROBES.value)
 
 
 @rule("auth_probes")
