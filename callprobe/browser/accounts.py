@@ -15,9 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from callprobe.backends.base import DriverSpec
+from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints
 from callprobe.backends.registry import family
+from callprobe.browser.site import Login
 from callprobe.errors import ConfigError
+from callprobe.scenario.model import ServerConfig
+from callprobe.settings import ClientSettings
+from callprobe.timeline.recorder import Timeline
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,20 @@ async def _kkim(spec: DriverSpec) -> PageAccount:
 PAGE_ACCOUNTS: dict[str, Callable[[DriverSpec], Awaitable[PageAccount]]] = {"kkim": _kkim}
 
 
+def server_login(family_name: str, endpoints: Endpoints, login: Any, settings: ClientSettings | None = None) -> Login:
+    """The test page's ``/peer/login`` for a server callprobe runs: tokens issued as its agents get them."""
+
+    async def issue(user_id: str, platform_id: int) -> str:
+        identity = AgentIdentity(name=user_id, user_id=user_id, platform_id=platform_id, nickname=user_id,
+                                 username=user_id)
+        server = ServerConfig(family=family_name, login=login)
+        account = await page_account(family_name, DriverSpec(identity, Timeline(), settings or ClientSettings(),
+                                                             endpoints, None, server))
+        return account.token
+
+    return issue
+
+
 async def page_account(family_name: str, spec: DriverSpec) -> PageAccount:
     """Log ``spec.identity`` in for a page, or say the page does not speak this family."""
     get = PAGE_ACCOUNTS.get(family_name)
@@ -55,4 +73,4 @@ async def page_account(family_name: str, spec: DriverSpec) -> PageAccount:
     return await get(spec)
 
 
-__all__ = ["PAGE_ACCOUNTS", "PageAccount", "page_account"]
+__all__ = ["PAGE_ACCOUNTS", "PageAccount", "page_account", "server_login"]

@@ -109,7 +109,7 @@ class BrowserAgent:
         try:
             return await asyncio.wait_for(
                 self._page.evaluate("([m, a]) => window.cp[m](...a)", [method, list(args)]), limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise DeadlineExceeded(f"browser agent {self.name}: {method}", "browser_action_timeout_s", limit) from None
         except CallprobeError:
             raise

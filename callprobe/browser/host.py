@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from callprobe.browser.site import PeerSite
@@ -94,14 +94,14 @@ class BrowserHost:
                 self._manager = playwright_api()()
                 self._playwright = await self._manager.start()
                 await self.site.start()
-            browser = self._browsers.get(executable)
+            browser: Any = self._browsers.get(executable)
             if browser is None:
                 try:
                     browser = await asyncio.wait_for(
                         self._playwright.chromium.launch(executable_path=executable, headless=True,
                                                          args=list(CHROMIUM_ARGS)),
                         self.settings.browser_start_timeout_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise DeadlineExceeded(f"starting {executable}", "browser_start_timeout_s",
                                            self.settings.browser_start_timeout_s) from None
                 except Exception as exc:  # Playwright raises its own Error for a browser that would not start
