@@ -49,7 +49,7 @@ class RemoteParties(Protocol):
     """Where the agents a run plays on other hosts come from (``engine.remote.RemoteHub``)."""
 
     def make(self, name: str, scenario: Scenario, endpoints: Endpoints, ice: IceConfig,
-             on_lost: Callable[[str, str], None]) -> Party: ...
+             on_lost: Callable[[str, str], None], timeline: Timeline) -> Party: ...
 
     async def close(self) -> None: ...
 
@@ -105,7 +105,7 @@ class Runner:
         for name in self.scenario.agents:
             if name in self.remote_agents and self.remote is not None:
                 self.agents[name] = self.remote.make(name, self.scenario, endpoints, self._ice(name),
-                                                     self._party_lost)
+                                                     self._party_lost, self.timeline)
             else:
                 self.agents[name] = self._factory.make(name)
 

@@ -1,7 +1,8 @@
 """The machine-readable report (schema documented in README, "JSON report").
 
 Top-level keys: ``schema`` (version), ``scenario``, ``file``, ``verdict``,
-``duration_ms``, ``server``, ``calls``, ``expectations``, ``findings`` and
+``duration_ms``, ``server``, ``parties`` (schema 2: what each party was, see
+``docs/reports.md``), ``calls``, ``expectations``, ``findings`` and
 ``events``. Events are the whole timeline, so every figure can be recomputed
 and the diagnostic rules re-run from the file alone.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 from callprobe.analysis.results import RunResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: parties; calls' inbound, external, uncertainty_ms and notices' observed
 
 
 def report_dict(result: RunResult) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "duration_ms": round(result.duration_ms, 3),
         "aborted": result.aborted or None,
         "server": result.server,
+        "parties": [{k: v for k, v in p.to_json().items() if k not in ("t_ms", "kind")} for p in result.parties],
         "calls": [c.to_json() for c in result.calls],
         "expectations": [
             {"line": s.line, "text": s.text, "passed": s.passed, "detail": s.detail, "kind": s.kind,
