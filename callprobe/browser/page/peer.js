@@ -140,7 +140,7 @@ async function onSignal(leg, data) {
     if (!leg.remoteSet) { leg.pending.push(init); return; }
     await addRemote(leg, init);
   } else if (type === "offer" && leg.role === "callee") {
-    if (!leg.pc) await openPeer(leg);
+    await (leg.opening || (leg.opening = openPeer(leg)));
     await leg.pc.setRemoteDescription(data.data);
     await flush(leg);
     const answer = await leg.pc.createAnswer();
@@ -279,7 +279,9 @@ const api = {
     const ring = await waitFor(() => ringingCall(room), state.cfg.requestTimeoutMs || 5000, "accept: no ringing call");
     state.ringing = state.ringing.filter((r) => r !== ring);
     const leg = await newLeg(ring.room, ring.peer, ring.media === "audio" ? "audio" : "video", "callee");
-    await openPeer(leg);  // the callee prepares its peer connection when it accepts
+    // the callee prepares its peer connection (camera, microphone) as it accepts; the offer waits for it
+    leg.opening = openPeer(leg);
+    leg.opening.catch((e) => failed(leg, e));
     await state.client.act("accept", ring.room);
     render();
     return ring.room;
