@@ -111,7 +111,10 @@ class Runner:
 
     async def _start_agents(self) -> None:
         """Launch browsers, wait for remote agents; then each party says what it is."""
-        await self._guarded(asyncio.gather(*(a.start() for a in self.agents.values())))
+        try:
+            await self._guarded(asyncio.gather(*(a.start() for a in self.agents.values())))
+        except DeadlineExceeded as exc:  # a remote agent that never joined, a browser that never started
+            raise _PartyLostError(str(exc)) from None
         for party in self.agents.values():
             self.timeline.record(party.describe())
 
