@@ -152,4 +152,9 @@ class ClientSettings:
     turn_stop_timeout_s: float = 3.0        # an embedded coturn exits within this time of SIGTERM
     ice_check_timeout_s: float = 5.0        # one STUN binding or TURN allocation of ice-check or a TURN probe
     lab_command_timeout_s: float = 10.0     # one ip/iptables command while building or removing the NAT lab
+    browser_start_timeout_s: float = 30.0   # a browser agent's Chromium started and its test page loaded
+    browser_action_timeout_s: float = 15.0  # one action of a browser agent's page (its own waits included)
+    remote_join_timeout_s: float = 120.0    # every --remote-agents agent has joined the control endpoint
+    remote_action_timeout_s: float = 30.0   # one action of a remote agent, round trip included
+    remote_silence_timeout_s: float = 10.0  # a remote agent silent this long (no heartbeat) is lost
 

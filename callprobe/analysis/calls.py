@@ -7,6 +7,12 @@ its room is the one the server assigned, and every later event carrying that
 lasts until the same caller's next invite. Each invited user is an
 ``Invitee`` with its own rings, answer and outcome, so one invitee declining
 ends only that invitee's part of a call to several (``docs/architecture.md#calls``).
+
+A call placed by a party callprobe does not play (an external user,
+``docs/peers.md#external-parties``) has no ``InviteSent``: it starts at its
+first ring, and is *inbound*. Its invite and reply are stand-ins made from
+that ring (the caller's own side cannot be seen), so figures measured from
+the caller's invite are left out.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ class Call:
     timeout: Hit[RequestTimeout] | None = None
     ringing: list[Hit[Ringing]] = field(default_factory=list)
     invitees: list[Invitee] = field(default_factory=list)
+    inbound: bool = False                   # placed by a party callprobe does not play: starts at its ring
 
     @property
     def own_room(self) -> str:
@@ -149,7 +156,43 @@ def build_calls(index: TimelineIndex, callee_agents: Resolver | None = None) -> 
                 call.ringing.append((j, ring))
         call.invitees = _invitees(index, call)
         calls.append(call)
-    return calls
+    calls += _inbound_calls(index, calls, caller_users)
+    return sorted(calls, key=lambda c: c.invite_idx)
+
+
+def _inbound_calls(index: TimelineIndex, placed: list[Call], caller_users: set[str]) -> list[Call]:
+    """Calls whose invite no agent sent: rings from a user no agent of this run called as.
+
+    Every ring of one room is one call; its caller is the party playing the
+    inviting user when the timeline names one (an external party), else the
+    user ID itself.
+    """
+    claimed = {j for call in placed for j, _ in call.ringing}
+    rooms = {r for call in placed for r in call.rooms}
+    by_room: dict[str, list[Hit[Ringing]]] = {}
+    for j, ring in index.of(Ringing):
+        if j in claimed or not ring.room_id or ring.room_id in rooms or ring.inviter in caller_users:
+            continue
+        by_room.setdefault(ring.room_id, []).append((j, ring))
+    starts = sorted((hits[0][0], room) for room, hits in by_room.items())
+    out: list[Call] = []
+    for n, (first, room) in enumerate(starts):
+        ring = by_room[room][0][1]
+        inviter = ring.inviter
+        caller = next(iter(index.agents_of(inviter)), "") if inviter else ""
+        caller = caller or inviter or "?"
+        rang = tuple(dict.fromkeys(e.agent for _, e in by_room[room]))
+        users = as_ids(ring.invitees) or tuple(dict.fromkeys(index.user_of(a) for a in rang))
+        agents = tuple(dict.fromkeys([*rang, *(a for u in users for a in index.agents_of(u)
+                                                if a != caller and a not in index.external)]))
+        nxt = next((s for s, r in starts[n + 1:] if by_room[r][0][1].inviter == inviter), len(index))
+        invite = InviteSent(t_ms=ring.t_ms, agent=caller, room_id=room, callees=list(users), media=ring.media)
+        call = Call(first, invite, caller, inviter, users, agents, ring.media, nxt, inbound=True)
+        call.ack = (first, InviteAcked(t_ms=ring.t_ms, agent=caller, room_id=room, server_room_id=room))
+        call.ringing = list(by_room[room])
+        call.invitees = _invitees(index, call)
+        out.append(call)
+    return out
 
 
 def _callee_agents(index: TimelineIndex, caller: str, users: tuple[str, ...],

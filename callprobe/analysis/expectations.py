@@ -80,12 +80,16 @@ class Window:
 
 
 def call_parties(call: CallMetrics | None) -> list[str]:
-    """Agents with a leg in the call: the caller and whoever accepted."""
+    """Agents with a leg in the call that callprobe plays: the caller and whoever accepted.
+
+    A party callprobe does not play (``CallMetrics.external``) has no leg
+    anyone can see, so it is never among them.
+    """
     if call is None:
         return []
     parties = [call.caller]
     parties += [a for a in call.callee.split(",") if a and a in call.rang and a not in parties]
-    return parties
+    return [p for p in parties if p not in call.external]
 
 
 def _fmt(ms: float) -> str:
@@ -188,8 +192,12 @@ def _judge_media(expectation: Expectation, call: CallMetrics | None, now_ms: flo
         receivers = [expectation.agent] if direction == "to" else other if direction == "from" else parties
     else:
         receivers = parties
-    if call is None or len(parties) < 2:
+    external = call.external if call is not None else []
+    if call is None or len(parties) + len(external) < 2 or not parties:
         return Verdict(FAIL if now_ms >= window.deadline_ms else PENDING, "no answered call with two legs")
+    if not receivers:
+        return Verdict(FAIL, f"cannot be judged: the media would reach {', '.join(external)}, "
+                             "a party callprobe does not play")
     missing = [a for a in receivers if not media_flowing(call, a)]
     if not missing:
         return Verdict(PASS, "; ".join(_media_seen(call, a) for a in receivers))

@@ -23,6 +23,7 @@ from callprobe.timeline.events import (
     Kicked,
     LoginFailed,
     LoginOk,
+    PartyInfo,
     WsClosed,
     WsConnecting,
     WsOpen,
@@ -63,6 +64,10 @@ class TimelineIndex(Sequence[Event]):
             self._prev_same.append(last.get(e.agent, -1))
             last[e.agent] = i
         self.agents: list[str] = list(dict.fromkeys(e.agent for e in self.events if e.agent))
+        #: what each party is (``PartyInfo``), when the timeline says
+        self.parties: dict[str, PartyInfo] = {e.agent: e for e in self.events if isinstance(e, PartyInfo) and e.agent}
+        #: parties callprobe does not play: nothing of theirs is on the timeline
+        self.external: frozenset[str] = frozenset(n for n, p in self.parties.items() if p.role == "external")
         self.users = self._infer_users(dict(users or {}))
 
     @overload
@@ -115,6 +120,19 @@ class TimelineIndex(Sequence[Event]):
     def agents_of(self, user: str) -> tuple[str, ...]:
         return tuple(a for a in self.agents if self.user_of(a) == user)
 
+    def clock_uncertainty(self, *agents: str) -> float | None:
+        """How far a time difference between events of ``agents`` may be off, in ms.
+
+        ``None`` when they all ran on this run's own clock (agents and browsers
+        of this process). A remote party's events were moved onto the run's
+        clock by an estimated offset (``PartyInfo.clock_uncertainty_ms``); a
+        figure spanning two clocks carries the sum of their uncertainties.
+        """
+        clocks = {a for a in agents if a and self.parties.get(a) is not None and self.parties[a].role == "remote"}
+        if not clocks or len(set(agents)) < 2:
+            return None
+        return sum(self.parties[a].clock_uncertainty_ms or 0.0 for a in clocks)
+
     def last_index_at(self, t_ms: float) -> int:
         """Index just past the last event at or before ``t_ms``."""
         n = 0
@@ -130,9 +148,14 @@ class TimelineIndex(Sequence[Event]):
 
         An agent whose connection the timeline never shows counts as connected:
         analysis then judges what it did receive, not what it cannot see.
-        ``skip`` leaves out events that belong to something else (a probe's
-        own connection).
+        An external party (``PartyInfo`` role ``external``) never counts:
+        nothing it receives can be seen; nor, on a timeline that names its
+        parties, does a name that is none of them (the caller of a call from
+        anyone). ``skip`` leaves out events that belong to something else (a
+        probe's own connection).
         """
+        if agent in self.external or (self.parties and agent not in self.parties):
+            return False
         state: bool | None = None
         for i, e in self.of((WsOpen, WsClosed, WsRefused, Kicked), agent=agent):
             if i >= idx:
@@ -149,7 +172,9 @@ class TimelineIndex(Sequence[Event]):
             if not e.agent or e.agent in users:
                 continue
             uid = ""
-            if isinstance(e, WsConnecting) and e.url:
+            if isinstance(e, PartyInfo) and e.user_id:
+                uid = e.user_id
+            elif isinstance(e, WsConnecting) and e.url:
                 query = parse_qs(urlsplit(e.url).query)
                 uid = (query.get("sendID") or [""])[0]
             elif isinstance(e, (LoginOk, LoginFailed)) and e.user_id:

@@ -36,6 +36,7 @@ from callprobe.timeline.events import (
     PeerCreated,
     RejectSent,
     SelectedPair,
+    SignalReceived,
     SignalSent,
 )
 
@@ -56,6 +57,7 @@ class NoticeDelivery:
     delivered: bool = False
     latency_ms: float | None = None
     path: str | None = None
+    observed: bool = True       # False: it went to a party callprobe does not play, so nobody could see it
 
 
 @dataclass
@@ -88,6 +90,10 @@ class CallMetrics:
                                                           "turn_configured": {}, "relayed": None})
     media: dict[str, dict[str, Any]] = field(default_factory=dict)
     signaling: dict[str, Any] = field(default_factory=lambda: {"invite_dialect": None, "hung_up_by": None})
+    inbound: bool = False           # placed by a party callprobe does not play: figures start at the ring
+    external: list[str] = field(default_factory=list)   # parties of this call callprobe does not play
+    #: figure name -> how far it may be off (ms), for figures measured across two clocks (remote agents)
+    uncertainty_ms: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -113,7 +119,10 @@ def derive_calls(events: Sequence[Event] | TimelineIndex) -> list[CallMetrics]:
 def call_metrics(index: TimelineIndex, call: Call, cut: int | None = None) -> CallMetrics:
     cut = len(index) if cut is None else cut
     m = CallMetrics(caller=call.caller, callee=",".join(_callee_names(call)), room_id=call.room_id if call.ack else "",
-                    media_kind=call.media or "video", invite_sent_ms=call.invite.t_ms)
+                    media_kind=call.media or "video", invite_sent_ms=call.invite.t_ms, inbound=call.inbound)
+    m.external = [a for a in (call.caller, *call.callee_agents) if a in index.external]
+    if call.inbound and call.caller not in m.external:
+        m.external.insert(0, call.caller)  # a caller no scenario party names: external all the same
     if call.refusal is not None:
         refusal = call.refusal[1]
         busy = isinstance(refusal, InviteRefused) and (refusal.err_code in BUSY_CODES or bool(refusal.busy))
@@ -124,7 +133,9 @@ def call_metrics(index: TimelineIndex, call: Call, cut: int | None = None) -> Ca
     rings = [h for h in call.ringing if h[0] < cut]
     m.rang = sorted({e.agent for _, e in rings})
     if rings:
-        m.time_to_ring_ms = rings[0][1].t_ms - call.invite.t_ms
+        if not call.inbound:  # an inbound call's invite was sent where nobody could see it
+            m.time_to_ring_ms = rings[0][1].t_ms - call.invite.t_ms
+            _uncertain(index, m, "time_to_ring_ms", call.caller, rings[0][1].agent)
         m.signaling["invite_dialect"] = rings[0][1].dialect or None
     m.invitees = [_invitee(index, call, inv, cut) for inv in call.invitees]
     _fill_answer(index, call, m, cut)
@@ -132,7 +143,16 @@ def call_metrics(index: TimelineIndex, call: Call, cut: int | None = None) -> Ca
     legs = [e for _, e in _room_events(index, call)]
     _fill_ice(m, legs)
     _fill_media(m, legs)
+    if m.ice.get("connected_ms") is not None:
+        _uncertain(index, m, "ice.connected_ms", *{e.agent for e in legs if isinstance(e, (PcState, SignalSent))})
     return m
+
+
+def _uncertain(index: TimelineIndex, m: CallMetrics, figure: str, *agents: str) -> None:
+    """Note how far ``figure`` may be off when it spans two clocks (a remote agent's and ours)."""
+    spread = index.clock_uncertainty(*agents)
+    if spread is not None:
+        m.uncertainty_ms[figure] = round(spread, 3)
 
 
 def _callee_names(call: Call) -> list[str]:
@@ -150,7 +170,8 @@ def _invitee(index: TimelineIndex, call: Call, inv: Invitee, cut: int) -> Invite
     out = InviteeMetrics(agent=agent, user=inv.user)
     ring = inv.first_ring
     if ring is not None and ring[0] < cut:
-        out.time_to_ring_ms = ring[1].t_ms - call.invite.t_ms
+        if not call.inbound:
+            out.time_to_ring_ms = ring[1].t_ms - call.invite.t_ms
         out.rang_via = ring[1].via or None
     if (inv.accept is not None and inv.accept[0] < cut) or (inv.answered is not None and inv.answered[0] < cut):
         out.outcome = "answered"
@@ -189,6 +210,10 @@ def _fill_answer(index: TimelineIndex, call: Call, m: CallMetrics, cut: int) -> 
         m.time_to_answer_ms = answered[1].t_ms - call.invite.t_ms
         m.join_notice = NoticeDelivery(True, None if accept is None else answered[1].t_ms - accept[1].t_ms,
                                        answered[1].path or None)
+        if accept is not None:
+            _uncertain(index, m, "join_notice.latency_ms", accept[1].agent, call.caller)
+    elif call.caller in m.external:
+        m.join_notice = NoticeDelivery(observed=False)
     outcomes = [inv.outcome for inv in m.invitees]
     if "answered" in outcomes or accept is not None or answered is not None:
         m.outcome = "answered"
@@ -213,11 +238,23 @@ def _fill_hangup(index: TimelineIndex, call: Call, m: CallMetrics, cut: int) -> 
     lo, hi = call.invite_idx, min(cut, call.window_end)
     hang = index.find(HangupSent, lo, hi, pred=call.in_room)
     if hang is None:
+        # a party callprobe does not play hung up: only its arrival can be seen
+        heard = index.find(HungUp, lo, hi, pred=lambda e: call.in_room(e) and bool(e.by))
+        if heard is not None and heard[1].by not in (index.user_of(a) for a in index.agents
+                                                     if a not in index.external):
+            m.hangup_notice = NoticeDelivery(True, None, heard[1].path or None)
+            m.signaling["hung_up_by"] = next(iter(index.agents_of(heard[1].by)), "") or heard[1].by
         return
     got = index.find(HungUp, hang[0], hi, pred=lambda e: call.in_room(e) and e.agent != hang[1].agent)
     m.hangup_notice = NoticeDelivery(got is not None, None if got is None else got[1].t_ms - hang[1].t_ms,
                                      None if got is None else (got[1].path or None))
     m.signaling["hung_up_by"] = hang[1].agent
+    if got is not None:
+        _uncertain(index, m, "hangup_notice.latency_ms", hang[1].agent, got[1].agent)
+    else:
+        played = [a for a in (call.caller, *call.callee_agents) if a != hang[1].agent and a not in m.external]
+        if not played:
+            m.hangup_notice = NoticeDelivery(observed=False)
 
 
 def _fill_ice(m: CallMetrics, events: list[Event]) -> None:
@@ -243,7 +280,9 @@ def _fill_ice(m: CallMetrics, events: list[Event]) -> None:
     # "TURN was needed": a selected pair runs through a relay (None: no pair was selected)
     m.ice["relayed"] = (any("relay" in (p["local"], p["remote"]) for p in selected.values())
                         if selected else None)
-    offer = next((e for e in events if isinstance(e, SignalSent) and e.signal_type == "offer"), None)
+    offer: Event | None = next((e for e in events if isinstance(e, SignalSent) and e.signal_type == "offer"), None)
+    if offer is None:  # an offer from a party callprobe does not play: from its arrival
+        offer = next((e for e in events if isinstance(e, SignalReceived) and e.signal_type == "offer"), None)
     legs = {e.agent for e in events if isinstance(e, PeerCreated)}
     if offer is not None and legs and legs <= set(connected):
         m.ice["connected_ms"] = max(connected.values()) - offer.t_ms

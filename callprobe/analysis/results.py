@@ -11,7 +11,7 @@ from typing import Any
 
 from callprobe.analysis.diagnostics.findings import Finding, Severity
 from callprobe.analysis.metrics import CallMetrics
-from callprobe.timeline.events import Event
+from callprobe.timeline.events import Event, PartyInfo
 
 
 @dataclass
@@ -47,6 +47,15 @@ class RunResult:
     @property
     def verdict(self) -> str:
         return "pass" if not self.aborted and all(s.passed for s in self.steps) else "fail"
+
+    @property
+    def parties(self) -> list[PartyInfo]:
+        """What each party was (agent, browser, remote on which host, external), the last word on each."""
+        latest: dict[str, PartyInfo] = {}
+        for e in self.events:
+            if isinstance(e, PartyInfo) and e.agent:
+                latest[e.agent] = e
+        return list(latest.values())
 
     @property
     def failures(self) -> list[StepResult]:

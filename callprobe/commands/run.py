@@ -33,12 +33,18 @@ if TYPE_CHECKING:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the ladder diagram of the run, failed expectations and findings marked, as an "
                    "HTML page.")
+@click.option("--remote-agents", "remote_agents", metavar="NAMES", multiple=True,
+              help="Agents played by `callprobe agent` processes elsewhere (comma-separated, repeatable); "
+                   "the run opens a control endpoint and waits for them to join.")
+@click.option("--control-listen", "control_listen", metavar="HOST:PORT", default="127.0.0.1:0", show_default=True,
+              help="Where the control endpoint listens (only with --remote-agents); 0 picks a free port.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Also draw the ladder diagram of every frame and notice, and show the "
                    "embedded gateway's log.")
 def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
             json_path: Path | None, events_path: Path | None, junit_path: Path | None,
-            html_path: Path | None, verbose: bool) -> None:
+            html_path: Path | None, remote_agents: tuple[str, ...], control_listen: str,
+            verbose: bool) -> None:
     """Run a call scenario against a gateway and report the call's figures.
 
     Each step and expectation is printed as it completes (with its time), and
@@ -61,22 +67,43 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
         raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
                           "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
 
+    from rich.console import Console
+
     from callprobe.engine.runner import Runner
     from callprobe.reporters.console import render
     from callprobe.reporters.events_stream import EventStream
     from callprobe.reporters.progress import Progress
 
     out = human_console(json_path, events_path)
-    runner = Runner(scenario, ws_url=ws_url, api_url=api_url)
+    err = Console(stderr=True)
+    names = _remote_names(remote_agents, scenario)
+    hub = None
+    if names:
+        from callprobe.engine.remote.hub import RemoteHub
+
+        host, port = _listen(control_listen)
+        hub = RemoteHub(names, scenario_file.read_text(encoding="utf-8"), host=host, port=port,
+                        settings=scenario.settings, file=scenario.file)
+    runner = Runner(scenario, ws_url=ws_url, api_url=api_url, remote=hub, remote_agents=names)
     stream = EventStream(events_path) if events_path else None
     progress = Progress(out, title=f"{scenario.name}  ({scenario.file})")
     for listener in (progress, stream):
         if listener is not None:
             runner.timeline.subscribe(listener)
+
+    async def play() -> RunResult:
+        if hub is not None:
+            await hub.start()
+            err.print(f"control: {hub.url}\ntoken:   {hub.token}   (this run only; give it to each agent "
+                      "in CALLPROBE_AGENT_TOKEN)", highlight=False, soft_wrap=True)
+            for name in names:
+                err.print(f"  on {name}'s host: {hub.command_for(name)}", highlight=False, soft_wrap=True)
+        return await runner.run()
+
     started = time.monotonic()
     try:
         with progress:
-            result, stopped = run_until_signal(runner.run())
+            result, stopped = run_until_signal(play())
     finally:
         if stream is not None:
             stream.close()
@@ -114,6 +141,26 @@ def exit_code(result: RunResult, stopped_by: dict[str, ExitCode]) -> ExitCode:
     if result.unreachable:
         return ExitCode.SERVER_UNREACHABLE
     return ExitCode.OK if result.verdict == "pass" else ExitCode.EXPECTATION_FAILED
+
+
+def _remote_names(given: tuple[str, ...], scenario: Scenario) -> tuple[str, ...]:
+    """``--remote-agents`` as agent names the scenario plays."""
+    names = tuple(dict.fromkeys(n.strip() for text in given for n in text.split(",") if n.strip()))
+    for name in names:
+        if name not in scenario.agents:
+            raise click.BadParameter(f"{name!r} is not an agent of {scenario.file} "
+                                     f"(agents: {', '.join(scenario.agents)})", param_hint="--remote-agents")
+        if scenario.agents[name].external:
+            raise click.BadParameter(f"{name} is external: callprobe does not play it anywhere",
+                                     param_hint="--remote-agents")
+    return names
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{text!r}: expected HOST:PORT, like 127.0.0.1:0", param_hint="--control-listen")
+    return host.strip("[]"), int(port)
 
 
 def _attach_findings(result: RunResult, scenario: Scenario) -> None:

@@ -14,7 +14,7 @@ from callprobe.backends.registry import FAMILIES, fault_tables
 from callprobe.errors import ConfigError
 
 #: Options that only one family's server takes.
-_KKIM_ONLY = ("ws_port", "api_port", "admin_users", "no_auto_register", "invite_timeout")
+_KKIM_ONLY = ("ws_port", "api_port", "admin_users", "no_auto_register", "invite_timeout", "peer_port")
 _HTTP_ONLY = ("port",)
 
 
@@ -40,6 +40,9 @@ def _fault_epilog() -> str:
               help="kkim: WebSocket message gateway port; 0 picks a free one.")
 @click.option("--api-port", type=click.IntRange(0, 65535), default=10002, show_default=True,
               help="kkim: HTTP auth API port; 0 picks a free one.")
+@click.option("--peer-port", type=click.IntRange(-1, 65535), default=10003, show_default=True,
+              help="kkim: port of the test page (/peer/), a browser peer that logs in as any user and "
+                   "calls or answers; 0 picks a free one, -1 serves no page.")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
               help="SQLite database file: users, tokens, messages and calls survive a restart. "
                    "Without it everything is kept in memory.")
@@ -57,7 +60,7 @@ def _fault_epilog() -> str:
 @click.option("--fault", "faults", multiple=True, metavar="NAME[=VALUE]",
               help="Inject a fault of the chosen backend (repeatable); listed below.")
 @click.option("-v", "--verbose", count=True, help="Log connections (-v) and library internals (-vv).")
-def command(backend: str, host: str, port: int | None, ws_port: int, api_port: int,
+def command(backend: str, host: str, port: int | None, ws_port: int, api_port: int, peer_port: int,
             db_path: str | None, secret: str | None, admin_users: tuple[str, ...],
             no_auto_register: bool, invite_timeout: float | None, faults: tuple[str, ...],
             verbose: int) -> None:
@@ -86,7 +89,27 @@ def command(backend: str, host: str, port: int | None, ws_port: int, api_port: i
                           db_path=db_path, secret=secret, admin_users=admin_users,
                           auto_register=not no_auto_register, invite_timeout=invite_timeout,
                           faults=tuple(pairs), verbose=verbose)
-    asyncio.run(_serve(server, db_path))
+    page = _peer_page(backend, host, peer_port) if backend == "kkim" else None
+    asyncio.run(_serve(server, db_path, page))
+
+
+def _peer_page(backend: str, host: str, port: int) -> Any:
+    """The test page beside the server (``docs/peers.md#the-test-page``), or None for ``--peer-port -1``."""
+    if port < 0:
+        return None
+    from callprobe.browser.site import PageConfig, PeerSite
+
+    return PeerSite(host=host, port=port, config=PageConfig(family=backend))
+
+
+def _page_logins(page: Any, backend: str, server: Any, secret: str, admin_users: tuple[str, ...]) -> None:
+    """Once the server listens: the page pre-fills its URL and issues tokens as its agents get them."""
+    from callprobe.browser.accounts import server_login
+    from callprobe.scenario.model import DEFAULT_SECRET, LoginConfig
+
+    login = LoginConfig(secret=secret or DEFAULT_SECRET, admin_user=admin_users[0] if admin_users else "imAdmin")
+    page.config = type(page.config)(family=backend, server=server.endpoints.server)
+    page.login = server_login(backend, server.endpoints, login)
 
 
 def _param(ctx: click.Context, name: str) -> click.Parameter | None:
@@ -127,7 +150,7 @@ def _make_server(backend: str, *, host: str, port: int | None, ws_port: int, api
                                        faults=faults, verbose=verbose)
 
 
-async def _serve(server: Any, db_path: str | None) -> None:
+async def _serve(server: Any, db_path: str | None, page: Any = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -141,11 +164,17 @@ async def _serve(server: Any, db_path: str | None) -> None:
             click.echo(f"api: {endpoints.api}")
         else:
             click.echo(f"url: {endpoints.server}")
+        if page is not None:
+            _page_logins(page, "kkim", server, server.settings.secret, server.settings.admin_users)
+            await page.start()
+            click.echo(f"peer: {page.url}")
         click.echo(f"db:  {db_path or '(in memory)'}")
         click.echo(f"faults: {', '.join(active) if active else 'none'}")
         click.echo("server ready; Ctrl+C or SIGTERM stops it")
         sys.stdout.flush()
         await stop.wait()
     finally:
+        if page is not None:
+            await page.stop()
         await server.stop()
         click.echo("server stopped")

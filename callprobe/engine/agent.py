@@ -26,7 +26,7 @@ from callprobe.net.netns import placed
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.rtc.peer import CallPeer, TurnProber
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import ENDING_NOTICES, Note
+from callprobe.timeline.events import ENDING_NOTICES, Note, PartyInfo
 from callprobe.timeline.recorder import Scoped, Timeline
 
 #: Notices after which a call leg is over for this agent.
@@ -56,7 +56,9 @@ class CallLeg:
 
 
 class Agent:
-    """One scenario agent: a driver, plus a ``CallPeer`` per active call."""
+    """One scenario agent: a driver, plus a ``CallPeer`` per active call (an ``engine.party.Party``)."""
+
+    kind = "agent"
 
     def __init__(self, name: str, driver: Driver, timeline: Timeline,
                  settings: ClientSettings, ice: IceConfig, media: MediaKind = "video",
@@ -79,6 +81,17 @@ class Agent:
     @property
     def user_id(self) -> str:
         return self.driver.identity.user_id
+
+    @property
+    def identity(self) -> AgentIdentity:
+        return self.driver.identity
+
+    def describe(self) -> PartyInfo:
+        return PartyInfo(agent=self.name, role="agent", user_id=self.user_id, host="",
+                         text="simulated by callprobe in this process")
+
+    async def start(self) -> None:
+        """Nothing to do: an agent is ready when made (``engine.party.Party``)."""
 
     # ------------------------------------------------------------ connection
 

@@ -12,14 +12,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.analysis.metrics import TEARDOWN_NOTE, derive_calls
 from callprobe.analysis.results import RunResult, StepResult
-from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints, MediaKind
-from callprobe.backends.registry import family
-from callprobe.engine.agent import Agent
+from callprobe.backends.base import Endpoints, MediaKind
+from callprobe.engine.parties import PartyFactory
+from callprobe.engine.party import Party
 from callprobe.engine.reachability import looks_unreachable, probe_endpoints
 from callprobe.engine.services import (
     EmbeddedServices,
@@ -27,8 +27,7 @@ from callprobe.engine.services import (
     embedded_config,
     services_for,
 )
-from callprobe.errors import CallprobeError, ExitCode, ServerUnreachable
-from callprobe.net.ice_check import probe_turn_event
+from callprobe.errors import CallprobeError, DeadlineExceeded, ExitCode, ServerUnreachable
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.settings import ClientSettings
@@ -36,6 +35,7 @@ from callprobe.timeline.events import (
     Event,
     ExpectationJudged,
     Note,
+    PartyLost,
     RunFinished,
     RunStarted,
     StepFinished,
@@ -47,17 +47,31 @@ from callprobe.timeline.recorder import Timeline
 Progress = Callable[[int, int, str, str], None]
 
 
+class RemoteParties(Protocol):
+    """Where the agents a run plays on other hosts come from (``engine.remote.RemoteHub``)."""
+
+    def make(self, name: str, scenario: Scenario, endpoints: Endpoints, ice: IceConfig,
+             on_lost: Callable[[str, str], None], timeline: Timeline) -> Party: ...
+
+    async def close(self) -> None: ...
+
+
 class Runner:
     """Plays one scenario once. Use ``await Runner(...).run()``."""
 
     def __init__(self, scenario: Scenario, *, ws_url: str | None = None, api_url: str | None = None,
-                 progress: Progress | None = None, settings: ClientSettings | None = None) -> None:
+                 progress: Progress | None = None, settings: ClientSettings | None = None,
+                 remote: RemoteParties | None = None, remote_agents: tuple[str, ...] = ()) -> None:
         self.scenario = scenario
         self.settings = settings or scenario.settings
         self.ws_url, self.api_url = ws_url, api_url
         self.progress = progress
         self.timeline = Timeline()
-        self.agents: dict[str, Agent] = {}
+        self.agents: dict[str, Party] = {}
+        self.remote, self.remote_agents = remote, tuple(remote_agents)
+        self._factory: PartyFactory | None = None
+        self._lost = asyncio.Event()
+        self._lost_reason = ""
         self.steps: list[StepResult] = []
         self._anchor_ms = 0.0
         self._services: EmbeddedServices | None = None
@@ -87,15 +101,48 @@ class Runner:
         return agent_ice(self.scenario, agent, self._services, embedded=self.embedded)
 
     def _make_agents(self) -> None:
-        create = family(self.scenario.server.family).module("driver").create_driver
+        """Every party of the scenario: simulated, browser, external or remote (``engine.party``)."""
         endpoints = Endpoints(str(self.ws_url), str(self.api_url or ""))
-        for name, cfg in self.scenario.agents.items():
-            identity = AgentIdentity(name=name, user_id=cfg.user_id, platform_id=cfg.platform_id,
-                                     nickname=cfg.nickname or name, username=cfg.user_id)
-            driver = create(DriverSpec(identity, self.timeline, self.settings, endpoints, cfg, self.scenario.server))
-            media: MediaKind = "audio" if cfg.media == "audio" else "video"
-            self.agents[name] = Agent(name, driver, self.timeline, self.settings, self._ice(name),
-                                      media, netns=cfg.netns, turn_prober=probe_turn_event)
+        self._factory = PartyFactory(self.scenario, self.timeline, self.settings, endpoints, self._ice,
+                                     on_lost=self._party_lost)
+        for name in self.scenario.agents:
+            if name in self.remote_agents and self.remote is not None:
+                self.agents[name] = self.remote.make(name, self.scenario, endpoints, self._ice(name),
+                                                     self._party_lost, self.timeline)
+            else:
+                self.agents[name] = self._factory.make(name)
+
+    async def _start_agents(self) -> None:
+        """Launch browsers, wait for remote agents; then each party says what it is."""
+        try:
+            await self._guarded(asyncio.gather(*(a.start() for a in self.agents.values())))
+        except DeadlineExceeded as exc:  # a remote agent that never joined, a browser that never started
+            raise _PartyLostError(str(exc)) from None
+        for party in self.agents.values():
+            self.timeline.record(party.describe())
+
+    def _party_lost(self, name: str, reason: str) -> None:
+        """A party callprobe plays stopped answering: the run stops, naming it."""
+        if self._lost.is_set():
+            return
+        self.timeline.record(PartyLost(agent=name, reason=reason))
+        self._lost_reason = f"{name} was lost: {reason}"
+        self._lost.set()
+
+    async def _guarded(self, work: Any) -> Any:
+        """Await ``work`` unless a party is lost first; then stop the run with why."""
+        task = asyncio.ensure_future(work)
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise _PartyLostError(self._lost_reason)
 
     # ---------------------------------------------------------------- steps
 
@@ -117,12 +164,12 @@ class Runner:
         if verb == "invite":
             media: MediaKind = "audio" if (params.get("media") or actor.media) == "audio" else "video"
             timeout_s = int(params.get("timeout_s") or 60)
-            await actor.invite([callee.driver.identity for callee in targets], media, timeout_s)
+            await actor.invite([callee.identity for callee in targets], media, timeout_s)
         elif verb in ("accept", "reject", "cancel", "hangup"):
             await getattr(actor, verb)()
         elif verb == "send_text":
             for peer in targets:
-                await actor.send_text(peer.driver.identity, str(params.get("text", "")))
+                await actor.send_text(peer.identity, str(params.get("text", "")))
         else:
             raise CallprobeError(f"line {step.line}: unknown action {verb!r}")
 
@@ -163,7 +210,7 @@ class Runner:
             self.timeline.record(StepStarted(line=step.line, step=step.text, index=index))
             began = self.timeline.now_ms()
             if isinstance(step, Expectation):
-                verdict = await self._expect(step)
+                verdict = await self._guarded(self._expect(step))
                 passed = verdict.state == PASS
                 self.timeline.record(ExpectationJudged(line=step.line, text=step.text, passed=passed,
                                                        detail=verdict.detail))
@@ -173,12 +220,14 @@ class Runner:
                 continue
             self._anchor_ms = self.timeline.now_ms()
             try:
-                await self._act(step)
+                await self._guarded(self._act(step))
             except ServerUnreachable as exc:
                 self.timeline.record(StepFinished(line=step.line, step=step.text, ok=False, error=str(exc)))
                 now = self.timeline.now_ms()
                 self.steps.append(StepResult(step.line, step.text, False, str(exc), kind="action",
                                              t_ms=now, duration_ms=now - began))
+                raise
+            except _PartyLostError:
                 raise
             except Exception as exc:  # a failed action must not lose the run's report
                 detail = str(exc) if isinstance(exc, CallprobeError) else f"{type(exc).__name__}: {exc}"
@@ -209,10 +258,13 @@ class Runner:
                     raise
                 raise _StartFailed(exc) from None
             self._make_agents()
+            await self._start_agents()
             await self._play()
         except _StartFailed as failed:
             aborted = f"could not start the embedded server: {failed.cause}"
             self.start_failed = True
+        except _PartyLostError as exc:
+            aborted = str(exc)
         except ServerUnreachable as exc:
             aborted = f"{exc} ({exc.hint})" if exc.hint else str(exc)
             self.unreachable = True
@@ -240,6 +292,8 @@ class Runner:
         """Encode the synthetic clips while logins run, not when a call connects."""
         from callprobe.rtc.media import load_clip
 
+        if not any(a.kind == "agent" for n, a in self.scenario.agents.items() if n not in self.remote_agents):
+            return  # no simulated agent here: nothing to encode
         kinds = {"audio"} | {"video" for a in self.scenario.agents.values() if a.media == "video"}
         kinds |= {"video" for s in self.scenario.steps
                   if isinstance(s, Action) and s.params.get("media") == "video"}
@@ -252,6 +306,11 @@ class Runner:
         self.timeline.record(Note(note=TEARDOWN_NOTE, text="teardown: releasing open calls"))
         await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)
         await asyncio.gather(*(a.close() for a in self.agents.values()), return_exceptions=True)
+        if self._factory is not None:
+            await self._factory.close()
+        if self.remote is not None:
+            with contextlib.suppress(Exception):
+                await self.remote.close()
         if self._services is not None:
             with contextlib.suppress(Exception):
                 await self._services.stop()
@@ -273,6 +332,10 @@ class _StartFailed(Exception):
     def __init__(self, cause: CallprobeError) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+class _PartyLostError(Exception):
+    """A party callprobe plays (a browser, a remote agent) stopped answering mid-run."""
 
 
 class _ConnectFailed(Exception):

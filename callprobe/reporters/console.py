@@ -14,8 +14,37 @@ from callprobe.analysis.results import RunResult
 from callprobe.reporters.findings import first_words, render_findings
 
 
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} ms"
+def _ms(value: float | None, spread: float | None = None) -> str:
+    """``12.3 ms``; ``12.3 ms ± 0.4 ms (two clocks)`` for a figure measured across hosts."""
+    if value is None:
+        return "—"
+    return f"{value:.1f} ms" + (f" ± {spread:.1f} ms (two clocks)" if spread is not None else "")
+
+
+#: How each kind of party is named in the report.
+PARTY_WORDS = {"agent": "agent (simulated here)", "browser": "browser", "remote": "remote", "external": "external"}
+
+
+def parties_table(result: RunResult) -> Table | None:
+    """Who each party was, so a reader knows how far each figure can be trusted."""
+    parties = result.parties
+    if not parties or all(p.role == "agent" for p in parties):
+        return None
+    table = Table(title="parties", title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column("party", style="bold")
+    table.add_column("what")
+    for p in parties:
+        what = PARTY_WORDS.get(p.role, p.role)
+        if p.role == "browser" and p.browser:
+            what = f"browser: {p.browser}"
+        elif p.role == "remote":
+            what = f"remote {p.plays or 'agent'} on {p.host or '?'}"
+            if p.clock_uncertainty_ms is not None:
+                what += f", clock {p.clock_offset_ms:+.1f} ms ± {p.clock_uncertainty_ms:.1f} ms"
+        elif p.role == "external":
+            what = "external: not played by callprobe, only what its peers saw"
+        table.add_row(p.agent, what)
+    return table
 
 
 def _candidates(counts: dict[str, int]) -> str:
@@ -26,13 +55,16 @@ def _candidates(counts: dict[str, int]) -> str:
 def call_table(index: int, call: CallMetrics) -> Table:
     callees = ", ".join(i.agent for i in call.invitees) or call.callee or "?"
     title = f"call {index}: {call.caller} → {callees} ({call.media_kind})"
+    if call.inbound:
+        title += ", placed by a party callprobe does not play"
+    spread = call.uncertainty_ms
     table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     table.add_column("metric", style="bold")
     table.add_column("value")
     outcome_style = "green" if call.outcome == "answered" else "yellow"
     table.add_row("outcome", Text(call.outcome, style=outcome_style))
     table.add_row("room", call.room_id or "—")
-    table.add_row("time to ring", _ms(call.time_to_ring_ms))
+    table.add_row("time to ring", _ms(call.time_to_ring_ms, spread.get("time_to_ring_ms")))
     if call.rang:
         table.add_row("rang on", ", ".join(call.rang))
     if len(call.invitees) > 1:  # a call to several users: each one's own part
@@ -42,13 +74,14 @@ def call_table(index: int, call: CallMetrics) -> Table:
     table.add_row("time to answer", _ms(call.time_to_answer_ms))
     jn = call.join_notice
     table.add_row("accept notice to caller",
-                  f"delivered in {_ms(jn.latency_ms)} via {jn.path}" if jn.delivered
+                  f"delivered in {_ms(jn.latency_ms, spread.get('join_notice.latency_ms'))} via {jn.path}"
+                  if jn.delivered else "not seen: the caller is not played by callprobe" if not jn.observed
                   else Text("not delivered", style="red") if call.outcome == "answered" else "—")
     for agent, counts in call.ice.get("candidates", {}).items():
         table.add_row(f"ICE gathered ({agent})", _candidates(counts))
     for agent, pair in call.ice.get("selected", {}).items():
         table.add_row(f"selected pair ({agent})", _pair(pair))
-    table.add_row("ICE connected after offer", _ms(call.ice.get("connected_ms")))
+    table.add_row("ICE connected after offer", _ms(call.ice.get("connected_ms"), spread.get("ice.connected_ms")))
     relayed = call.ice.get("relayed")
     if relayed is not None:
         table.add_row("TURN needed", "yes: the media runs through a relay" if relayed
@@ -58,8 +91,9 @@ def call_table(index: int, call: CallMetrics) -> Table:
     hn = call.hangup_notice
     if hn.delivered or call.signaling.get("hung_up_by"):
         table.add_row("hangup notice",
-                      f"delivered in {_ms(hn.latency_ms)} via {hn.path}" if hn.delivered
-                      else Text("not delivered", style="red"))
+                      f"delivered in {_ms(hn.latency_ms, spread.get('hangup_notice.latency_ms'))} via {hn.path}"
+                      if hn.delivered else "not seen: it went to a party callprobe does not play"
+                      if not hn.observed else Text("not delivered", style="red"))
     if call.signaling.get("invite_dialect"):
         table.add_row("invite dialect", str(call.signaling["invite_dialect"]))
     return table
@@ -100,6 +134,9 @@ def render(result: RunResult, console: Console, verbose: bool = False, live: boo
 
         console.print(render_ladder(build_ladder(result.events, result.findings),
                                     width=min(console.width, 160), legend=False))
+    parties = parties_table(result)
+    if parties is not None:
+        console.print(parties)
     if result.aborted:
         console.print(Text(f"run aborted: {result.aborted}", style="red"))
     for index, call in enumerate(result.calls, start=1):

@@ -1,15 +1,16 @@
 """The run's machine-readable report (``docs/reports.md``; ``docs/schemas/run-report.schema.json``).
 
 Top-level keys: ``schema`` (version), ``scenario``, ``file``, ``verdict``,
-``duration_ms``, ``aborted``, ``interrupted``, ``server``, ``calls``,
-``expectations``, ``findings`` and ``events``. Events are the whole timeline,
-so every figure can be recomputed and the diagnostic rules re-run from the
-file alone.
+``duration_ms``, ``aborted``, ``interrupted``, ``server``, ``parties`` (what
+each party was), ``calls``, ``expectations``, ``findings`` and ``events``.
+Events are the whole timeline, so every figure can be recomputed and the
+diagnostic rules re-run from the file alone.
 
 Schema 2 (this version): every call lists its ``invitees`` (a call may invite
-several users, each with its own outcome); optional values are present as
-``null`` rather than left out (``signaling.hung_up_by``, ``server.host``...).
-``load_report`` reads schema 1 and 2.
+several users, each with its own outcome), ``inbound``, ``external``,
+``uncertainty_ms`` and its notices' ``observed``; ``parties`` is new; optional
+values are present as ``null`` rather than left out (``signaling.hung_up_by``,
+``server.host``...). ``load_report`` reads schema 1 and 2.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "aborted": result.aborted or None,
         "interrupted": result.interrupted or None,
         "server": {"host": None, "netns": None, **result.server},
+        "parties": [{k: v for k, v in p.to_json().items() if k not in ("t_ms", "kind")} for p in result.parties],
         "calls": [_call(c.to_json()) for c in result.calls],
         "expectations": [
             {"line": s.line, "text": s.text, "passed": s.passed, "detail": s.detail, "kind": s.kind,

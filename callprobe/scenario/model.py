@@ -129,6 +129,13 @@ class AgentConfig:
     netns: str | None = None        # the network namespace this agent's sockets live in
     ice: IceConfig | None = None    # None: the scenario's ice; else the scenario's merged with the agent's own
     embedded_ice: tuple[str, ...] | None = None  # None: the scenario's embedded_servers
+    external: bool = False          # a user callprobe does not play: it is only called and calls (docs/peers.md)
+    browser: str = ""               # "chromium" or a Chromium executable's path: a real browser plays it
+
+    @property
+    def kind(self) -> str:
+        """``external``, ``browser`` or ``agent``: who plays this party."""
+        return "external" if self.external else "browser" if self.browser else "agent"
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,12 @@ class Scenario:
 
     @property
     def needs_coturn(self) -> bool:
-        return any(self.embedded_ice_for(name) for name in self.agents)
+        return any(self.embedded_ice_for(name) for name in self.agents if not self.agents[name].external)
+
+    @property
+    def played(self) -> tuple[str, ...]:
+        """The agents callprobe plays (every one but the external parties)."""
+        return tuple(name for name, cfg in self.agents.items() if not cfg.external)
 
     @property
     def actions(self) -> tuple[Action, ...]:

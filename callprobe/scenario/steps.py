@@ -4,6 +4,13 @@ Walking the steps in order lets the loader catch what only order shows: an
 agent acting before it connected, an accept with no invite before it, an
 outcome of a call not yet placed. These *order* checks stop after a step
 that failed the shape check, since what that step did is unknown.
+
+External parties (``docs/peers.md#external-parties``) are users callprobe
+does not play: they are invited and call in, but never act in a step, and
+an expectation about one is refused, since nothing of theirs can be seen. A
+``ringing`` expectation on an agent whose user no earlier invite calls waits
+for a call from anyone: it counts as a call placed, and the agent may then
+accept, reject or hang up.
 """
 
 from __future__ import annotations
@@ -41,7 +48,10 @@ class StepPlay:
         self.ever_connected: set[str] = set()
         self.callers: set[str] = set()
         self.invited_users: set[str] = set()
-        self.invites = 0                          # invite steps so far: each places one call
+        self.invites = 0                          # calls so far: invite steps and calls awaited from anyone
+        self.awaited_users: set[str] = set()      # users of agents awaiting a call from anyone
+        self.last_call: tuple[str, ...] = ()      # the latest call's parties; "" for an unnamed external caller
+        self.call_over = False                    # a step ended the latest call (reject, hangup, hung_up seen)
         self.lost_track = False                   # a broken step came before: skip order checks
 
     def order_error(self, path: FieldPath, message: str) -> None:
@@ -71,6 +81,18 @@ class StepPlay:
             out.append(known)
         return tuple(out) if len(out) == len(items) else None
 
+    def external(self, name: str) -> bool:
+        cfg = self.c.agents.get(name)
+        return cfg is not None and cfg.external
+
+    def must_play(self, path: FieldPath, name: str, doing: str) -> bool:
+        """An external party never acts: callprobe does not play it."""
+        if self.external(name):
+            self.c.error(path, f"{name} is external: callprobe does not play it, so it cannot {doing}; "
+                               "a real client acts for it")
+            return False
+        return True
+
     def must_be_connected(self, path: FieldPath, name: str, doing: str) -> None:
         if name not in self.connected:
             again = "reconnect" if name in self.ever_connected else "connect"
@@ -86,6 +108,8 @@ class StepPlay:
             return None
         for index, name in enumerate(names):
             where = path + (index,) if isinstance(value, list) else path
+            if not self.must_play(where, name, verb):
+                continue
             if verb == "connect":
                 if name in self.connected:
                     self.order_error(where, f"{name} is already connected (line {self.connected[name]}); "
@@ -118,6 +142,8 @@ class StepPlay:
         if caller is None or callees is None:
             self.lost_track = True
             return None
+        if not self.must_play(path + ("from",), caller, "invite"):
+            return None
         self.must_be_connected(path + ("from",), caller, "invite")
         to_path = path + ("to",)
         users: dict[str, str] = {}
@@ -136,6 +162,8 @@ class StepPlay:
             users.setdefault(user, callee)
         self.callers.add(caller)
         self.invited_users.update(users)
+        self.last_call = (caller, *callees)
+        self.call_over = False
         caller_cfg = self.c.agents.get(caller)
         media = value.get("media") or (caller_cfg.media if caller_cfg else "video")
         timeout = value.get("timeout_s")  # the schema let through whole numbers only (2.0 too)
@@ -147,14 +175,21 @@ class StepPlay:
         name = self.c.agent_ref(agent_path, value["agent"] if isinstance(value, dict) else value)
         if name is None:
             return None
+        if not self.must_play(agent_path, name, verb):
+            return None
         self.must_be_connected(agent_path, name, verb)
         user = self.c.user_of(name)
-        if verb in ("accept", "reject") and user not in self.invited_users:
-            self.order_error(agent_path, f"{name} cannot {verb}: no earlier invite calls its user {user!r}")
+        called = user in self.invited_users or user in self.awaited_users
+        if verb in ("accept", "reject") and not called:
+            self.order_error(agent_path, f"{name} cannot {verb}: no earlier invite calls its user {user!r}, "
+                                         f"and no earlier 'expect: {{agent: {name}, event: ringing}}' waits "
+                                         "for a call from anyone")
         elif verb == "cancel" and name not in self.callers:
             self.order_error(agent_path, f"{name} cannot cancel: it has not invited anyone in an earlier step")
-        elif verb == "hangup" and name not in self.callers and user not in self.invited_users:
+        elif verb == "hangup" and name not in self.callers and not called:
             self.order_error(agent_path, f"{name} cannot hang up: no earlier invite involves it")
+        if verb in ("reject", "cancel", "hangup") and name in self.last_call:
+            self.call_over = True
         return Action(line, text, verb, name, (), {})
 
     def _accept(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
@@ -174,6 +209,8 @@ class StepPlay:
         receivers = self.names(path + ("to",), value["to"])
         if sender is None or receivers is None:
             return None
+        if not self.must_play(path + ("from",), sender, "send a text"):
+            return None
         self.must_be_connected(path + ("from",), sender, "send a text")
         for index, receiver in enumerate(receivers):
             where = path + ("to", index) if isinstance(value["to"], list) else path + ("to",)
@@ -182,6 +219,19 @@ class StepPlay:
                                     "a message to oneself (errCode 1004)")
         body = self.c.text(path + ("text",), value["text"])
         return Action(line, text, "send_text", sender, receivers, {"text": body})
+
+    def _awaits_call(self, agent: str) -> None:
+        """A ring no earlier invite explains: the agent waits for a call from anyone, one call more."""
+        user = self.c.user_of(agent)
+        if (user in self.invited_users and not self.call_over
+                and any(self.c.user_of(p) == user for p in self.last_call[1:])):
+            return  # the ring of the latest invite
+        if user in self.awaited_users and agent in self.last_call and not self.call_over:
+            return  # another look at the same awaited call
+        self.invites += 1
+        self.awaited_users.add(user)
+        self.last_call = ("", agent)
+        self.call_over = False
 
     def _wait(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         seconds = self.c.duration(path, value)
@@ -205,7 +255,21 @@ class StepPlay:
             agent = self.c.agent_ref(path + ("agent",), value["agent"])
             if agent is None:
                 return None
+            if self.external(agent):
+                self.c.error(path + ("agent",), unjudgeable(agent, str(event or "")))
+                return None
         absent = bool(value.get("absent", False))
+        if event == "ringing" and agent is not None and not absent:
+            self._awaits_call(agent)
+        elif event in ("hung_up", "cancelled", "call_timeout") and agent in self.last_call and not absent:
+            self.call_over = True
+        if event == "media_flowing" and agent is not None and value.get("direction") == "from":
+            others = [p for p in self.last_call if p != agent]
+            if others and all(p == "" or self.external(p) for p in others):
+                names = ", ".join(p or "the external caller" for p in others)
+                self.c.error(path + ("direction",), f"cannot be judged: media from {agent} would reach "
+                                                    f"{names}, which callprobe does not play; expect "
+                                                    f"direction: to (media reaching {agent}) instead")
         if outcome is not None:
             for key in ("agent", "absent", "for", "direction", "via"):
                 if key in value:
@@ -237,3 +301,20 @@ class StepPlay:
         return Expectation(line, text, event=event, agent=agent, within_s=within, absent=absent,
                            for_s=for_s, outcome=outcome, direction=direction, call_index=call,
                            via=str(value["via"]) if event == "ice_connected" and "via" in value else None)
+
+
+#: What can be judged instead of an event on an external party, by event.
+_INSTEAD = {
+    "ringing": "expect invite_acked on the caller (the gateway took the invite)",
+    "answered": "expect answered on the agent it called",
+    "hung_up": "expect hung_up on the agent in the call with it",
+    "media_flowing": "expect media_flowing with agent: <the agent> and direction: to",
+    "ice_connected": "expect ice_connected on the agent in the call with it",
+}
+
+
+def unjudgeable(name: str, event: str) -> str:
+    """Why an expectation about an external party is refused, and what to expect instead."""
+    instead = _INSTEAD.get(event, "expect what the agents in the call with it see")
+    return (f"cannot be judged: {name} is external, and callprobe sees only what the gateway tells "
+            f"its own agents; {instead}")

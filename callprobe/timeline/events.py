@@ -171,6 +171,45 @@ class ExpectationJudged(Event):
     detail: str = ""
 
 
+# ---------------------------------------------------------------- parties
+
+
+#: What a party is, from most to least observed (``docs/peers.md#parties``).
+PARTY_ROLES = ("agent", "browser", "remote", "external")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PartyInfo(Event):
+    """Who a scenario party is and how far its figures can be trusted (one per party, at the start).
+
+    ``role``: ``agent`` (a simulated agent in this process), ``browser`` (a
+    real browser callprobe started), ``remote`` (an agent in a
+    ``callprobe agent`` process, ``plays`` says which kind, ``host`` where),
+    ``external`` (a user callprobe does not play: nothing is recorded for it).
+    A remote party's events were moved onto this run's clock by
+    ``clock_offset_ms`` (its clock minus ours), give or take
+    ``clock_uncertainty_ms``.
+    """
+
+    KIND: ClassVar[str] = "party"
+    role: str = "agent"
+    user_id: str = ""
+    host: str = ""
+    plays: str = ""
+    browser: str = ""
+    clock_offset_ms: float | None = None
+    clock_uncertainty_ms: float | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PartyLost(Event):
+    """A party callprobe plays stopped answering: a browser that crashed, a remote agent gone."""
+
+    KIND: ClassVar[str] = "party_lost"
+    reason: str = ""
+
+
 # ---------------------------------------------------------------- login and connection
 
 

@@ -46,6 +46,19 @@ class Timeline:
             listener(stamped_event)
         return stamped_event
 
+    def record_at(self, event: E, t_ms: float) -> E:
+        """Append ``event`` that happened at ``t_ms`` (run ms) and is only now delivered.
+
+        For what is observed elsewhere and reported later: a browser page's
+        events, a remote agent's (moved onto this clock). Never stamped later
+        than now; the list stays in arrival order, and readers sort by time.
+        """
+        stamped_event = stamped(event, t_ms=min(t_ms, self.now_ms()))
+        self._events.append(stamped_event)
+        for listener in self._listeners:
+            listener(stamped_event)
+        return stamped_event
+
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` for every event recorded from now on."""
         self._listeners.append(listener)

@@ -28,6 +28,46 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+#: Keys an external party may carry: who it is. The rest describe how callprobe plays an agent.
+EXTERNAL_KEYS = ("user_id", "nickname", "external")
+
+#: Keys a browser agent cannot honour: the page speaks the backend's defaults in this process's network.
+BROWSER_REFUSES = {
+    "netns": "a browser runs in callprobe's own network namespace",
+    "data_encoding": "the test page sends request data as a number array",
+    "compression": "the test page does not compress frames",
+}
+
+#: Browsers callprobe can start (a path to the executable is taken too).
+BROWSERS = ("chromium",)
+
+#: Backend families the test page speaks (docs/peers.md#the-test-page).
+PAGE_FAMILIES = ("kkim",)
+
+
+def _check_kind(c: Checker, base: FieldPath, name: str, spec: dict[str, Any], server: ServerConfig | None) -> None:
+    """An external party is only who it is; a browser agent takes what the page can honour."""
+    if spec.get("external") is True:
+        for key in spec:
+            if key not in EXTERNAL_KEYS:
+                c.error(base + (key,), f"{key} does not apply to {name}: it is external, so callprobe "
+                                       "does not play it (an external party has user_id and nickname only)")
+        return
+    browser = spec.get("browser")
+    if browser is None:
+        return
+    text = str(browser)
+    if text not in BROWSERS and "/" not in text:
+        c.error(base + ("browser",), f"unknown browser {text!r}; expected chromium, or the path of a "
+                                     "Chromium executable")
+    for key, why in BROWSER_REFUSES.items():
+        if key in spec:
+            c.error(base + (key,), f"{key} does not apply to browser agent {name}: {why}")
+    if server is not None and server.family not in PAGE_FAMILIES:
+        c.error(base + ("browser",), f"the test page speaks {', '.join(PAGE_FAMILIES)} only so far, "
+                                     f"not {server.family}; play {name} with a simulated agent")
+
+
 def check_agents(c: Checker, server: ServerConfig | None) -> None:
     given = c.data.get("agents")
     if not isinstance(given, dict):
@@ -39,6 +79,8 @@ def check_agents(c: Checker, server: ServerConfig | None) -> None:
         if not c.ok(base):
             continue
         spec = spec or {}
+        _check_kind(c, base, name, spec, server)
+        external = spec.get("external") is True
         user_id = c.text(base + ("user_id",), spec["user_id"]) if "user_id" in spec else name
         if not user_id.strip():
             c.error(base + ("user_id",), "expected a user ID, got empty text")
@@ -51,7 +93,7 @@ def check_agents(c: Checker, server: ServerConfig | None) -> None:
             platform_id = DEFAULT_PLATFORM_ID
         token = c.text(base + ("token",), spec["token"]) if "token" in spec else ""
         password = c.text(base + ("password",), spec["password"]) if "password" in spec else ""
-        if mode == "fixed" and not token:
+        if mode == "fixed" and not token and not external:
             c.error(base + ("token",), f"missing key 'token' in {name}: login mode fixed "
                                           "needs a token for every agent")
         if mode is not None and mode != "fixed" and "token" in spec:
@@ -59,7 +101,7 @@ def check_agents(c: Checker, server: ServerConfig | None) -> None:
         if mode is not None and mode != "custom" and "password" in spec:
             c.error(base + ("password",), f"password is used by login mode custom only "
                                              f"(mode is {mode})")
-        if mode == "custom" and server is not None and not password and any(
+        if mode == "custom" and server is not None and not password and not external and any(
                 p == "password" for p in placeholders([server.login.body, server.login.headers,
                                                         server.login.url])):
             c.error(base + ("password",), f"missing key 'password' in {name}: the custom "
@@ -81,6 +123,7 @@ def check_agents(c: Checker, server: ServerConfig | None) -> None:
             nickname=c.text(base + ("nickname",), spec["nickname"]) if "nickname" in spec else "",
             netns=str(spec["netns"]) if spec.get("netns") is not None else None,
             ice=ice, embedded_ice=embedded_ice,
+            external=external, browser=str(spec["browser"]) if spec.get("browser") is not None else "",
         )
 
 
