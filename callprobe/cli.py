@@ -25,6 +25,7 @@ COMMANDS = {
     "diagnose": "diagnose",
     "ice-check": "ice_check",
     "lab": "lab",
+    "profile": "profile",
 }
 
 
