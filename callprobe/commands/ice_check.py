@@ -42,7 +42,8 @@ _STYLE = {"stun-ok": "green", "turn-ok": "green", "turn-auth-failed": "red",
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.05, max=300), default=None,
               help=f"Seconds each server may take to answer "
                    f"[default: {ClientSettings().ice_check_timeout_s:g}].")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+@click.option("--json", "json_path", metavar="PATH",
+              type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write candidates and verdicts as JSON to PATH ('-': standard output, the "
                    "tables then go to standard error).")
 @take_aliases(alias_user="turn_user", alias_credential="turn_credential", alias_secret="turn_secret")
