@@ -26,6 +26,7 @@ COMMANDS = {
     "ice-check": "ice_check",
     "lab": "lab",
     "agent": "agent",
+    "profile": "profile",
 }
 
 

@@ -95,14 +95,16 @@ class ScenarioError(CallprobeError):
     exit_code = ExitCode.SCENARIO_INVALID
 
     def __init__(self, message: str, *, file: str = "", line: int | None = None,
-                 field: str = "", hint: str | None = None) -> None:
+                 field: str = "", hint: str | None = None, column: int | None = None) -> None:
         where = file
         if line is not None:
             where = f"{where}:{line}" if where else f"line {line}"
+            if column is not None:
+                where = f"{where}:{column}"
         if field:
             where = f"{where}: {field}" if where else field
         super().__init__(f"{where}: {message}" if where else message, hint=hint)
-        self.file, self.line, self.field = file, line, field
+        self.file, self.line, self.field, self.column = file, line, field, column
 
 
 class ServerUnreachable(CallprobeError):

@@ -184,8 +184,9 @@ class WalkTarget:
 
     ``server`` is what ``--server`` takes for the family; ``api`` is KKIM's
     auth API. ``login`` is the scenario's ``LoginConfig`` (KKIM), ``password``
-    the accounts' password (backends that log in with one). ``ice`` is an
-    ``rtc.ice_config.IceConfig``; per-side ICE and namespaces override it.
+    the accounts' password (backends that log in with one), ``caller_token``
+    and ``callee_token`` each side's token for login mode ``fixed``. ``ice``
+    is an ``rtc.ice_config.IceConfig``; per-side ICE and namespaces override it.
     """
 
     server: str
@@ -205,6 +206,8 @@ class WalkTarget:
     callee_ice: IceConfig | None = None
     caller_netns: str | None = None
     callee_netns: str | None = None
+    caller_token: str = ""
+    callee_token: str = ""
 
 
 @dataclass(frozen=True)

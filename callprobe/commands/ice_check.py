@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from callprobe.commands.checks import alias_option, take_aliases, turn_credential_options
 from callprobe.errors import ConfigError
 from callprobe.settings import ClientSettings
 
@@ -24,18 +24,18 @@ _STYLE = {"stun-ok": "green", "turn-ok": "green", "turn-auth-failed": "red",
 
 
 @click.command("ice-check")
+@click.option("--profile", "profile_name", metavar="NAME", envvar="CALLPROBE_PROFILE",
+              help="Take the STUN and TURN servers and the TURN credentials from this profile "
+                   "(`callprobe profile`); options and their environment variables win over it. "
+                   "Env: CALLPROBE_PROFILE.")
 @click.option("--stun", multiple=True, metavar="URL",
               help="STUN server, stun:HOST[:PORT] (repeatable; port 3478 by default).")
 @click.option("--turn", multiple=True, metavar="URL",
               help="TURN server, turn:HOST[:PORT][?transport=udp|tcp] (repeatable).")
-@click.option("--user", default="", help="TURN username.")
-@click.option("--credential", default="", envvar="CALLPROBE_TURN_CREDENTIAL",
-              help="TURN credential (or the CALLPROBE_TURN_CREDENTIAL variable, which keeps "
-                   "it out of the process list).")
-@click.option("--secret", default="", envvar="CALLPROBE_TURN_SECRET",
-              help="The TURN server's static-auth-secret (coturn use-auth-secret, the \"TURN REST "
-                   "API\"): time-limited credentials are made from it, --user being the optional "
-                   "user part (or the CALLPROBE_TURN_SECRET variable).")
+@turn_credential_options
+@alias_option("--user", "--turn-user", "alias_user")
+@alias_option("--credential", "--turn-credential", "alias_credential")
+@alias_option("--secret", "--turn-secret", "alias_secret")
 @click.option("--host-address", multiple=True, metavar="IP",
               help="Gather host candidates on this address (repeatable). "
                    "Default: every non-loopback interface address.")
@@ -43,10 +43,13 @@ _STYLE = {"stun-ok": "green", "turn-ok": "green", "turn-auth-failed": "red",
               help=f"Seconds each server may take to answer "
                    f"[default: {ClientSettings().ice_check_timeout_s:g}].")
 @click.option("--json", "json_path", metavar="PATH",
+              type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write candidates and verdicts as JSON to PATH ('-': standard output, the "
                    "tables then go to standard error).")
-def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential: str, secret: str,
-            host_address: tuple[str, ...], timeout_s: float | None, json_path: str | None) -> None:
+@take_aliases(alias_user="turn_user", alias_credential="turn_credential", alias_secret="turn_secret")
+def command(profile_name: str | None, stun: tuple[str, ...], turn: tuple[str, ...], turn_user: str | None,
+            turn_credential: str | None, turn_secret: str | None, host_address: tuple[str, ...],
+            timeout_s: float | None, json_path: Path | None) -> None:
     """Check STUN and TURN servers the way a browser's ICE agent uses them.
 
     Gathers host candidates, sends a STUN Binding request to each --stun server
@@ -66,9 +69,19 @@ def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential:
     credentials, an error response); 4 a server is unreachable (this wins over
     1); 2 bad options or URLs.
     """
-    from callprobe.commands.checks import check_output
+    from callprobe.commands.checks import check_output, stdout_output, write_output
     from callprobe.net.ice_check import parse_target, run_check
 
+    if profile_name:
+        from callprobe.profiles import fill_from_profile, get_profile
+
+        values: dict[str, Any] = {"stun": stun, "turn": turn, "turn_user": turn_user,
+                                  "turn_credential": turn_credential, "turn_secret": turn_secret}
+        fill_from_profile(click.get_current_context(), values, get_profile(profile_name),
+                          {"stun": "stun", "turn": "turn", "turn_user": "turn_user",
+                           "turn_credential": "turn_credential_env", "turn_secret": "turn_secret_env"})
+        stun, turn = values["stun"], values["turn"]
+        turn_user, turn_credential, turn_secret = values["turn_user"], values["turn_credential"], values["turn_secret"]
     if not stun and not turn:
         raise ConfigError("give at least one --stun or --turn server URL",
                           hint="for example: --stun stun:stun.example.org:3478")
@@ -76,29 +89,28 @@ def command(stun: tuple[str, ...], turn: tuple[str, ...], user: str, credential:
         parse_target(url, expect="stun")
     for url in turn:
         parse_target(url, expect="turn")
+    user, credential, secret = turn_user or "", turn_credential or "", turn_secret or ""
     if secret and credential:
-        raise ConfigError("give --credential or --secret, not both")
+        raise ConfigError("give --turn-credential or --turn-secret, not both (check CALLPROBE_TURN_CREDENTIAL "
+                          "and CALLPROBE_TURN_SECRET too)")
     if secret:
         from callprobe.rtc.turn_rest import rest_credentials
 
         user, credential = rest_credentials(secret, user)
     if turn and not (user and credential):
-        raise ConfigError("--turn needs --user and --credential (TURN long-term credentials), "
-                          "or --secret (the server's static-auth-secret)")
-    if json_path not in (None, "-"):
-        check_output(Path(json_path), "--json")
+        raise ConfigError("--turn needs --turn-user and --turn-credential (TURN long-term credentials; "
+                          "the credential best in CALLPROBE_TURN_CREDENTIAL), or --turn-secret (the "
+                          "server's static-auth-secret, best in CALLPROBE_TURN_SECRET)")
+    to_stdout = stdout_output((json_path, "--json"))
+    check_output(json_path, "--json")
     timeout = timeout_s if timeout_s is not None else ClientSettings().ice_check_timeout_s
 
     result = asyncio.run(run_check(list(stun), list(turn), user, credential,
                                    host_addresses=tuple(host_address) or None, timeout_s=timeout))
-    report(result, Console(stderr=json_path == "-"))
+    report(result, Console(stderr=to_stdout))
     if json_path is not None:
         text = json.dumps(result.to_dict(), indent=2) + "\n"
-        if json_path == "-":
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            Path(json_path).write_text(text)
+        write_output(json_path, lambda path: path.write_text(text))
     click.get_current_context().exit(int(result.exit_code))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,22 +17,26 @@ if TYPE_CHECKING:
 
 @click.command("run", epilog=exit_codes_epilog("run"))
 @click.argument("scenario_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--server", "ws_url", metavar="WS_URL",
+@click.option("--profile", "profile_name", metavar="NAME", envvar="CALLPROBE_PROFILE",
+              help="Play the scenario against this profile's server (`callprobe profile`), with its "
+                   "login; --server/--api and their environment variables win over it. "
+                   "Env: CALLPROBE_PROFILE.")
+@click.option("--server", "ws_url", metavar="WS_URL", envvar="CALLPROBE_SERVER",
               help="Gateway WebSocket URL (ws://host:10001). Default: the scenario's server, "
-                   "or the embedded gateway.")
-@click.option("--api", "api_url", metavar="API_URL",
-              help="Auth API base URL (http://host:10002); required with --server.")
+                   "or the embedded gateway. Env: CALLPROBE_SERVER.")
+@click.option("--api", "api_url", metavar="API_URL", envvar="CALLPROBE_API",
+              help="Auth API base URL (http://host:10002); required with --server. Env: CALLPROBE_API.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              help="Write the machine-readable report here ('-': stdout, the report then goes to stderr; "
-                   "docs/schemas/run-report.schema.json).")
+              help="Write the machine-readable report here ('-': standard output, the terminal report "
+                   "then goes to standard error; docs/schemas/run-report.schema.json).")
 @click.option("--events", "events_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Stream the timeline as NDJSON while running, one event per line, flushed "
                    "('-': stdout; docs/schemas/event.schema.json).")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write JUnit XML here (one test case per expectation).")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write JUnit XML here (one test case per expectation; '-': standard output).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
               help="Write the ladder diagram of the run, failed expectations and findings marked, as an "
-                   "HTML page.")
+                   "HTML page ('-': standard output).")
 @click.option("--remote-agents", "remote_agents", metavar="NAMES", multiple=True,
               help="Agents played by `callprobe agent` processes elsewhere (comma-separated, repeatable); "
                    "the run opens a control endpoint and waits for them to join.")
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
 @click.option("-v", "--verbose", is_flag=True,
               help="Also draw the ladder diagram of every frame and notice, and show the "
                    "embedded gateway's log.")
-def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
+def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, api_url: str | None,
             json_path: Path | None, events_path: Path | None, junit_path: Path | None,
             html_path: Path | None, remote_agents: tuple[str, ...], control_listen: str,
             verbose: bool) -> None:
@@ -51,18 +55,27 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     each wait with what it waits for and its deadline. Ctrl-C or SIGTERM stop
     the run; the reports are still written with what was seen.
     """
-    from callprobe.commands.checks import check_output, check_server, quiet_embedded_gateway
-    from callprobe.commands.live import STOPPED_BY, check_stdout, human_console, run_until_signal, to_stdout
+    from callprobe.commands.checks import (
+        check_output,
+        check_server,
+        quiet_embedded_gateway,
+        stdout_output,
+        write_output,
+    )
+    from callprobe.commands.live import STOPPED_BY, run_until_signal
     from callprobe.scenario.loader import load_scenario
 
     quiet_embedded_gateway(verbose)
-    check_stdout(json_path, events_path)
-    for path, option in ((json_path, "--json"), (events_path, "--events"), (junit_path, "--junit"),
-                         (html_path, "--html")):
-        if not to_stdout(path):
-            check_output(path, option)
+    outputs = ((json_path, "--json"), (events_path, "--events"), (junit_path, "--junit"), (html_path, "--html"))
+    to_stdout = stdout_output(*outputs)
+    for path, option in outputs:
+        check_output(path, option)
     scenario = load_scenario(scenario_file)
-    check_server(ws_url, api_url, scenario.server.family)
+    if profile_name:
+        scenario, ws_url, api_url = _with_profile(scenario, profile_name, ws_url, api_url)
+    login = scenario.server.login
+    api_needed = not (login.mode == "fixed" or (login.mode == "custom" and "://" in login.url))
+    check_server(ws_url, api_url, scenario.server.family, api_needed=api_needed)
     if ws_url and (scenario.server.faults or scenario.server.ring_timeout_s is not None):
         raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
                           "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
@@ -74,7 +87,7 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     from callprobe.reporters.events_stream import EventStream
     from callprobe.reporters.progress import Progress
 
-    out = human_console(json_path, events_path)
+    out = Console(stderr=to_stdout)
     err = Console(stderr=True)
     names = _remote_names(remote_agents, scenario)
     hub = None
@@ -115,20 +128,18 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
     _attach_findings(result, scenario)
     render(result, out, verbose=verbose, live=True)
     if json_path:
-        from callprobe.reporters.json_report import report_text, write_json
+        from callprobe.reporters.json_report import write_json
 
-        if to_stdout(json_path):
-            click.echo(report_text(result), nl=False)
-        else:
-            write_json(result, json_path)
+        write_output(json_path, lambda path: write_json(result, path))
     if junit_path:
         from callprobe.reporters.junit import write_junit
 
-        write_junit(result, junit_path)
+        write_output(junit_path, lambda path: write_junit(result, path))
     if html_path:
         from callprobe.reporters.html_report import run_html
 
-        html_path.write_text(run_html(result))
+        page = run_html(result)
+        write_output(html_path, lambda path: path.write_text(page))
     click.get_current_context().exit(int(exit_code(result, STOPPED_BY)))
 
 
@@ -161,6 +172,42 @@ def _listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise click.BadParameter(f"{text!r}: expected HOST:PORT, like 127.0.0.1:0", param_hint="--control-listen")
     return host.strip("[]"), int(port)
+
+
+def _with_profile(scenario: Scenario, name: str, ws_url: str | None,
+                  api_url: str | None) -> tuple[Scenario, str | None, str | None]:
+    """The scenario pointed at profile ``name``'s server: its URLs where --server/--api (and their
+    variables) are silent, and its login in place of the scenario's (which belongs to the scenario's
+    own server). A fixed-token login stays the scenario's: its tokens are per agent."""
+    from dataclasses import replace
+
+    from callprobe.commands.checks import login_body
+    from callprobe.profiles import fill_from_profile, get_profile
+    from callprobe.scenario.model import DEFAULT_ADMIN_USER, DEFAULT_SECRET, DEFAULT_TOKEN_PATH, LoginConfig
+
+    profile = get_profile(name)
+    family = str(profile.get("backend") or "kkim")
+    if family != scenario.server.family:
+        raise ConfigError(f"profile {name!r} is a {family} server; {scenario.file} is a scenario for "
+                          f"backend {scenario.server.family}")
+    values: dict[str, Any] = {"ws_url": ws_url, "api_url": api_url}
+    fill_from_profile(click.get_current_context(), values, profile, {"ws_url": "server", "api_url": "api"})
+    mode = str(profile.get("login") or "admin_user_token")
+    if family != "kkim" or mode == "fixed" or not any(profile.get(k) for k in
+                                                      ("login", "secret_env", "admin_user", "login_url")):
+        return scenario, values["ws_url"], values["api_url"]
+    login = LoginConfig(mode=mode, secret=profile.secret("secret_env") or DEFAULT_SECRET,
+                        admin_user=str(profile.get("admin_user") or DEFAULT_ADMIN_USER),
+                        url=str(profile.get("login_url") or ""),
+                        method=str(profile.get("login_method") or "POST"),
+                        body=login_body(profile.get("login_body"), f"profile {name}: login_body"),
+                        token_path=str(profile.get("token_path") or DEFAULT_TOKEN_PATH))
+    agents = scenario.agents
+    password = profile.secret("password_env") if mode == "custom" else None
+    if password:  # the accounts' password, for agents the scenario gives none
+        agents = {n: a if a.password else replace(a, password=password) for n, a in agents.items()}
+    server = replace(scenario.server, login=login)
+    return replace(scenario, server=server, agents=agents), values["ws_url"], values["api_url"]
 
 
 def _attach_findings(result: RunResult, scenario: Scenario) -> None:

@@ -153,7 +153,9 @@ class Walk:
     def _agent(self, create: Any, server: ServerConfig, name: str, user_id: str, platform: int,
                ice: IceConfig | None, namespace: str | None) -> Agent:
         identity = AgentIdentity(name, user_id, platform, username=user_id)
-        config = AgentConfig(name=name, user_id=user_id, platform_id=platform, password=self.target.password)
+        token = self.target.caller_token if name == self.CALLER else self.target.callee_token
+        config = AgentConfig(name=name, user_id=user_id, platform_id=platform, password=self.target.password,
+                             token=token)
         spec = DriverSpec(identity, self.timeline, self.settings, Endpoints(self.target.server, self.target.api),
                           config, server)
         return Agent(name, create(spec), self.timeline, self.settings, ice or self.target.ice or IceConfig(),

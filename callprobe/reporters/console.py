@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +13,30 @@ from callprobe.analysis.diagnostics.rules.registry import first_broken_link
 from callprobe.analysis.metrics import CANDIDATE_TYPES, CallMetrics
 from callprobe.analysis.results import RunResult
 from callprobe.reporters.findings import first_words, render_findings
+
+#: Past these, the terminal report summarises (``-v`` and the JSON report hold everything): a run
+#: of many calls stays readable, and its verdict stays on the screen.
+MAX_CALL_TABLES = 10
+MAX_STEP_ROWS = 50
+MAX_FINDINGS = 10
+
+
+def _more_calls(calls: list[CallMetrics], shown: int) -> Text:
+    """One line for the calls past ``MAX_CALL_TABLES``: how many, and how they ended."""
+    outcomes = Counter(call.outcome for call in calls)
+    words = ", ".join(f"{n} {outcome}" for outcome, n in outcomes.most_common())
+    return Text(f"calls {shown + 1} to {shown + len(calls)}: {words} (-v or --json for each call's figures)",
+                style="bold")
+
+
+def _steps_shown(result: RunResult, verbose: bool) -> list[Any]:
+    """Every step with ``verbose`` or when they fit; else the failed ones first, then the first that
+    held, in file order, ``MAX_STEP_ROWS`` in all."""
+    if verbose or len(result.steps) <= MAX_STEP_ROWS:
+        return list(result.steps)
+    failed = [i for i, s in enumerate(result.steps) if not s.passed][:MAX_STEP_ROWS]
+    held = [i for i, s in enumerate(result.steps) if s.passed][:MAX_STEP_ROWS - len(failed)]
+    return [result.steps[i] for i in sorted(failed + held)]
 
 
 def _ms(value: float | None, spread: float | None = None) -> str:
@@ -139,19 +164,30 @@ def render(result: RunResult, console: Console, verbose: bool = False, live: boo
         console.print(parties)
     if result.aborted:
         console.print(Text(f"run aborted: {result.aborted}", style="red"))
-    for index, call in enumerate(result.calls, start=1):
+    calls = result.calls if verbose else result.calls[:MAX_CALL_TABLES]
+    for index, call in enumerate(calls, start=1):
         console.print(call_table(index, call))
+    if len(calls) < len(result.calls):
+        console.print(_more_calls(result.calls[len(calls):], len(calls)))
     if result.steps and not live:
+        shown = _steps_shown(result, verbose)
         steps = Table(title="expectations", title_justify="left", box=None, padding=(0, 1))
         steps.add_column("", width=2)
         steps.add_column("line", justify="right")
         steps.add_column("step")
         steps.add_column("detail")
-        for step in result.steps:
+        for step in shown:
             mark = Text("✓", style="green") if step.passed else Text("✗", style="red")
             steps.add_row(mark, str(step.line), step.text, step.detail)
         console.print(steps)
-    render_findings(result.findings, console, first_broken_link(result.findings))
+        if len(shown) < len(result.steps):
+            listed = {id(s) for s in shown}
+            hidden = [s for s in result.steps if id(s) not in listed]
+            failed = sum(not s.passed for s in hidden)
+            console.print(Text(f"  ... {len(hidden)} more steps not shown ({len(hidden) - failed} held, "
+                               f"{failed} failed); -v or the JSON report (--json) lists every one", style="dim"))
+    render_findings(result.findings, console, first_broken_link(result.findings),
+                    limit=None if verbose else MAX_FINDINGS)
     console.print(verdict_line(result))
 
 

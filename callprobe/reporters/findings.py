@@ -51,12 +51,20 @@ def _fields(e: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def render_findings(findings: Sequence[Finding], out: Console, first: Finding | None = None) -> None:
-    """The findings section: nothing when there is none."""
+def render_findings(findings: Sequence[Finding], out: Console, first: Finding | None = None,
+                    limit: int | None = None) -> None:
+    """The findings section: nothing when there is none.
+
+    ``limit``: at most that many codes, and that many occurrences of each, so a
+    run of many calls keeps its verdict on the screen (the JSON report holds
+    every one); the rest are counted on one line.
+    """
     if not findings:
         return
     out.print(Text("findings", style="bold"))
-    for group in group_findings(findings):
+    groups = group_findings(findings)
+    shown = groups if limit is None else groups[:limit]
+    for group in shown:
         f = group.head
         mark, style = _MARK[f.severity]
         line = Text(f"{mark} {f.code}", style=style)
@@ -65,11 +73,15 @@ def render_findings(findings: Sequence[Finding], out: Console, first: Finding | 
         if first is not None and first in group.findings:
             line.append("  ← first broken link", style="bold red")
         out.print(line)
-        for one in group.findings:
+        occurrences = group.findings if limit is None else group.findings[:limit]
+        for one in occurrences:
             when = "" if one.at_ms is None else f"+{one.at_ms:.0f} ms"
             who = f" {one.agent}" if one.agent else ""
             if one.detail or len(group.findings) > 1:
                 out.print(Text(f"    {when}{who}: {one.detail or one.title}"))
+        if len(occurrences) < len(group.findings):
+            out.print(Text(f"    … {len(group.findings) - len(occurrences)} more of {f.code}; "
+                           "-v or the JSON report (--json) lists every one", style="dim"))
         if f.hint:
             out.print(Text(f"    hint: {f.hint}", style="italic"))
         evidence = list({(e.t_ms, e.agent, e.kind): e for one in group.findings for e in one.evidence}.values())
@@ -79,6 +91,11 @@ def render_findings(findings: Sequence[Finding], out: Console, first: Finding | 
         if len(evidence) > EVIDENCE_SHOWN:
             out.print(Text(f"    … {len(evidence) - EVIDENCE_SHOWN} more event(s) in the JSON report",
                            style="dim"))
+    if len(shown) < len(groups):
+        rest = groups[len(shown):]
+        out.print(Text(f"… {sum(len(g.findings) for g in rest)} more findings: "
+                       + ", ".join(f"{g.head.code} ×{len(g.findings)}" for g in rest)
+                       + " (-v or --json for each)", style="dim"))
 
 
 def first_words(first: Finding | None) -> str:

@@ -21,11 +21,16 @@ class Checker:
     def __init__(self, source: Source, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
-        self.broken = [p.path for p in problems]
+        self.broken = {p.path for p in problems}
+        # every prefix of a broken path: "is anything below this path broken" in one lookup
+        self._broken_below = {p[:i] for p in self.broken for i in range(len(p) + 1)}
         data = source.data
         self.data: dict[str, Any] = data if isinstance(data, dict) else {}
         agents = self.data.get("agents")
-        self.agent_names: list[str] = [str(k) for k in agents] if isinstance(agents, dict) else []
+        self.agent_names: dict[str, None] = dict.fromkeys(str(k) for k in agents) if isinstance(agents, dict) else {}
+        # no usable agents block: its own problem says so, and every agent name in the steps would
+        # only repeat it ("unknown agent 'alice'; the agents are: none")
+        self.agents_missing = not isinstance(agents, dict) or ("agents",) in self.broken
         self.agents: dict[str, AgentConfig] = {}
         self.top_ice: dict[str, Any] | None = None  # the scenario's ice keys, merged under each agent's
 
@@ -33,12 +38,16 @@ class Checker:
         self.problems.append(self.source.problem(path, message))
 
     def intact(self, path: FieldPath) -> bool:
-        """True when pass 2 found nothing wrong at ``path`` itself or above it."""
-        return not any(path[: len(p)] == p for p in self.broken)
+        """True when pass 2 found nothing wrong at ``path`` itself or above it.
+
+        Each check looks up the path's prefixes, never the whole list of
+        problems: a file with thousands of broken steps checks in linear time.
+        """
+        return not any(path[:i] in self.broken for i in range(len(path) + 1))
 
     def ok(self, path: FieldPath) -> bool:
         """True when pass 2 found nothing wrong at, above or below ``path``."""
-        return not any(p[: len(path)] == path or path[: len(p)] == p for p in self.broken)
+        return self.intact(path) and tuple(path) not in self._broken_below
 
     def text(self, path: FieldPath, value: Any) -> str:
         """A text field as written: numbers and true/false keep their spelling."""
@@ -52,6 +61,8 @@ class Checker:
         name = self.text(path, value)
         if name in self.agent_names:
             return name
+        if self.agents_missing:
+            return None
         hint = suggest(name, self.agent_names)
         known = ", ".join(self.agent_names) if self.agent_names else "none defined"
         self.error(path, f"unknown agent {quoted(name)}{hint}; the agents are: {known}")

@@ -43,7 +43,24 @@ def _validator() -> jsonschema.protocols.Validator:
     schema = scenario_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
-    return cls(schema)
+    # The same schema with every local $ref replaced by its target: a reference costs a lookup each
+    # time it is followed, and a file at the size limit follows about 100,000 of them.
+    return cls(_inlined(schema, schema))
+
+
+def _inlined(node: Any, root: Mapping[str, Any]) -> Any:
+    """``node`` with each ``{"$ref": "#/$defs/x", ...}`` replaced by its target (the scenario schema
+    refers to nothing recursively), ``$defs`` dropped once used."""
+    if isinstance(node, Mapping):
+        if "$ref" in node:
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            target = _deref({"$ref": node["$ref"]})
+            assert not set(siblings) & set(target), f"$ref {node['$ref']} beside its own keys"
+            return _inlined({**target, **siblings}, root)
+        return {k: _inlined(v, root) for k, v in node.items() if not (node is root and k == "$defs")}
+    if isinstance(node, list):
+        return [_inlined(item, root) for item in node]
+    return node
 
 
 def action_keys() -> list[str]:
@@ -63,7 +80,43 @@ def check_shape(source: Source) -> list[Problem]:
             if problem.path not in placed:
                 placed.add(problem.path)
                 problems.append(problem)
-    return problems
+    return _stray_agents(source, problems)
+
+
+def _stray_agents(source: Source, problems: list[Problem]) -> list[Problem]:
+    """Agents written beside ``agents:`` instead of under it, said once.
+
+    ``agents:`` with nothing under it, followed by top-level keys shaped like
+    agents (``alice: {}``, ``bob: {platform: web}``), is one slip: without
+    this, it reads as an empty agents block, an unknown key per agent (with a
+    "did you mean 'ice'?" for alice) and an unknown agent per step.
+    """
+    data = source.data
+    if not isinstance(data, dict) or isinstance(data.get("agents"), dict):
+        return problems
+    schema = scenario_schema()
+    agent_keys = set(_deref(schema["$defs"]["agent"])["properties"])
+    name_pattern = str(_deref(schema["$defs"]["agentNamePattern"])["pattern"])
+    after = (source.line_of(("agents",)) or 0) if "agents" in data else 0
+    stray = [key for key, value in data.items()
+             if key not in schema["properties"] and not key.startswith("x-") and re.search(name_pattern, key)
+             and (value is None or (isinstance(value, dict) and set(map(str, value)) <= agent_keys))
+             and (source.line_of((key,)) or 0) > after]
+    if not stray:
+        return problems
+    drop = {("agents",)} | {(key,) for key in stray}
+    kept = [p for p in problems if p.path not in drop]
+    one = len(stray) == 1
+    shown = [repr(k) for k in stray[:5]] + ([f"{len(stray) - 5} more"] if len(stray) > 5 else [])
+    names = shown[0] if one else ", ".join(shown[:-1]) + " and " + shown[-1]
+    looks = f"{names} {'looks like an agent' if one else 'look like agents'}"
+    it = "it" if one else "them"
+    if "agents" in data:
+        message = f"{looks}: indent {it} under agents: (line {after}), like '  {stray[0]}: ...'"
+    else:
+        message = f"{looks}: put {it} under an agents: key, indented like '  {stray[0]}: ...'"
+    kept.append(Problem(source.line_of((stray[0],)), "agents", message, ("agents",)))
+    return kept
 
 
 def _deref(schema: Any) -> Any:

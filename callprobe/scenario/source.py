@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from callprobe.scenario.values import quoted
 
@@ -34,6 +37,7 @@ class Problem:
     field: str
     message: str
     path: FieldPath = dataclasses.field(default=(), compare=False)
+    column: int | None = dataclasses.field(default=None, compare=False)  # 1-based; YAML syntax errors
 
     def __post_init__(self) -> None:
         # A backstop: a message quotes what was written, and that may be a megabyte of it.
@@ -132,37 +136,84 @@ class LimitError(yaml.MarkedYAMLError):
     """A file past one of the limits above; ``problem`` says which, ``problem_mark`` where."""
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing nesting deeper than ``MAX_DEPTH`` before Python's stack would."""
+class _DepthLimit:
+    """Refuses nesting deeper than ``MAX_DEPTH`` before Python's stack would (PyYAML composes recursively)."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.depth = 0
+    depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                mark = self.peek_event().start_mark  # type: ignore[attr-defined]
                 raise LimitError(problem=f"lists and mappings nested deeper than {MAX_DEPTH} levels; "
                                  "a scenario needs a handful", problem_mark=mark)
-            return super().compose_node(parent, index)
+            return super().compose_node(parent, index)  # type: ignore[misc,no-any-return]
         finally:
             self.depth -= 1
 
 
+class _Loader(_DepthLimit, yaml.SafeLoader):
+    """The safe loader, pure Python: its messages are the ones a broken file gets."""
+
+
+def _libyaml_parser() -> Any:
+    """libyaml's scanner and parser, when PyYAML was built with it (None: the pure-Python loader does it all)."""
+    try:
+        from yaml import cyaml
+    except ImportError:  # pragma: no cover - depends on how PyYAML was installed
+        return None
+    return getattr(cyaml, "CParser", None)
+
+
+_CParser: Any = _libyaml_parser()
+
+
+class _FastLoader(_DepthLimit, Composer, SafeConstructor, Resolver, _CParser or object):  # type: ignore[misc]
+    """libyaml scans and parses (the bulk of the time, about 3 times faster); composing stays Python,
+    with the same depth limit, nodes and marks as ``_Loader``."""
+
+    def __init__(self, stream: str) -> None:
+        _CParser.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+def _fast_root(text: str) -> tuple[Any, yaml.Node] | None:
+    """The document's node tree through libyaml, or None: no libyaml, a character YAML forbids,
+    an empty document or any error, all of which the pure-Python loader then reports in its words."""
+    if _CParser is None or yaml.reader.Reader.NON_PRINTABLE.search(text):
+        return None
+    try:
+        loader = _FastLoader(text)
+        root = loader.get_single_node()
+    except Exception:  # any complaint is the pure-Python loader's to word
+        return None
+    return (loader, root) if root is not None else None
+
+
 def parse(text: str, file: str) -> Source:
-    """Parse YAML ``text``; syntax errors, duplicate keys and limits land in ``problems``."""
+    """Parse YAML ``text``; syntax errors, duplicate keys and limits land in ``problems``.
+
+    A good file is parsed by libyaml when PyYAML has it (the 1 MiB limit then
+    checks in about a second); a broken one by the pure-Python loader, whose
+    messages carry the hints below.
+    """
     source = Source(file=file, text=text)
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         source.problems.append(Problem(None, "", f"the file is {size} bytes, over the limit of "
                                                  f"{MAX_FILE_BYTES} (1 MiB); a scenario is far smaller"))
         return source
-    loader: _Loader | None = None
+    loader: Any = None
     try:
-        loader = _Loader(text)  # checks every character first
-        root = loader.get_single_node()
+        fast = _fast_root(text)
+        if fast is not None:
+            loader, root = fast
+        else:
+            loader = _Loader(text)  # checks every character first
+            root = loader.get_single_node()
         if root is None:
             source.problems.append(Problem(1, "", "the file is empty; expected a scenario mapping "
                                                    "with name, agents and steps"))
@@ -177,8 +228,8 @@ def parse(text: str, file: str) -> Source:
     except LimitError as exc:
         source.problems.append(Problem(_line(exc), "", str(exc.problem)))
     except yaml.MarkedYAMLError as exc:
-        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        source.problems.append(Problem(_line(exc), "", f"YAML syntax error: {what}{_syntax_hint(exc)}"))
+        words, column = _syntax_words(exc, text)
+        source.problems.append(Problem(_line(exc), "", f"YAML syntax error: {words}", column=column))
     except yaml.YAMLError as exc:
         source.problems.append(Problem(None, "", f"YAML error: {exc}"))
     finally:
@@ -194,6 +245,82 @@ def _line(exc: yaml.MarkedYAMLError) -> int | None:
     return int(mark.line) + 1 if mark is not None else None
 
 
+def _column(exc: yaml.MarkedYAMLError) -> int | None:
+    mark = exc.problem_mark or exc.context_mark
+    return int(mark.column) + 1 if mark is not None else None
+
+
+def _syntax_words(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, int | None]:
+    """PyYAML's complaint, in words where we know the slip behind it, and its 1-based column."""
+    problem = exc.problem or ""
+    mark = exc.problem_mark
+    if problem.startswith("expected <block end>, but found '<block") and mark is not None:
+        words = _misindented(text.splitlines(), mark.line, mark.column)
+        if words:
+            return words, mark.column + 1
+    if problem == "mapping values are not allowed here" and mark is not None:
+        # "server: ws://h:1" then "   api: ..." further right: YAML reads "ws://h:1 api" as one text
+        lines = text.splitlines()
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        indent = len(line) - len(line.lstrip(" "))
+        if ":" not in line[indent:mark.column] and _continues_a_value(lines, mark.line, indent):
+            words = _misindented(lines, mark.line, indent)
+            if words:
+                return words, indent + 1  # the key, not the colon YAML stumbled on
+    what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+    return what + _syntax_hint(exc), _column(exc)
+
+
+def _continues_a_value(lines: list[str], row: int, indent: int) -> bool:
+    """True when the line above ``row`` is a ``key: value`` less indented than ``indent``."""
+    for above in range(row - 1, -1, -1):
+        stripped = lines[above].strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        before = len(lines[above]) - len(lines[above].lstrip(" "))
+        key, colon, value = stripped.partition(": ")
+        return before < indent and bool(colon) and bool(value.strip()) and not key.startswith("-")
+    return False
+
+
+def _misindented(lines: list[str], row: int, column: int) -> str:
+    """Words for a key (or list item) indented where no mapping (or list) above it has its keys.
+
+    The levels a line may take are those of the lines above it that are
+    further left than every line between: the keys it could line up with.
+    The closest level is suggested (the deeper one on a tie), with the key
+    that level belongs under.
+    """
+    if row >= len(lines):
+        return ""
+    written = lines[row][column:].split(" #")[0].strip()
+    key = written.split(":")[0].strip() if not written.startswith("-") else "- " + written[1:].split(":")[0].strip()
+    levels: list[tuple[int, str, int]] = []  # (indentation, key, line), right to left
+    for above in range(row - 1, -1, -1):
+        text = lines[above]
+        stripped = text.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(text) - len(stripped)
+        if not levels or indent < levels[-1][0]:
+            name = stripped.split(":")[0].strip() if not stripped.startswith("-") else \
+                "- " + stripped[1:].split(":")[0].strip()
+            levels.append((indent, name, above + 1))
+        if indent == 0:
+            break
+    if not levels:
+        return ""
+    best = min(range(len(levels)), key=lambda i: (abs(levels[i][0] - column), i))
+    indent, sibling, line = levels[best]
+    parent = levels[best + 1] if best + 1 < len(levels) else None
+    where = f"under {parent[1]}: (line {parent[2]})" if parent else "at the top level"
+    spaces = f"{indent} space{'s' if indent != 1 else ''}" if indent else "no spaces"
+    what, article, holder = ("item", "an", "list") if key.startswith("-") else ("key", "a", "mapping")
+    return (f"{_clip(repr(key), 42)} is indented {column} space{'s' if column != 1 else ''}, where no "
+            f"{what} above it is: {article} {what} at this indentation belongs to no {holder}. To put it "
+            f"{where}, indent it with {spaces}, like {_clip(repr(sibling), 42)} on line {line}")
+
+
 def _syntax_hint(exc: yaml.MarkedYAMLError) -> str:
     """Words for the YAML slips scenario authors make most."""
     problem = exc.problem or ""
@@ -204,6 +331,10 @@ def _syntax_hint(exc: yaml.MarkedYAMLError) -> str:
         return "; indent with spaces, not tabs"
     if "could not determine a constructor" in problem:
         return "; a scenario holds plain data: remove the '!' tag"
+    if "mapping values are not allowed here" in problem:
+        return ("; a value on the same line as its key cannot hold another 'key: value': write it in "
+                "braces (alice: {platform: web}) or on its own line, indented under its key; quote a "
+                "text that holds ': '")
     return ""
 
 
@@ -214,7 +345,7 @@ class _Builder:
     ``flatten_mapping``, whose copies grow exponentially with chained merges.
     """
 
-    def __init__(self, loader: yaml.SafeLoader, source: Source) -> None:
+    def __init__(self, loader: Any, source: Source) -> None:
         self.loader, self.source = loader, source
         self.active: set[int] = set()
         self.merging: set[int] = set()

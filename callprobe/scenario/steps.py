@@ -70,7 +70,7 @@ class StepPlay:
     def names(self, path: FieldPath, value: Any) -> tuple[str, ...] | None:
         """An agent name or a list of them, each known and listed once."""
         items = [(path + (i,), v) for i, v in enumerate(value)] if isinstance(value, list) else [(path, value)]
-        out: list[str] = []
+        out: dict[str, None] = {}  # in order, and a lookup that does not grow with the list
         for item_path, name in items:
             known = self.c.agent_ref(item_path, name)
             if known is None:
@@ -78,7 +78,7 @@ class StepPlay:
             if known in out:
                 self.c.error(item_path, f"agent {known!r} is listed twice")
                 continue
-            out.append(known)
+            out[known] = None
         return tuple(out) if len(out) == len(items) else None
 
     def external(self, name: str) -> bool:

@@ -10,6 +10,7 @@ import difflib
 import math
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from callprobe.backends.kkim.protocol.constants import Platform
 
@@ -25,6 +26,11 @@ MAX_DURATION_S = 3600.0
 #: The longest invitation timeout (``invite.timeout_s``): InvitationInfo.timeout is an int32,
 #: and clients treat more than a day as implausible (``callprobe.backends.kkim.protocol.call_notice``).
 MAX_INVITE_TIMEOUT_S = 24 * 3600
+
+#: The most agents one scenario may have. A scenario is a call between a few devices; each agent
+#: logs in, holds a connection and its own peer connections, so thousands of them in one process
+#: only time out their own logins. Many simultaneous calls are the business of ``callprobe load``.
+MAX_AGENTS = 100
 
 #: Platform names accepted for ``platform:`` (lower case, ``-``/``_``/spaces ignored).
 PLATFORM_NAMES: dict[str, int] = {
@@ -185,4 +191,21 @@ def user_id_problem(user_id: str) -> str | None:
     if len(user_id) > MAX_USER_ID_CHARS:
         return (f"expected a user ID of at most {MAX_USER_ID_CHARS} characters, got {len(user_id)}; "
                 "clients ignore invitations naming longer IDs")
+    return None
+
+
+def url_problem(url: str, schemes: Iterable[str]) -> str | None:
+    """Why a client cannot open ``url`` (scheme, host, port from 1 to 65535), or None."""
+    allowed = tuple(schemes)
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port  # urllib checks the port only when asked for it
+    except ValueError as exc:  # "http://[::1" (an unclosed bracket), "http://h:99999"
+        return f"{quoted(url)} is not a usable URL: {exc}"
+    if parts.scheme not in allowed:
+        return f"{quoted(url)} is not a {'/'.join(allowed)} URL"
+    if not host:
+        return f"{quoted(url)} has no host"
+    if port == 0:
+        return f"{quoted(url)}: port 0 cannot be connected to"
     return None

@@ -85,7 +85,7 @@ def test_diagnose_streams_events_to_stdout_and_its_progress_to_stderr() -> None:
 def test_json_and_events_cannot_share_stdout(command: str) -> None:
     args = ["scenarios/basic.yaml"] if command == "run" else []
     code, output = run_cli([command, *args, "--json", "-", "--events", "-"])
-    assert code == 2 and "would both write to stdout" in output
+    assert code == 2 and "both name '-' (standard output)" in output
 
 
 def test_ctrl_c_during_diagnose_writes_the_reports(tmp_path: Path) -> None:

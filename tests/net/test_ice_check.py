@@ -248,7 +248,7 @@ def test_exit_code_rules() -> None:
 
 def test_cli_all_ok_prints_tables_and_writes_json(coturn: Coturn, tmp_path: Path) -> None:
     report = tmp_path / "ice.json"
-    proc = callprobe("--stun", coturn.stun_url(), "--turn", coturn.turn_url(), "--user",
+    proc = callprobe("--stun", coturn.stun_url(), "--turn", coturn.turn_url(), "--turn-user",
                      coturn.user, "--host-address", "127.0.0.1", "--json", str(report),
                      env={"CALLPROBE_TURN_CREDENTIAL": coturn.password})
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -267,7 +267,7 @@ def test_cli_all_ok_prints_tables_and_writes_json(coturn: Coturn, tmp_path: Path
 
 
 def test_cli_wrong_credential_exits_1_and_json_to_stdout(coturn: Coturn) -> None:
-    proc = callprobe("--turn", coturn.turn_url("tcp"), "--user", coturn.user, "--credential",
+    proc = callprobe("--turn", coturn.turn_url("tcp"), "--turn-user", coturn.user, "--turn-credential",
                      "wrong", "--host-address", "127.0.0.1", "--json", "-")
     assert proc.returncode == ExitCode.EXPECTATION_FAILED, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)  # the tables went to stderr
@@ -289,7 +289,7 @@ def test_cli_unreachable_exits_4() -> None:
     ((), "give at least one --stun or --turn"),
     (("--stun", "stun:127.0.0.1:0x10"), "is not of the form"),
     (("--turn", "turns:turn.example.org"), "not supported by ice-check"),
-    (("--turn", "turn:127.0.0.1"), "--turn needs --user and --credential"),
+    (("--turn", "turn:127.0.0.1"), "--turn needs --turn-user and --turn-credential"),
     (("--stun", "stun:127.0.0.1", "--host-address", "nowhere"), "not an IP address"),
     (("--stun", "stun:127.0.0.1", "--json", "/nonexistent/ice.json"), "does not exist"),
     (("--stun", "stun:127.0.0.1", "--timeout", "-1"), "--timeout"),

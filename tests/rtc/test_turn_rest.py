@@ -56,16 +56,16 @@ def _ice_check(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ice_check_with_the_secret_allocates_and_with_a_wrong_one_is_refused(rest_turn: Coturn) -> None:
-    good = _ice_check("--turn", rest_turn.turn_url("udp"), "--secret", SECRET, "--user", "support")
+    good = _ice_check("--turn", rest_turn.turn_url("udp"), "--turn-secret", SECRET, "--turn-user", "support")
     assert good.returncode == 0, good.stderr
     [verdict] = json.loads(good.stdout)["servers"]
     assert verdict["verdict"] == "turn-ok"
-    bad = _ice_check("--turn", rest_turn.turn_url("udp"), "--secret", "not-it")
+    bad = _ice_check("--turn", rest_turn.turn_url("udp"), "--turn-secret", "not-it")
     assert bad.returncode == 1, bad.stderr
     [verdict] = json.loads(bad.stdout)["servers"]
     assert verdict["verdict"] == "turn-auth-failed" and verdict["error_code"] == 401
-    both = _ice_check("--turn", rest_turn.turn_url("udp"), "--secret", SECRET, "--user", "u",
-                      "--credential", "c")
+    both = _ice_check("--turn", rest_turn.turn_url("udp"), "--turn-secret", SECRET, "--turn-user", "u",
+                      "--turn-credential", "c")
     assert both.returncode == 2 and "not both" in both.stderr and "Traceback" not in both.stderr
 
 

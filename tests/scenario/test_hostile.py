@@ -313,3 +313,20 @@ def test_validate_reports_a_hostile_file_without_a_traceback(tmp_path: Path) -> 
     assert result.exit_code == 3, result.output
     assert result.output.startswith(f"{path}:2: the file holds more than {MAX_VALUES} values")
     assert "Traceback" not in result.output
+
+
+def test_agents_past_the_limit_are_one_problem_pointing_at_load() -> None:
+    from callprobe.scenario.values import MAX_AGENTS
+
+    def scenario(n: int) -> str:
+        names = [f"a{i}" for i in range(n)]
+        return ("name: crowd\nagents:\n" + "".join(f"  {a}: {{}}\n" for a in names)
+                + f"steps:\n  - connect: [{', '.join(names)}]\n")
+
+    assert len(load_scenario_text(scenario(MAX_AGENTS)).agents) == MAX_AGENTS == 100
+    with pytest.raises(InvalidScenario) as info:
+        load_scenario_text(scenario(10_000), file="x.yaml")
+    [problem] = info.value.problems
+    assert (problem.line, problem.field) == (2, "agents")
+    assert problem.message.startswith("10000 agents, over the limit of 100 per scenario")
+    assert "use `callprobe load`" in problem.message

@@ -223,9 +223,9 @@ CATALOGUE: dict[str, CodeInfo] = {
         "host_addresses names an address of this host."),
     TURN_UNAVAILABLE: CodeInfo(
         Link.ICE, "TURN was configured, but no relay candidate was gathered",
-        "Run `callprobe ice-check --turn URL --user U --credential C` to see whether the TURN "
-        "server is unreachable or refuses the credentials. Without relay candidates calls across "
-        "symmetric NATs fail."),
+        "Run `callprobe ice-check --turn URL --turn-user U` (the credential in "
+        "CALLPROBE_TURN_CREDENTIAL) to see whether the TURN server is unreachable or refuses the "
+        "credentials. Without relay candidates calls across symmetric NATs fail."),
     ICE_FAILED: CodeInfo(
         Link.ICE, "ICE failed: the peers found no network path to each other",
         "Compare the candidate types each side gathered and received; without relay candidates a "

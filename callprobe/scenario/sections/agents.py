@@ -14,6 +14,7 @@ from callprobe.scenario.model import (
 from callprobe.scenario.sections.ice import ice_config, ice_parts
 from callprobe.scenario.source import FieldPath
 from callprobe.scenario.values import (
+    MAX_AGENTS,
     parse_platform,
     placeholders,
 )
@@ -72,6 +73,10 @@ def check_agents(c: Checker, server: ServerConfig | None) -> None:
     given = c.data.get("agents")
     if not isinstance(given, dict):
         return
+    if len(given) > MAX_AGENTS:
+        c.error(("agents",), f"{len(given)} agents, over the limit of {MAX_AGENTS} per scenario: a "
+                             "scenario is a call between a few devices, each agent with its own login, "
+                             "connection and peer connections; for many calls at once use `callprobe load`")
     # login modes are the KKIM gateway's; the other families log in with a username and password
     mode = server.login.mode if server is not None and server.family == "kkim" else None
     for name, spec in given.items():

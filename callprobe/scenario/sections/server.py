@@ -25,6 +25,7 @@ from callprobe.scenario.values import (
     placeholders,
     quoted,
     suggest,
+    url_problem,
 )
 
 if TYPE_CHECKING:
@@ -164,6 +165,10 @@ def check_login(c: Checker, given: dict[str, Any], remote: bool, api_url: str) -
         if not url:
             c.error(base + ("mode",), "login mode custom needs a url (absolute, or a path "
                                          "relative to server.api_url)")
+        elif "://" in url and "{" not in url:  # an absolute URL must open; placeholders are filled later
+            problem = url_problem(url, ("http", "https"))
+            if problem is not None:
+                c.error(base + ("url",), problem)
         for key in ("url", "headers", "body"):
             for name in placeholders(given.get(key)):
                 if name not in LOGIN_PLACEHOLDERS:
