@@ -89,7 +89,8 @@ class Runner:
         for name, cfg in self.scenario.agents.items():
             identity = AgentIdentity(name=name, user_id=cfg.user_id, platform_id=cfg.platform_id,
                                      nickname=cfg.nickname or name, username=cfg.user_id)
-            driver = create(DriverSpec(identity, self.timeline, self.settings, endpoints, cfg, self.scenario.server))
+            driver = create(DriverSpec(identity, self.timeline, self.settings, endpoints, cfg, self.scenario.server,
+                                       register=self.embedded))
             media: MediaKind = "audio" if cfg.media == "audio" else "video"
             self.agents[name] = Agent(name, driver, self.timeline, self.settings, self._ice(name),
                                       media, netns=cfg.netns, turn_prober=probe_turn_event)

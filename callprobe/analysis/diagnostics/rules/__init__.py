@@ -5,7 +5,15 @@ importing this package registers every rule. The probe markers the walk
 records are specified in ``analysis.diagnostics.links``.
 """
 
-from callprobe.analysis.diagnostics.rules import answer, connection, invite, media, push, teardown  # noqa: F401  (registration, in link order)
+from callprobe.analysis.diagnostics.rules import (  # noqa: F401  (registration, in link order)
+    answer,
+    callee_lookup,
+    connection,
+    invite,
+    media,
+    push,
+    teardown,
+)
 from callprobe.analysis.diagnostics.rules.common import SEND_ACTIONS
 from callprobe.analysis.diagnostics.rules.registry import RULES, Rule, diagnose_timeline, first_broken_link, rule
 
