@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from callprobe.analysis.diagnostics.run_rules import context_for_scenario
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.analysis.metrics import TEARDOWN_NOTE, derive_calls
 from callprobe.analysis.results import RunResult, StepResult
@@ -63,6 +64,7 @@ class Runner:
         self.embedded = ws_url is None and scenario.server.embedded
         self.unreachable = False
         self._placement: dict[str, Any] = {}
+        self._rule_ctx = context_for_scenario(scenario)  # for expect: {finding: CODE}
 
     # --------------------------------------------------------------- set-up
 
@@ -137,7 +139,7 @@ class Runner:
             while True:
                 changed.clear()
                 now = self.timeline.now_ms()
-                verdict = judge(step, self.timeline.events, window, now, users)
+                verdict = judge(step, self.timeline.events, window, now, users, self._rule_ctx)
                 if verdict.state != PENDING:
                     return verdict
                 with contextlib.suppress(asyncio.TimeoutError):

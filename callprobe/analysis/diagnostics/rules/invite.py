@@ -16,7 +16,7 @@ from callprobe.analysis.calls import Call
 from callprobe.analysis.diagnostics import findings as F
 from callprobe.analysis.diagnostics.findings import Finding, make_finding
 from callprobe.analysis.diagnostics.links import Link
-from callprobe.analysis.diagnostics.rules.callee_lookup import acked_offline, in_id_type_probe
+from callprobe.analysis.diagnostics.rules.callee_lookup import acked_offline, id_type_pair, in_id_type_probe
 from callprobe.analysis.diagnostics.rules.common import busy_users, err_words, late, ms
 from callprobe.analysis.diagnostics.rules.push import text_probe
 from callprobe.analysis.diagnostics.rules.registry import rule
@@ -67,7 +67,8 @@ def rule_invite_not_delivered(v: TimelineView) -> Iterator[Finding]:
     for call in v.calls():
         if call.refusal is not None or call.timeout is not None:
             continue
-        if acked_offline(call) or in_id_type_probe(v, call.invite_idx):
+        if in_id_type_probe(v, call.invite_idx) or (
+                not call.ringing and (acked_offline(call) or id_type_pair(v, call) is not None)):
             continue  # rules.callee_lookup judges these
         receivers = [a for a in call.callee_agents if v.connected(a, call.invite_idx)]
         if not receivers:
