@@ -41,16 +41,17 @@ async def test_connect_with_query_token(chat: Chat) -> None:
     assert alice.id in chat.server.handlers.presence.connected_users
 
 
+# tokens made when the tests are collected: valid for a day, so a long suite run cannot expire them
 @pytest.mark.parametrize(("auth", "reason"), [
     (None, "no token"),
     ({"token": "not.a.jwt"}, "invalid token"),
-    ({"token": sign({"sub": "1", "exp": int(time.time()) + 60}, "another-secret-long-enough-for-hs256")},
+    ({"token": sign({"sub": "1", "exp": int(time.time()) + 86400}, "another-secret-long-enough-for-hs256")},
      "signature"),
     ({"token": sign({"sub": "1", "exp": int(time.time()) - 10})}, "expired"),
-    ({"token": sign({"sub": "99", "exp": int(time.time()) + 60})}, "does not exist"),
-    ({"token": sign({"sub": "alice", "exp": int(time.time()) + 60})}, "not a user id"),
+    ({"token": sign({"sub": "99", "exp": int(time.time()) + 86400})}, "does not exist"),
+    ({"token": sign({"sub": "alice", "exp": int(time.time()) + 86400})}, "not a user id"),
     ({"token": 12345}, "must be a non-empty string"),
-    ({"token": unsigned({"sub": "1", "exp": int(time.time()) + 60})}, "invalid token"),
+    ({"token": unsigned({"sub": "1", "exp": int(time.time()) + 86400})}, "invalid token"),
     ({"token": "x" * 5000}, "longer than 4096"),
 ])
 async def test_refused_connect_says_why(chat: Chat, auth: object, reason: str) -> None:
