@@ -29,12 +29,19 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+# Run as a script, this file's folder comes first on sys.path, and its name would shadow the
+# python-socketio package: leave the folder out (spawned children inherit the path).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 SETUP_TIMEOUT_S = 180.0
 CONNECT_CONCURRENCY = 50
 DRAIN_S = 3.0
 WAIT_S = 5.0
+SETTLED_MS = 20.0
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -66,7 +73,8 @@ def _serve(conn: Any, max_connections: int) -> None:
         await server.start()
         conn.send(server.url)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, conn.recv)  # any message: stop
+        while await loop.run_in_executor(None, conn.recv) != "stop":  # "cpu": report the CPU time used so far
+            conn.send(_cpu_s())
         conn.send({"cpu_s": _cpu_s()})
         await server.stop()
 
@@ -119,7 +127,8 @@ async def calls(url: str, n: int) -> dict[str, Any]:
 # ----------------------------------------------------------------- part 2: push latency under load
 
 
-async def pushes(url: str, users: int, rate: float, duration: float) -> dict[str, Any]:
+async def pushes(url: str, users: int, rate: float, duration: float,
+                 server_cpu: Callable[[], Awaitable[float]]) -> dict[str, Any]:
     import aiohttp
     import socketio
 
@@ -166,10 +175,25 @@ async def pushes(url: str, users: int, rate: float, duration: float) -> dict[str
     t1 = time.perf_counter()
     clients = list(await asyncio.gather(*(connect(uid, tok) for uid, tok in accounts)))
     connect_s = time.perf_counter() - t1
-    await asyncio.sleep(1.0)  # the connects' user_status broadcasts settle
     ids = [uid for uid, _ in accounts]
+    # every connect broadcasts user_status to every other socket (U*(U-1)/2 pushes): wait until that
+    # backlog has drained, i.e. a probe message crosses in under SETTLED_MS, before measuring
+    t2 = time.perf_counter()
+    while time.perf_counter() - t2 < SETUP_TIMEOUT_S:
+        before = len(latencies)
+        await clients[0].emit("send_message", {"target_user_id": ids[1], "message": str(time.perf_counter_ns())})
+        async with asyncio.timeout(SETUP_TIMEOUT_S):
+            while len(latencies) == before:
+                await asyncio.sleep(0.01)
+        if latencies[-1] < SETTLED_MS:
+            break
+        await asyncio.sleep(0.2)
+    settle_s = time.perf_counter() - t2
+    latencies.clear()
+    state["delivered"] = state["echoes"] = 0
     total = int(rate * duration)
     interval = 1.0 / rate
+    cpu_server, cpu_clients = await server_cpu(), _cpu_s()
     start = time.perf_counter()
     for k in range(total):
         due = start + k * interval
@@ -183,10 +207,12 @@ async def pushes(url: str, users: int, rate: float, duration: float) -> dict[str
     deadline = time.perf_counter() + DRAIN_S
     while state["delivered"] < total and time.perf_counter() < deadline:
         await asyncio.sleep(0.01)
+    cpu_server, cpu_clients = await server_cpu() - cpu_server, _cpu_s() - cpu_clients
     for client in clients:
         await client.disconnect()
-    return {"login_s": login_s, "connect_s": connect_s, "sent": total, "send_s": send_s,
-            "delivered": state["delivered"], "echoes": state["echoes"], "latencies_ms": latencies}
+    return {"login_s": login_s, "connect_s": connect_s, "settle_s": settle_s, "sent": total, "send_s": send_s,
+            "delivered": state["delivered"], "echoes": state["echoes"], "latencies_ms": latencies,
+            "server_cpu_s": cpu_server, "clients_cpu_s": cpu_clients}
 
 
 # ----------------------------------------------------------------- main
@@ -215,15 +241,24 @@ async def _main(args: argparse.Namespace) -> int:
             print(f"accept notice ms:       p50 {_pct(accept, 0.5):.2f}  p99 {_pct(accept, 0.99):.2f}  "
                   f"max {max(accept):.2f}  mean {statistics.fmean(accept):.2f}")
         if args.users:
-            p = await pushes(url, args.users, args.rate, args.duration)
+            async def server_cpu() -> float:
+                here.send("cpu")
+                return float(await loop.run_in_executor(None, here.recv))
+
+            p = await pushes(url, args.users, args.rate, args.duration, server_cpu)
             lat = p["latencies_ms"]
-            print(f"users: {args.users} logged in in {p['login_s']:.1f} s, connected in {p['connect_s']:.1f} s; "
-                  f"cpus={os.cpu_count()}")
+            print(f"users: {args.users} logged in in {p['login_s']:.1f} s, connected in {p['connect_s']:.1f} s, "
+                  f"presence broadcasts drained after {p['settle_s']:.1f} s more; cpus={os.cpu_count()}")
             print(f"fixed rate: offered {p['sent'] / p['send_s']:.0f} msg/s for {p['send_s']:.1f} s; "
                   f"delivered {p['delivered']}/{p['sent']} (and {p['echoes']} sender echoes)")
             if lat:
                 print(f"push latency ms:        p50 {_pct(lat, 0.5):.2f}  p90 {_pct(lat, 0.9):.2f}  "
                       f"p99 {_pct(lat, 0.99):.2f}  max {max(lat):.2f}  mean {statistics.fmean(lat):.2f}")
+            per_server = p["server_cpu_s"] / p["sent"] * 1e6
+            per_clients = p["clients_cpu_s"] / p["sent"] * 1e6
+            print(f"cpu per message while sending: server {per_server:.0f} us (store, 2 pushes), clients "
+                  f"{per_clients:.0f} us (emit, 2 receipts): one free core carries about "
+                  f"{1e6 / per_server:.0f} msg/s on the server side")
     finally:
         here.send("stop")
         server_cpu = here.recv()["cpu_s"] if await loop.run_in_executor(None, here.poll, 10.0) else float("nan")

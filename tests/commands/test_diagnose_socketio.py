@@ -95,7 +95,7 @@ async def test_each_fault_gives_exactly_its_finding(fault: str, code: str, sever
 async def test_the_id_type_finding_says_which_type_rings_and_what_to_fix() -> None:
     result = await walk("target-id-type")
     assert result.first is not None
-    assert result.first.detail.startswith("the server finds callee with an integer id but not with a string id: "
+    assert result.first.detail.startswith("the server finds the callee with an integer id but not with a string id: "
                                           "it looks the id up without converting it; clients that send strings "
                                           "never ring anyone")
     assert "Convert the callee's id" in result.first.hint
@@ -200,3 +200,13 @@ async def test_cli_nothing_listening_exits_4() -> None:
     proc = await diagnose("--server", "http://127.0.0.1:9", "--register")
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+async def test_cli_scenario_brings_its_backend_block_and_faults() -> None:
+    """A client that sends strings (the scenario's id_type) against target-id-type: the walk still names the type."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "callprobe", "diagnose", "--scenario", "scenarios/socketio/id-as-string.yaml",
+        "--no-ladder", "--deadline", "1.5", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 5, out.decode() + err.decode()
+    assert "first broken link: ringing — ID_TYPE_DECIDES_DELIVERY" in " ".join(out.decode().split())

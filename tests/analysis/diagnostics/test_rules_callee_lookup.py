@@ -70,7 +70,7 @@ def test_one_type_ringing_and_the_other_not_names_the_type_and_nothing_else() ->
     assert codes(tl.events) == {"ID_TYPE_DECIDES_DELIVERY": "error"}
     first = first_broken_link(found)
     assert first is not None and first.code == "ID_TYPE_DECIDES_DELIVERY"
-    assert "finds bob with an integer id but not with a string id" in first.detail
+    assert "finds the callee (bob) with an integer id but not with a string id" in first.detail
     assert "accept a string id and convert it" in first.hint
 
 
@@ -150,3 +150,17 @@ def test_every_socketio_word_replaces_kkim_terms() -> None:
         assert code in CATALOGUE and hint
         for text in (title, hint):
             assert not any(word in text for word in ("1601", "1004", "errCode", "contentType", "roomID")), code
+
+
+def test_an_agent_named_by_username_is_known_by_the_id_its_login_returned() -> None:
+    from callprobe.analysis.index import TimelineIndex
+    from callprobe.timeline.events import make_event
+
+    events = [make_event("login_ok", 1.0, "bob", user_id="2", username="bob"),
+              make_event("login_ok", 2.0, "carol", user_id="carol")]
+    index = TimelineIndex(events, {"bob": "bob", "carol": "carol", "dave": "dave"})
+    assert (index.user_of("bob"), index.user_of("carol"), index.user_of("dave")) == ("2", "carol", "dave")
+    assert index.agents_of("2") == ("bob",)
+    # a mapping that names the agent otherwise is kept: the login names another user
+    other = TimelineIndex(events, {"bob": "u_bob"})
+    assert other.user_of("bob") == "u_bob"

@@ -110,19 +110,20 @@ def rule_id_type_decides_delivery(v: TimelineView) -> Iterator[Finding]:
         good, bad = rung.invite.id_type, call.invite.id_type
         good_a, _ = ID_WORDS.get(good, (good, good))
         bad_a, bad_many = ID_WORDS.get(bad, (bad, bad))
-        who = ", ".join(_connected_callees(v, call)) or user
+        names = _connected_callees(v, call) or [user]
+        who = "the callee" + ("" if names == ["callee"] else f" ({', '.join(names)})")
         ring = rung.ringing[0][1]
         said = f"acknowledged {call.ack[1].status!r}" if call.ack is not None and call.ack[1].status else "acknowledged"
         detail = (f"the server finds {who} with {good_a} id but not with {bad_a} id: it looks the id up without "
                   f"converting it; clients that send {bad_many} never ring anyone. The invite with the id as "
                   f"{good_a} rang {ring.agent} after {ms(ring.t_ms - rung.invite.t_ms)}; the same invite with "
-                  f"the id as {bad_a} was {said} and never rang, while {who} was connected")
+                  f"the id as {bad_a} was {said} and never rang, while {', '.join(names)} was connected")
         hint = (f"Convert the callee's id to the type the server keys its online users by before looking it up "
                 f"(here: accept {bad_a} id and convert it, as {good_a} one works), or refuse the wrong type "
                 "with an error; as it is, the invitation is stored and shows up only in history.")
         evidence: list[Event] = [call.invite, *((call.ack[1],) if call.ack else ()), rung.invite, ring,
                                  *_online_evidence(v, call)]
-        yield make_finding(F.ID_TYPE_DECIDES_DELIVERY, evidence, at_ms=call.invite.t_ms, agent=who.split(",")[0],
+        yield make_finding(F.ID_TYPE_DECIDES_DELIVERY, evidence, at_ms=call.invite.t_ms, agent=names[0],
                            detail=detail, hint=hint)
 
 
