@@ -9,9 +9,10 @@ call report gives: time to ring (invite sent until the callee's first ring,
 by either path) and the accept notice's latency (the callee's accept sent
 until the caller's ``call_response``), p50/p99.
 
-Part 2 connects U users (default 500) with plain python-socketio clients
-(light, so the load side is not the bottleneck) and sends text messages at a
-fixed rate (default 1,000/s) round the ring of users; push latency is the
+Part 2 connects U users (default 500) with light clients that speak the
+Engine.IO/Socket.IO frames by hand over ``websockets`` (as ``gateway.py``
+does for KKIM: the load side must not be the bottleneck) and sends text
+messages at a fixed rate (default 1,000/s) round the ring of users; push latency is the
 time from a sender's emit until the recipient's ``message`` event (one clock:
 both ends live in this process). The server pushes every message twice (to
 the recipient and back to the sender's own room), as the protocol says.
@@ -129,8 +130,10 @@ async def calls(url: str, n: int) -> dict[str, Any]:
 
 async def pushes(url: str, users: int, rate: float, duration: float,
                  server_cpu: Callable[[], Awaitable[float]]) -> dict[str, Any]:
+    import json
+
     import aiohttp
-    import socketio
+    from websockets.asyncio.client import connect
 
     names = [f"bench{i:04d}" for i in range(users)]
     sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -150,38 +153,53 @@ async def pushes(url: str, users: int, rate: float, duration: float,
 
     latencies: list[float] = []
     state = {"delivered": 0, "echoes": 0}
-    clients: list[Any] = []
+    sockets: list[Any] = []
+    readers: set[asyncio.Task[None]] = set()
+    ws_url = url.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
 
-    def make(uid: int) -> Any:
-        client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+    async def reader(uid: int, ws: Any) -> None:
+        # the protocol's frames by hand (Engine.IO 4, Socket.IO 5): the load side must stay light
+        async for frame in ws:
+            if frame == "2":
+                await ws.send("3")  # Engine.IO pong
+            elif isinstance(frame, str) and frame.startswith('42["message"'):
+                now = time.perf_counter_ns()
+                row = json.loads(frame[2:])[1]
+                if row.get("receiver_id") != uid:
+                    state["echoes"] += 1
+                    continue
+                state["delivered"] += 1
+                latencies.append((now - int(row["message"])) / 1e6)
 
-        async def on_message(row: dict[str, Any]) -> None:
-            now = time.perf_counter_ns()
-            if row.get("receiver_id") != uid:
-                state["echoes"] += 1
-                return
-            state["delivered"] += 1
-            latencies.append((now - int(row["message"])) / 1e6)
-
-        client.on("message", on_message)
-        return client
-
-    async def connect(uid: int, token: str) -> Any:
+    async def open_socket(uid: int, token: str) -> Any:
         async with sem:
-            client = make(uid)
-            await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=WAIT_S)
-            return client
+            ws = await connect(ws_url, compression=None, ping_interval=None, max_size=None)
+            opened = await ws.recv()
+            assert str(opened).startswith("0{"), opened
+            await ws.send("40" + json.dumps({"token": token}))
+            while True:  # user_status of earlier sockets may come first
+                got = str(await ws.recv())
+                if got.startswith("40"):
+                    break
+                assert not got.startswith("44"), got  # connect_error
+            readers.add(asyncio.create_task(reader(uid, ws)))
+            return ws
 
     t1 = time.perf_counter()
-    clients = list(await asyncio.gather(*(connect(uid, tok) for uid, tok in accounts)))
+    sockets = list(await asyncio.gather(*(open_socket(uid, tok) for uid, tok in accounts)))
     connect_s = time.perf_counter() - t1
     ids = [uid for uid, _ in accounts]
+
+    async def send(sender: int) -> None:
+        body = {"target_user_id": ids[(sender + 1) % users], "message": str(time.perf_counter_ns())}
+        await sockets[sender].send("42" + json.dumps(["send_message", body]))
+
     # every connect broadcasts user_status to every other socket (U*(U-1)/2 pushes): wait until that
     # backlog has drained, i.e. a probe message crosses in under SETTLED_MS, before measuring
     t2 = time.perf_counter()
     while time.perf_counter() - t2 < SETUP_TIMEOUT_S:
         before = len(latencies)
-        await clients[0].emit("send_message", {"target_user_id": ids[1], "message": str(time.perf_counter_ns())})
+        await send(0)
         async with asyncio.timeout(SETUP_TIMEOUT_S):
             while len(latencies) == before:
                 await asyncio.sleep(0.01)
@@ -200,16 +218,16 @@ async def pushes(url: str, users: int, rate: float, duration: float,
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        sender = k % users
-        await clients[sender].emit("send_message", {"target_user_id": ids[(sender + 1) % users],
-                                                    "message": str(time.perf_counter_ns())})
+        await send(k % users)
     send_s = time.perf_counter() - start
     deadline = time.perf_counter() + DRAIN_S
     while state["delivered"] < total and time.perf_counter() < deadline:
         await asyncio.sleep(0.01)
     cpu_server, cpu_clients = await server_cpu() - cpu_server, _cpu_s() - cpu_clients
-    for client in clients:
-        await client.disconnect()
+    for ws in sockets:
+        await ws.close()
+    for task in readers:
+        task.cancel()
     return {"login_s": login_s, "connect_s": connect_s, "settle_s": settle_s, "sent": total, "send_s": send_s,
             "delivered": state["delivered"], "echoes": state["echoes"], "latencies_ms": latencies,
             "server_cpu_s": cpu_server, "clients_cpu_s": cpu_clients}
