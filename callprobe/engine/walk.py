@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from callprobe.analysis.diagnostics import findings as F
 from callprobe.analysis.diagnostics.context import RuleContext
-from callprobe.analysis.diagnostics.findings import Finding, Severity, make_finding
+from callprobe.analysis.diagnostics.findings import Finding, Severity, for_backend, make_finding
 from callprobe.analysis.diagnostics.links import (
     STEP_ANSWER,
     STEP_CONNECT,
@@ -198,9 +198,9 @@ class Walk:
         if not fields.get("ok") and not broken:
             # a failure no rule explains (an exception, a deadline) still breaks the link
             why = fields.get("error") or fields.get("reason") or "it did not complete"
-            self._unexplained.append(make_finding(
+            self._unexplained.append(for_backend(make_finding(
                 LINK_FAILURE_CODE[link.value], (finished,), agent=agent,
-                detail=f"{step}{' (' + agent + ')' if agent else ''} failed: {why}"))
+                detail=f"{step}{' (' + agent + ')' if agent else ''} failed: {why}"), self.target.family))
         self.links.append(LinkResult(link.value, step, agent, ok))
         if not ok:
             raise Stop

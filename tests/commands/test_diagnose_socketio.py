@@ -112,6 +112,15 @@ async def test_a_client_that_sends_strings_is_told_the_same_from_its_own_invite(
     assert result.first is not None and "with an integer id but not with a string id" in result.first.detail
 
 
+async def test_a_deployment_with_another_socketio_path_is_a_refused_handshake_in_this_backends_words() -> None:
+    result = await walk(options=replace(SocketioOptions(), path="/realtime/socket.io"))
+    assert result.first is not None and result.first.code == "HANDSHAKE_REFUSED"
+    assert result.first.title == "The server refused the Socket.IO connect"
+    assert 404 in [fields(e).get("status") for e in result.first.evidence]
+    assert "server.backend.path" in result.first.hint
+    assert_no_kkim_words(result)
+
+
 async def test_heartbeat_is_awaited_when_the_servers_ping_fits_the_deadline() -> None:
     result = await walk(server=replace(SERVER, ping_interval_s=0.3, ping_timeout_s=2.0))
     assert reported(result) == {}
