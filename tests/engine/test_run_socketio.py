@@ -147,3 +147,28 @@ async def test_run_against_a_served_backend(served: str, tmp_path: Path) -> None
     # the accounts exist now: the shipped file, which registers nothing, runs too
     code, out = await run_cli(str(SCENARIOS / "socketio" / "reject.yaml"), "--server", served)
     assert code == 0, out
+
+
+async def test_conference_media_opens_no_peer_and_both_parties_get_the_room() -> None:
+    text = (
+        "name: conference call\n"
+        "server: {backend: {family: socketio, media: conference}}\n"
+        "agents: {alice: {}, bob: {}}\n"
+        "steps:\n"
+        "  - connect: [alice, bob]\n"
+        "  - invite: {from: alice, to: bob}\n"
+        "  - expect: {agent: bob, event: ringing, within: 3s}\n"
+        "  - accept: bob\n"
+        "  - expect: {agent: alice, event: answered, within: 2s}\n"
+        "  - expect: {event: ice_connected, absent: true, for: 500ms}\n"
+        "  - hangup: alice\n"
+        "  - expect: {agent: bob, event: hung_up, within: 2s}\n"
+        "  - expect: {finding: ROOM_ID_MISMATCH, absent: true, for: 100ms}\n"
+    )
+    result = await run_scenario(load_scenario_text(text, file="conference.yaml"))
+    assert result.verdict == "pass", [f"{s.line}: {s.detail}" for s in result.failures]
+    assert result.calls[0].outcome == "answered"
+    assert not any(e.kind in ("peer_created", "signal_sent") for e in result.events)
+    acked = next(fields(e)["room_name"] for e in result.events if e.kind == "invite_acked")
+    rang = next(fields(e)["room_name"] for e in result.events if e.kind == "ringing")
+    assert acked == rang and acked.startswith("call-")
