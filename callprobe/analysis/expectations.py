@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from callprobe.analysis.diagnostics.context import RuleContext
+from callprobe.analysis.diagnostics.rules import diagnose_timeline
 from callprobe.analysis.metrics import BUSY_CODES, CallMetrics, derive_calls, media_flowing
 from callprobe.scenario.model import Expectation
 from callprobe.timeline.events import (
@@ -29,6 +31,7 @@ from callprobe.timeline.events import (
     InviteAcked,
     InviteRefused,
     Kicked,
+    Note,
     PcState,
     Rejected,
     Ringing,
@@ -108,8 +111,11 @@ def _seen_instead(events: Sequence[Event], agent: str | None, since_ms: float) -
 
 
 def judge(expectation: Expectation, events: Sequence[Event], window: Window, now_ms: float,
-          agents: dict[str, str]) -> Verdict:
-    """Judge one expectation. ``agents`` maps agent names to user IDs."""
+          agents: dict[str, str], ctx: RuleContext | None = None) -> Verdict:
+    """Judge one expectation. ``agents`` maps agent names to user IDs; ``ctx`` is the
+    scenario's rule context, for a ``finding`` expectation."""
+    if expectation.finding:
+        return _judge_finding(expectation.finding, expectation.absent, events, window, now_ms, ctx)
     calls = derive_calls(events)
     index = expectation.call_index
     call = None
@@ -171,6 +177,32 @@ def judge(expectation: Expectation, events: Sequence[Event], window: Window, now
     return Verdict(FAIL, f"no {expectation.event} on {absentees} within "
                          f"{_fmt(window.deadline_ms - window.anchor_ms)}; "
                          + _seen_instead(events, expectation.agent, window.anchor_ms))
+
+
+def _judge_finding(code: str, absent: bool, events: Sequence[Event], window: Window, now_ms: float,
+                   ctx: RuleContext | None) -> Verdict:
+    """The diagnostic rules on the timeline as of now: is there a ``code`` finding?
+
+    A finding belongs to the run, not to a window: any one on the timeline so
+    far counts. The rules judge absences by how long the timeline runs, so it
+    is judged up to ``now_ms`` (a marker at that time), not to its last event.
+    """
+    now = Note(t_ms=now_ms, note="expectation_judged")
+    found = [f for f in diagnose_timeline([*events, now], ctx) if f.code == code]
+    span = _fmt(window.deadline_ms - window.anchor_ms)
+    if absent:
+        if found:
+            return Verdict(FAIL, f"{code} found, expected none: {found[0].detail}")
+        if now_ms >= window.deadline_ms:
+            return Verdict(PASS, f"no {code} for {span}")
+        return Verdict(PENDING)
+    if found:
+        return Verdict(PASS, f"{code} ({found[0].severity.value}): {found[0].detail}")
+    if now_ms < window.deadline_ms:
+        return Verdict(PENDING)
+    others = sorted({f.code for f in diagnose_timeline([*events, now], ctx)})
+    return Verdict(FAIL, f"no {code} finding within {span}; "
+                         + (f"findings: {', '.join(others)}" if others else "no findings at all"))
 
 
 def _judge_outcome(want: str, call: CallMetrics | None, index: int | None, now_ms: float,

@@ -169,6 +169,11 @@ class TimelineIndex(Sequence[Event]):
 
     def _infer_users(self, users: dict[str, str]) -> dict[str, str]:
         for e in self.events:
+            if (isinstance(e, LoginOk) and e.username and e.user_id and e.agent
+                    and users.get(e.agent, e.username) == e.username):
+                # a backend whose login returns an id names the user by that id in its messages
+                users[e.agent] = e.user_id
+                continue
             if not e.agent or e.agent in users:
                 continue
             uid = ""

@@ -70,6 +70,9 @@ class InviteeMetrics:
     time_to_ring_ms: float | None = None
     rang_via: str | None = None
     time_to_answer_ms: float | None = None
+    # every path the ring arrived by (first ring and later arrivals), ms after the invite;
+    # empty: it arrived by none
+    ring_paths: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -173,6 +176,7 @@ def _invitee(index: TimelineIndex, call: Call, inv: Invitee, cut: int) -> Invite
         if not call.inbound:
             out.time_to_ring_ms = ring[1].t_ms - call.invite.t_ms
         out.rang_via = ring[1].via or None
+    out.ring_paths = _ring_paths(index, call, inv, cut)
     if (inv.accept is not None and inv.accept[0] < cut) or (inv.answered is not None and inv.answered[0] < cut):
         out.outcome = "answered"
         heard = inv.answered
@@ -184,6 +188,20 @@ def _invitee(index: TimelineIndex, call: Call, inv: Invitee, cut: int) -> Invite
         out.outcome = "rejected"
     else:
         out.outcome = _unanswered_outcome(index, call, inv, cut)
+    return out
+
+
+def _ring_paths(index: TimelineIndex, call: Call, inv: Invitee, cut: int) -> dict[str, float]:
+    """Path -> ms after the invite, for each path that brought this invitee's ring (the first per path)."""
+    out: dict[str, float] = {}
+    for j, ring in inv.rings:
+        if j < cut and ring.via:
+            out.setdefault(ring.via, round(ring.t_ms - call.invite.t_ms, 3))
+    rooms = {ring.room_id for _, ring in inv.rings}
+    for j, note in index.of(Note, agents=inv.agents):
+        if (call.invite_idx < j < min(cut, call.window_end) and note.note == "second_arrival"
+                and note.room_id in rooms and note.extra.get("action") == "invite" and note.extra.get("path")):
+            out.setdefault(str(note.extra["path"]), round(note.t_ms - call.invite.t_ms, 3))
     return out
 
 

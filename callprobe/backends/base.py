@@ -122,6 +122,12 @@ class Driver(abc.ABC):
     def connected(self) -> bool:
         """True while the signaling connection is open."""
 
+    @property
+    def peer_media(self) -> bool:
+        """Whether calls carry WebRTC media between the agents (False: the backend's
+        media runs elsewhere, e.g. a conference room both parties join by name)."""
+        return True
+
     # calls
     @abc.abstractmethod
     async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int) -> InviteResult:
@@ -167,7 +173,9 @@ class DriverSpec:
 
     ``agent`` and ``server`` are the scenario's ``AgentConfig`` and
     ``ServerConfig`` (``None`` when a command builds a driver without a
-    scenario); each family reads the options it understands.
+    scenario); each family reads the options it understands. ``register``
+    asks backends with a register endpoint to create the account first (an
+    existing one is fine): always for an embedded server, on request otherwise.
     """
 
     identity: AgentIdentity
@@ -176,6 +184,7 @@ class DriverSpec:
     endpoints: Endpoints
     agent: Any = None
     server: Any = None
+    register: bool = False
 
 
 @dataclass(frozen=True)

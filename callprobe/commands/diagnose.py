@@ -461,8 +461,8 @@ async def _walk(plan: _Plan, listeners: list[Callable[[Event], None]], walks: li
                             callee=plan.callee, caller_platform=plan.caller_platform,
                             callee_platform=plan.callee_platform, media=plan.media,  # type: ignore[arg-type]
                             login=plan.login, ice=plan.ice, family=plan.family, password=plan.password,
-                            register=plan.register, backend=plan.backend, caller_token=plan.caller_token,
-                            callee_token=plan.callee_token, **sides)
+                            register=plan.register or embedded, backend=plan.backend,
+                            caller_token=plan.caller_token, callee_token=plan.callee_token, **sides)
         walk = Walk(target, plan.settings)
         for listener in listeners:
             walk.timeline.subscribe(listener)

@@ -156,7 +156,8 @@ class Agent:
         self.ringing.remove(notice)
         media: MediaKind = "audio" if notice.data.get("media") == "audio" else "video"
         leg = CallLeg(notice.room_id, notice.peer, media, "callee", answered=True)
-        leg.peer = self._new_peer(leg)
+        if self.driver.peer_media:  # else the backend's media runs elsewhere (a conference room)
+            leg.peer = self._new_peer(leg)
         self.calls[leg.room_id] = leg
         with contextlib.suppress(DriverError):
             await self.driver.accept(leg.room_id)
@@ -234,7 +235,8 @@ class Agent:
                     if leg.role == "caller" and not leg.answered:
                         leg.answered = True
                         leg.peer_user = notice.peer or leg.peer_user
-                        await self._send_offer(leg)
+                        if self.driver.peer_media:
+                            await self._send_offer(leg)
                 else:
                     await self._on_signal(leg, notice)
             except (CallprobeError, DriverError) as exc:

@@ -49,16 +49,19 @@ class PartyFactory:
         endpoints: the server the parties use.
         ice_for: each party's ICE configuration (embedded servers and addresses decided).
         on_lost: told when a browser stops answering.
+        register: create the accounts first (a server callprobe started itself has none).
     """
 
     def __init__(self, scenario: Scenario, timeline: Timeline, settings: ClientSettings, endpoints: Endpoints,
-                 ice_for: Callable[[str], IceConfig], on_lost: LostCallback | None = None) -> None:
+                 ice_for: Callable[[str], IceConfig], on_lost: LostCallback | None = None,
+                 register: bool = False) -> None:
         self.scenario = scenario
         self.timeline = timeline
         self.settings = settings
         self.endpoints = endpoints
         self.ice_for = ice_for
         self.on_lost = on_lost
+        self.register = register
         self._browsers: BrowserHost | None = None
 
     def make(self, name: str) -> Party:
@@ -75,7 +78,8 @@ class PartyFactory:
                                 self.endpoints, cfg, self.scenario.server, self.ice_for(name), media,
                                 on_lost=self.on_lost)
         create = family(self.scenario.server.family).module("driver").create_driver
-        driver = create(DriverSpec(identity, self.timeline, self.settings, self.endpoints, cfg, self.scenario.server))
+        driver = create(DriverSpec(identity, self.timeline, self.settings, self.endpoints, cfg, self.scenario.server,
+                                   register=self.register))
         return Agent(name, driver, self.timeline, self.settings, self.ice_for(name), media,
                      netns=cfg.netns, turn_prober=probe_turn_event)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from callprobe.analysis.diagnostics.run_rules import context_for_scenario
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.analysis.metrics import TEARDOWN_NOTE, derive_calls
 from callprobe.analysis.results import RunResult, StepResult
@@ -51,7 +52,7 @@ class RemoteParties(Protocol):
     """Where the agents a run plays on other hosts come from (``engine.remote.RemoteHub``)."""
 
     def make(self, name: str, scenario: Scenario, endpoints: Endpoints, ice: IceConfig,
-             on_lost: Callable[[str, str], None], timeline: Timeline) -> Party: ...
+             on_lost: Callable[[str, str], None], timeline: Timeline, register: bool = False) -> Party: ...
 
     async def close(self) -> None: ...
 
@@ -80,6 +81,7 @@ class Runner:
         self.unreachable = False
         self.start_failed = False
         self._placement: dict[str, Any] = {}
+        self._rule_ctx = context_for_scenario(scenario)  # for expect: {finding: CODE}
 
     # --------------------------------------------------------------- set-up
 
@@ -104,11 +106,11 @@ class Runner:
         """Every party of the scenario: simulated, browser, external or remote (``engine.party``)."""
         endpoints = Endpoints(str(self.ws_url), str(self.api_url or ""))
         self._factory = PartyFactory(self.scenario, self.timeline, self.settings, endpoints, self._ice,
-                                     on_lost=self._party_lost)
+                                     on_lost=self._party_lost, register=self.embedded)
         for name in self.scenario.agents:
             if name in self.remote_agents and self.remote is not None:
                 self.agents[name] = self.remote.make(name, self.scenario, endpoints, self._ice(name),
-                                                     self._party_lost, self.timeline)
+                                                     self._party_lost, self.timeline, register=self.embedded)
             else:
                 self.agents[name] = self._factory.make(name)
 
@@ -193,7 +195,7 @@ class Runner:
             while True:
                 changed.clear()
                 now = self.timeline.now_ms()
-                verdict = judge(step, self.timeline.events, window, now, users)
+                verdict = judge(step, self.timeline.events, window, now, users, self._rule_ctx)
                 if verdict.state != PENDING:
                     return verdict
                 with contextlib.suppress(asyncio.TimeoutError):

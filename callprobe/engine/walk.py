@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from callprobe.analysis.diagnostics import findings as F
 from callprobe.analysis.diagnostics.context import RuleContext
-from callprobe.analysis.diagnostics.findings import Finding, Severity, make_finding
+from callprobe.analysis.diagnostics.findings import Finding, Severity, for_backend, make_finding
 from callprobe.analysis.diagnostics.links import (
     STEP_ANSWER,
     STEP_CONNECT,
@@ -63,6 +63,7 @@ from callprobe.timeline.events import (
     Answered,
     Event,
     HungUp,
+    InviteAcked,
     LinkJudged,
     LoginFailed,
     MediaFirstFrame,
@@ -157,7 +158,7 @@ class Walk:
         config = AgentConfig(name=name, user_id=user_id, platform_id=platform, password=self.target.password,
                              token=token)
         spec = DriverSpec(identity, self.timeline, self.settings, Endpoints(self.target.server, self.target.api),
-                          config, server)
+                          config, server, register=self.target.register)
         return Agent(name, create(spec), self.timeline, self.settings, ice or self.target.ice or IceConfig(),
                      self.target.media, netns=namespace, turn_prober=probe_turn_event)
 
@@ -218,11 +219,11 @@ class Walk:
             # a failure no rule explains (an exception, a deadline) still breaks the link
             why = fields.get("error") or fields.get("reason") or "it did not complete"
             silent = link is Link.HANDSHAKE and "DeadlineExceeded" in str(why)
-            self._unexplained.append(make_finding(
+            self._unexplained.append(for_backend(make_finding(
                 LINK_FAILURE_CODE[link.value], (finished,), agent=agent,
                 hint=F.HANDSHAKE_SILENT_HINT if silent else None,
                 title="The gateway never answered the WebSocket handshake" if silent else None,
-                detail=f"{step}{' (' + agent + ')' if agent else ''} failed: {why}"))
+                detail=f"{step}{' (' + agent + ')' if agent else ''} failed: {why}"), self.target.family))
         self.links.append(LinkResult(link.value, step, agent, ok))
         first = broken[0] if broken else (self._unexplained[-1] if not ok and self._unexplained else None)
         self.timeline.record(LinkJudged(agent=agent, link=link.value, step=step, ok=ok,
@@ -352,6 +353,10 @@ class Walk:
         await self._link(Link.ANSWER, STEP_ANSWER, "", body)
 
     async def _media(self) -> None:
+        if not self.caller_driver.peer_media:
+            await self._link(Link.MEDIA, STEP_MEDIA, "", self._conference)
+            return
+
         async def body() -> dict[str, Any]:
             s = self.settings
             wait = s.ice_gather_timeout_s + s.ice_connect_timeout_s + s.media_timeout_s
@@ -372,6 +377,20 @@ class Walk:
 
         self._tried.update({Link.SIGNAL_RELAY.value, Link.ICE.value})
         await self._link(Link.MEDIA, STEP_MEDIA, "", body)
+
+    async def _conference(self) -> dict[str, Any]:
+        """No peer media on this backend: the parties meet in a conference room, which must be the same one."""
+        acked = [e for e in self.timeline.events if isinstance(e, InviteAcked) and e.agent == self.CALLER
+                 and e.room_id == self.room_id]
+        rang = [e for e in self.timeline.events if isinstance(e, Ringing) and e.agent == self.CALLEE
+                and e.room_id == self.room_id]
+        caller_room = acked[-1].room_name if acked else ""
+        callee_room = rang[0].room_name if rang else ""
+        same = bool(caller_room) and caller_room == callee_room
+        return {"ok": same, "media": None, "conference": True, "room_name": caller_room,
+                "callee_room_name": callee_room,
+                **({} if same else {"reason": f"the caller was given room {caller_room or '(none)'!r}, "
+                                              f"the callee {callee_room or '(none)'!r}"})}
 
     async def _first_frame(self, agent: str, kind: str, seconds: float) -> MediaFirstFrame | None:
         """A first frame of ``kind`` on ``agent``, giving up early if a peer failed."""

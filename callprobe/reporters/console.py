@@ -96,6 +96,14 @@ def call_table(index: int, call: CallMetrics) -> Table:
         for inv in call.invitees:
             rang = f"rang in {_ms(inv.time_to_ring_ms)}" if inv.time_to_ring_ms is not None else "never rang"
             table.add_row(f"  {inv.agent}", f"{inv.outcome}, {rang}")
+    paths = [(inv.agent, inv.ring_paths) for inv in call.invitees if inv.ring_paths]
+    if any(len(p) > 1 for _, p in paths) or (paths and len(paths) < len(call.invitees)):
+        table.add_row("rang via", "; ".join(
+            f"{agent}: " + ", ".join(f"{path} +{_ms(ms)}" for path, ms in got.items()) for agent, got in paths))
+    elif paths:
+        table.add_row("rang via", ", ".join(sorted({path for _, got in paths for path in got})))
+    elif call.room_id and call.outcome not in ("busy", "failed"):
+        table.add_row("rang via", Text("nothing arrived by any path", style="yellow"))
     table.add_row("time to answer", _ms(call.time_to_answer_ms))
     jn = call.join_notice
     table.add_row("accept notice to caller",

@@ -170,7 +170,9 @@ class Action:
 class Expectation:
     """A step that checks the timeline.
 
-    Exactly one of ``event`` and ``outcome`` is set. ``within_s`` (window for
+    Exactly one of ``event``, ``outcome`` and ``finding`` is set; ``finding``
+    is a diagnostic code (``analysis.diagnostics.findings``) the rules must
+    (or, with ``absent``, must not) find on the timeline so far. ``within_s`` (window for
     an event that must happen) and ``for_s`` (window of an ``absent`` one) are
     ``None`` when not written: the runner then uses
     ``ClientSettings.default_expect_within_s``. ``agent`` ``None`` means every
@@ -190,6 +192,7 @@ class Expectation:
     direction: str | None = None
     call_index: int | None = None
     via: str | None = None          # ice_connected only: "relay" or "direct" selected pair
+    finding: str | None = None      # a finding code the run must show (absent: must not)
 
 
 Step = Action | Expectation

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from callprobe.scenario.model import Action, AgentConfig, Expectation, Step
 from callprobe.scenario.source import FieldPath, Source
+from callprobe.scenario.values import suggest
 
 
 class Context(Protocol):
@@ -242,16 +243,18 @@ class StepPlay:
     # -------------------------------------------------------------- expect
 
     def _expect(self, path: FieldPath, value: dict[str, Any], line: int, text: str) -> Step | None:
-        event, outcome = value.get("event"), value.get("outcome")
-        if event is None and outcome is None:
+        event, outcome, finding = value.get("event"), value.get("outcome"), value.get("finding")
+        given = [k for k, v in (("event", event), ("outcome", outcome), ("finding", finding)) if v is not None]
+        if not given:
             self.c.error(path, "an expectation needs event (ringing, answered, ...) or outcome "
-                               "(answered, rejected, ...)")
+                               "(answered, rejected, ...), or finding (a diagnostic code)")
             return None
-        if event is not None and outcome is not None:
-            self.c.error(path + ("outcome",), "give event or outcome, not both; use two expect steps")
+        if len(given) > 1:
+            self.c.error(path + (given[1],), f"give one of event, outcome and finding, not both {given[0]} and "
+                                            f"{given[1]}; use one expect step each")
             return None
         agent = None
-        if "agent" in value:
+        if "agent" in value and finding is None:
             agent = self.c.agent_ref(path + ("agent",), value["agent"])
             if agent is None:
                 return None
@@ -275,9 +278,15 @@ class StepPlay:
                 if key in value:
                     self.c.error(path + (key,), f"{key} does not apply to an outcome (the outcome "
                                                 "is the call's); use call: N to pick the call")
-        if "direction" in value and event != "media_flowing":
+        if finding is not None:
+            for key in ("agent", "direction", "via", "call"):
+                if key in value:
+                    self.c.error(path + (key,), f"{key} does not apply to a finding (findings are the run's, "
+                                                "judged on its whole timeline so far)")
+            self._finding_code(path + ("finding",), str(finding))
+        if "direction" in value and event != "media_flowing" and finding is None:
             self.c.error(path + ("direction",), "direction applies to event media_flowing only")
-        if "via" in value and event != "ice_connected":
+        if "via" in value and event != "ice_connected" and finding is None:
             self.c.error(path + ("via",), "via applies to event ice_connected only")
         if absent and "within" in value:
             self.c.error(path + ("within",), "an absent expectation takes 'for' (how long nothing "
@@ -288,7 +297,7 @@ class StepPlay:
         if outcome is not None and self.invites == 0:
             self.order_error(path + ("outcome",), "no invite before this step, so there is no call "
                                               "to have an outcome")
-        call = None if value.get("call") is None else int(value["call"])  # 2.0 passes the schema
+        call = None if value.get("call") is None or finding is not None else int(value["call"])  # 2.0 passes
         if call is not None and call > self.invites:
             placed = self.invites
             self.order_error(path + ("call",), f"call {call} does not exist at this step: "
@@ -300,7 +309,16 @@ class StepPlay:
         direction = str(value.get("direction", "both")) if event == "media_flowing" else None
         return Expectation(line, text, event=event, agent=agent, within_s=within, absent=absent,
                            for_s=for_s, outcome=outcome, direction=direction, call_index=call,
-                           via=str(value["via"]) if event == "ice_connected" and "via" in value else None)
+                           via=str(value["via"]) if event == "ice_connected" and "via" in value else None,
+                           finding=str(finding) if finding is not None else None)
+
+    def _finding_code(self, path: FieldPath, code: str) -> None:
+        """A code of the findings catalogue (``docs/field-failures.md`` names them)."""
+        from callprobe.analysis.diagnostics.findings import CODES  # only when a scenario expects one
+
+        if code not in CODES:
+            self.c.error(path, f"unknown finding code {code!r}{suggest(code, CODES)}; "
+                               f"expected one of {', '.join(CODES)}")
 
 
 #: What can be judged instead of an event on an external party, by event.

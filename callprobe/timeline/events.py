@@ -222,6 +222,7 @@ class LoginOk(Event):
     expire_s: int | None = None
     user_id: str = ""
     platform: int | None = None
+    username: str = ""              # backends whose login returns an id: the name logged in with
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -387,6 +388,15 @@ class Kicked(Event):
     text: str = ""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Presence(Event):
+    """The server told this agent that a user came online or went offline (backends that broadcast it)."""
+
+    KIND: ClassVar[str] = "presence"
+    user: str = ""
+    status: str = ""                # "online" | "offline"
+
+
 # ---------------------------------------------------------------- messages
 
 
@@ -421,6 +431,7 @@ class InviteSent(Event):
     callees: list[str] = field(default_factory=list)
     media: str = ""
     timeout_s: int = 0
+    id_type: str = ""               # the JSON type the callee ids went out as ("int", "string"), when it matters
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -461,6 +472,7 @@ class Ringing(Event):
     seq: int = 0
     invitees: list[str] = field(default_factory=list)
     room_name: str = ""             # a conference room both parties join (backends that name one)
+    ring_paths: list[str] = field(default_factory=list)  # every path this backend rings by, when several
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

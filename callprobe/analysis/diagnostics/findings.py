@@ -9,7 +9,7 @@ thing; the hints come from the field reports (docs/field-failures.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -112,6 +112,8 @@ MEDIA_NOT_FLOWING = "MEDIA_NOT_FLOWING"
 HANGUP_NOT_DELIVERED = "HANGUP_NOT_DELIVERED"
 HISTORY_PAYLOAD_MISSING = "HISTORY_PAYLOAD_MISSING"
 STALE_CALL_STATE = "STALE_CALL_STATE"
+INVITE_ACKED_OFFLINE = "INVITE_ACKED_OFFLINE"
+ID_TYPE_DECIDES_DELIVERY = "ID_TYPE_DECIDES_DELIVERY"
 
 #: The hint ICE_FAILED carries when no relay candidate was gathered.
 TURN_HINT = ("no relay candidates: configure TURN (a turn: URL with username and credential in "
@@ -248,9 +250,119 @@ CATALOGUE: dict[str, CodeInfo] = {
         "A previous call was never cleaned up (1802 'user is already in a call'): the server must "
         "end call state on hangup, reject, cancel, timeout and disconnect. Clear the state for this "
         "user (or restart the call service) and fix the missing cleanup."),
+    INVITE_ACKED_OFFLINE: CodeInfo(
+        Link.RINGING, "The server called the callee offline while it was connected",
+        "The server acknowledged the invitation with status 'offline', stored it and pushed nothing, although "
+        "the callee had a live connection (and the server had announced it online). Check how the invitation "
+        "looks the callee up among connected users: a known cause is a table keyed by integer ids looked up "
+        "with the id exactly as the client sent it (\"7\" is not 7). Fix the lookup, then the invitation rings."),
+    ID_TYPE_DECIDES_DELIVERY: CodeInfo(
+        Link.RINGING, "The JSON type of the callee's id decides whether the invite rings",
+        "Real clients send user ids as numbers or as strings. Convert the target id to the type the server "
+        "keys its connected users by before the lookup (or refuse the other type with an error): as it is, "
+        "invitations from clients that send the other type are stored, acknowledged 'offline' and never ring."),
 }
 
 CODES: tuple[str, ...] = tuple(CATALOGUE)
+
+#: The catalogue's words where they name one backend's protocol (KKIM errCodes, 1004, 1601...):
+#: per backend family, a title and hint for the same meaning in that backend's terms ("" keeps
+#: the catalogue's). ``for_backend`` applies them to findings whose words a rule did not sharpen.
+BACKEND_WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "socketio": {
+        LOGIN_FAILED: (
+            "",
+            ("The login endpoint refused the account; its HTTP status and detail say why: 401 a wrong "
+            "username or password, or an account that does not exist (diagnose --register creates the two "
+            "probe accounts); 404 this deployment's login path differs (server.backend.paths.login); 422 its "
+            "body fields differ.")),
+        HANDSHAKE_REFUSED: (
+            "The server refused the Socket.IO connect",
+            ("A browser only sees the connection fail; the connect_error message or the HTTP status here says "
+            "why. 'invalid token' or 'token expired': log in again and connect with the new token (in auth, or "
+            "the query parameter this deployment reads: server.backend.token_in). HTTP 404 or a failed Engine.IO "
+            "handshake: the Socket.IO path or transport differs (server.backend.path, transport). HTTP 503: the "
+            "server's connection limit. HTTP 5xx: the connect handler crashed instead of refusing.")),
+        UNAUTHENTICATED_ACCEPTED: (
+            "The server accepted a Socket.IO connect without a valid token",
+            ("The connect handler must refuse a missing, forged or expired token with a connect_error (raise "
+            "ConnectionRefusedError) and never fall back to a user named in the query or in auth, or to a "
+            "default test user.")),
+        HEARTBEAT_UNANSWERED: (
+            "The Engine.IO heartbeat stopped",
+            ("Engine.IO v4 heartbeats are the server's: it pings every pingInterval and drops a client whose pong "
+            "does not come within pingTimeout; a client that stops hearing pings disconnects after pingInterval + "
+            "pingTimeout. Check the server's ping settings and proxies or load balancers with an idle timeout "
+            "shorter than the ping interval.")),
+        CONNECTION_DROPPED: (
+            "",
+            ("The reason says who ended it: 'server disconnect' (the server ended the session on purpose: its log "
+            "names the refusal), 'transport error' (the socket dropped: a frame or packet the server refuses "
+            "closes it, as do proxies and missed pings). Calls need a live connection: reconnect before placing "
+            "or answering one.")),
+        PUSH_PATH_BROKEN: (
+            "",
+            ("The server acknowledges messages but emits none to the callee: check the callee's socket joined its "
+            "room (user_<id>) on connect and the emit targets that room, with the room name formatted from the "
+            "same id.")),
+        INVITE_REJECTED_BY_SERVER: (
+            "",
+            ("The acknowledgement's error says why: 'user N not found' (no such id, or an id the server cannot "
+            "parse), 'cannot call yourself', 'you are already in call ...' (the caller's previous call is still "
+            "open). No acknowledgement at all: the server does not acknowledge this event; check its name "
+            "(server.backend.events.invite).")),
+        INVITE_NOT_DELIVERED: (
+            "",
+            ("Text messages reach the callee but the invitation does not: the server stored it (it is in history) "
+            "and emitted neither the invitation event nor its message to the callee's room. Compare how the "
+            "invitation and send_message find the callee's connections.")),
+        INVITE_MALFORMED: (
+            "",
+            ("The invitation must carry call_id, room_name, caller_id and call_type, as the invitation event and "
+            "as the message's extra_data.call_invitation: check the server builds both from the stored call "
+            "(and server.backend.fields if this deployment names them differently).")),
+        ROOM_ID_MISMATCH: (
+            "Caller and callee were given different calls or rooms",
+            ("The invitation's acknowledgement and the callee's invitation must name the same call_id and "
+            "room_name: the parties join the conference room by that name, and cancel, hang-up and signals "
+            "name the call_id.")),
+        ANSWER_NOT_DELIVERED: (
+            "",
+            ("The callee's call_response reached the server but was never emitted to the caller's room: check "
+            "the server emits call_response to the caller (and to the callee's other sockets), and that the "
+            "caller listens for it.")),
+        SDP_NOT_RELAYED: (
+            "",
+            ("SDP travels as webrtc_signal {call_id, target_user_id, signal_type, data}: check the server relays "
+            "it to the target's room and accepts the target as the other party of that call.")),
+        HANGUP_NOT_DELIVERED: (
+            "",
+            ("call_cancel and call_end must reach the other party as call_cancelled / call_ended in its room; an "
+            "acknowledgement {error: 'call not found'} means the request named a call_id the server does not "
+            "know.")),
+        HISTORY_PAYLOAD_MISSING: (
+            "",
+            ("The stored invitation must come back from the history API whole, extra_data.call_invitation "
+            "included (a known failure: the history endpoint built its rows without extra_data, so the chat "
+            "showed a call message without accept/reject buttons). Return extra_data in the history rows.")),
+        STALE_CALL_STATE: (
+            "",
+            ("The server answered status 'busy' while no call was active: a previous call was left pending or "
+            "accepted (on this backend a disconnect does not end a call). End calls on call_end, cancel, reject "
+            "and the ring timeout, and when a party's last socket closes.")),
+    },
+}
+
+
+def for_backend(finding: Finding, backend: str) -> Finding:
+    """``finding`` in ``backend``'s terms: the catalogue's KKIM words replaced where a rule kept them."""
+    words = BACKEND_WORDS.get(backend, {}).get(finding.code)
+    if words is None:
+        return finding
+    info = CATALOGUE[finding.code]
+    title, hint = words
+    return replace(finding, title=title if title and finding.title == info.title else finding.title,
+                   hint=hint if hint and finding.hint == info.hint else finding.hint)
 
 
 def make_finding(code: str, evidence: tuple[Event, ...] | list[Event], *, at_ms: float | None = None,

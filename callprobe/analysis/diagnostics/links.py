@@ -64,6 +64,12 @@ callee's ``si_`` conversation:
 Stale state (``step="stale_state"``): after the hang-up, the caller invites
 the callee again; the ordinary INVITE_SENT / INVITE_ACKED / INVITE_REFUSED
 events carry the answer, the marker only scopes it.
+
+Id type (``step="id_type"``, backends with integer user ids): before the
+walk's own invite, the caller places one short invite with the callee's id in
+the other JSON type (``InviteSent.id_type``) and cancels it. Invites inside
+the marker are judged only against the walk's own invite
+(ID_TYPE_DECIDES_DELIVERY), never on their own.
 """
 
 from __future__ import annotations
@@ -109,6 +115,10 @@ STEP_MEDIA = "media"
 STEP_HANGUP = "hangup"
 STEP_HISTORY = "history"
 STEP_STALE_STATE = "stale_state"
+#: Backends whose clients send user ids as numbers or as strings: one short invite with
+#: the id in the other JSON type, judged only against the walk's own invite
+#: (``analysis.diagnostics.rules.callee_lookup``).
+STEP_ID_TYPE = "id_type"
 
 AUTH_PROBE_STEPS: tuple[str, ...] = (STEP_PROBE_NO_TOKEN, STEP_PROBE_WRONG_TOKEN, STEP_PROBE_OTHER_USER)
 

@@ -31,11 +31,14 @@ def context_for_scenario(scenario: Scenario) -> RuleContext:
     rings = [s.within_s for s in scenario.steps
              if isinstance(s, Expectation) and s.event == "ringing" and not s.absent and s.within_s]
     extra: dict[str, Any] = {"ring_deadline_ms": min(rings) * 1000.0} if rings else {}
+    # codes the scenario provokes on purpose (expect: {finding: CODE}) are reported at info
+    expected = frozenset(s.finding for s in scenario.steps
+                         if isinstance(s, Expectation) and s.finding and not s.absent)
     base = RuleContext.from_settings(
         scenario.settings, caller=caller, callee=callee,
         caller_user=scenario.agents[caller].user_id if caller in scenario.agents else "",
         callee_user=scenario.agents[callee].user_id if callee in scenario.agents else "",
-        callee_devices=devices, users=users, **extra,
+        callee_devices=devices, users=users, expected=expected, **extra,
     )
     return base
 

@@ -120,12 +120,12 @@ class RemoteHub:
             self._server = None
 
     def make(self, name: str, scenario: Scenario, endpoints: Endpoints, ice: IceConfig,
-             on_lost: Callable[[str, str], None], timeline: Timeline) -> RemoteAgent:
+             on_lost: Callable[[str, str], None], timeline: Timeline, register: bool = False) -> RemoteAgent:
         cfg = scenario.agents[name]
         identity = AgentIdentity(name=name, user_id=cfg.user_id, platform_id=cfg.platform_id,
                                  nickname=cfg.nickname or name, username=cfg.user_id)
         media: MediaKind = "audio" if cfg.media == "audio" else "video"
-        return RemoteAgent(self, name, identity, media, endpoints, ice, timeline, on_lost)
+        return RemoteAgent(self, name, identity, media, endpoints, ice, timeline, on_lost, register)
 
     async def joined(self, name: str) -> _Link:
         """The agent's link once it has joined; ``DeadlineExceeded`` naming the setting otherwise."""
@@ -224,8 +224,9 @@ class RemoteAgent:
 
     def __init__(self, hub: RemoteHub, name: str, identity: AgentIdentity, media: MediaKind,
                  endpoints: Endpoints, ice: IceConfig, timeline: Timeline,
-                 on_lost: Callable[[str, str], None]) -> None:
+                 on_lost: Callable[[str, str], None], register: bool = False) -> None:
         self.hub, self.name, self._identity, self.media = hub, name, identity, media
+        self.register = register  # create the account first: the run's own embedded server
         self.endpoints, self.ice, self.timeline, self.on_lost = endpoints, ice, timeline, on_lost
         self.settings = hub.settings
         self._link: _Link | None = None
@@ -272,7 +273,7 @@ class RemoteAgent:
         link.ready = loop.create_future()
         await self._send("part", scenario=self.hub.scenario_text, file=self.hub.file, agent=self.name,
                          endpoints={"server": self.endpoints.server, "api": self.endpoints.api},
-                         ice=ice_to_json(self.ice))
+                         ice=ice_to_json(self.ice), register=self.register)
         seconds = self.settings.browser_start_timeout_s + self.settings.remote_action_timeout_s
         try:
             self._ready = await asyncio.wait_for(link.ready, seconds)

@@ -141,7 +141,7 @@ class AgentWorker:
             ice = ice_from_json(msg.get("ice") or {})
             self._factory = PartyFactory(scenario, self.timeline, self.settings,
                                          Endpoints(str(ends.get("server", "")), str(ends.get("api", ""))),
-                                         lambda _name: ice)
+                                         lambda _name: ice, register=bool(msg.get("register")))
             party = self._factory.make(self.name)
             await party.start()
             if party.kind == "agent":

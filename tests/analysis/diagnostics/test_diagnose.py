@@ -159,6 +159,23 @@ def stale(tl: TL) -> None:
     tl.invite(room="r2", refused=1802, busy=["u_bob"])
 
 
+def acked_offline(tl: TL) -> None:
+    tl.connect(ALICE)
+    tl.connect(BOB)
+    tl(ALICE, "presence", user="u_bob", status="online")
+    tl.text(ALICE, BOB)
+    tl(ALICE, "invite_sent", callees=["u_bob"], media="video", id_type="string")
+    tl(ALICE, "invite_acked", room_id="c1", server_room_id="c1", status="offline")
+
+
+def id_type_decides(tl: TL) -> None:
+    acked_offline(tl)
+    tl(ALICE, "cancel_sent", room_id="c1")
+    tl(ALICE, "invite_sent", callees=["u_bob"], media="video", id_type="int")
+    tl(ALICE, "invite_acked", room_id="c2", server_room_id="c2", status="ringing")
+    tl(BOB, "ringing", room_id="c2", inviter="u_alice", media="video", via="call_invitation")
+
+
 BROKEN: dict[str, Callable[[TL], None]] = {
     "LOGIN_FAILED": login_failed,
     "HANDSHAKE_REFUSED": handshake_crash,
@@ -180,6 +197,8 @@ BROKEN: dict[str, Callable[[TL], None]] = {
     "HANGUP_NOT_DELIVERED": hangup_lost,
     "HISTORY_PAYLOAD_MISSING": history_stripped,
     "STALE_CALL_STATE": stale,
+    "INVITE_ACKED_OFFLINE": acked_offline,
+    "ID_TYPE_DECIDES_DELIVERY": id_type_decides,
 }
 
 

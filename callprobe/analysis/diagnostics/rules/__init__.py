@@ -9,6 +9,7 @@ records are specified in ``analysis.diagnostics.links``.
 from callprobe.analysis.diagnostics.rules import connection  # noqa: F401
 from callprobe.analysis.diagnostics.rules import push  # noqa: F401
 from callprobe.analysis.diagnostics.rules import invite  # noqa: F401
+from callprobe.analysis.diagnostics.rules import callee_lookup  # noqa: F401
 from callprobe.analysis.diagnostics.rules import answer  # noqa: F401
 from callprobe.analysis.diagnostics.rules import media  # noqa: F401
 from callprobe.analysis.diagnostics.rules import signals  # noqa: F401

@@ -16,6 +16,7 @@ from callprobe.analysis.calls import Call
 from callprobe.analysis.diagnostics import findings as F
 from callprobe.analysis.diagnostics.findings import Finding, make_finding
 from callprobe.analysis.diagnostics.links import Link
+from callprobe.analysis.diagnostics.rules.callee_lookup import acked_offline, id_type_pair, in_id_type_probe
 from callprobe.analysis.diagnostics.rules.common import busy_users, err_words, late, ms
 from callprobe.analysis.diagnostics.rules.push import text_probe
 from callprobe.analysis.diagnostics.rules.registry import rule
@@ -66,6 +67,9 @@ def rule_invite_not_delivered(v: TimelineView) -> Iterator[Finding]:
     for call in v.calls():
         if call.refusal is not None or call.timeout is not None:
             continue
+        if in_id_type_probe(v, call.invite_idx) or (
+                not call.ringing and (acked_offline(call) or id_type_pair(v, call) is not None)):
+            continue  # rules.callee_lookup judges these
         receivers = [a for a in call.callee_agents if v.connected(a, call.invite_idx)]
         if not receivers:
             continue
@@ -143,6 +147,13 @@ def rule_room_id_mismatch(v: TimelineView) -> Iterator[Finding]:
                     F.ROOM_ID_MISMATCH, (ack[1], ring), at_ms=ring.t_ms, agent=ring.agent,
                     detail=f"the invite reply gave {call.caller} roomID {server_room!r}, the ring "
                            f"pushed to {ring.agent} carries {ring.room_id!r}")
+                break
+            if ring.room_name and ack[1].room_name and ring.room_name != ack[1].room_name:
+                # backends whose parties meet in a conference room named by the server
+                yield make_finding(
+                    F.ROOM_ID_MISMATCH, (ack[1], ring), at_ms=ring.t_ms, agent=ring.agent,
+                    detail=f"the invite reply gave {call.caller} room name {ack[1].room_name!r}, the ring at "
+                           f"{ring.agent} carries {ring.room_name!r}: they would join different rooms")
                 break
         own = call.own_room
         if not own or own == server_room:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from callprobe.analysis.diagnostics.context import RuleContext
-from callprobe.analysis.diagnostics.findings import Finding, Severity
+from callprobe.analysis.diagnostics.findings import Finding, Severity, for_backend
 from callprobe.analysis.diagnostics.links import Link, link_rank
 from callprobe.analysis.diagnostics.view import TimelineView, view_of
-from callprobe.timeline.events import Event
+from callprobe.timeline.events import Event, RunStarted
 
 #: What a registered rule is: events and context in, findings out.
 Rule = Callable[[Sequence[Event], RuleContext], list[Finding]]
@@ -59,6 +59,7 @@ def diagnose_timeline(events: Sequence[Event], ctx: RuleContext | None = None,
     """
     context = ctx or RuleContext()
     view = TimelineView(events, context)
+    backend = next((e.backend for e in view.events if isinstance(e, RunStarted) and e.backend), "")
     found: list[Finding] = []
     seen: set[tuple[str, str, float | None, str]] = set()
     for fn in rules if rules is not None else RULES.values():
@@ -69,7 +70,7 @@ def diagnose_timeline(events: Sequence[Event], ctx: RuleContext | None = None,
             seen.add(key)
             if f.code in context.expected and f.severity is not Severity.INFO:
                 f = replace(f, severity=Severity.INFO, detail=f"{f.detail} (expected by the scenario)")
-            found.append(f)
+            found.append(for_backend(f, backend))
     return sorted(found, key=_sort_key)
 
 

@@ -41,6 +41,7 @@ async def test_connect_with_query_token(chat: Chat) -> None:
     assert alice.id in chat.server.handlers.presence.connected_users
 
 
+# tokens made when the tests are collected: valid for a day, so a long suite run cannot expire them
 @pytest.mark.parametrize(("auth", "reason"), [
     (None, "no token"),
     ({"token": "not.a.jwt"}, "invalid token"),
