@@ -218,4 +218,4 @@ async def test_cli_scenario_brings_its_backend_block_and_faults() -> None:
         "--no-ladder", "--deadline", "1.5", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 5, out.decode() + err.decode()
-    assert "first broken link: ringing — ID_TYPE_DECIDES_DELIVERY" in " ".join(out.decode().split())
+    assert "first broken link: ringing (ID_TYPE_DECIDES_DELIVERY)" in " ".join(out.decode().split())

@@ -17,7 +17,7 @@ from callprobe.analysis.calls import END_EVENTS, Call, build_calls
 from callprobe.analysis.diagnostics.context import RuleContext
 from callprobe.analysis.diagnostics.links import AUTH_PROBE_STEPS, STEP_HEARTBEAT, STEP_HISTORY
 from callprobe.analysis.index import Hit, TimelineIndex, as_ids
-from callprobe.timeline.events import Event, Ringing, RunFinished, StepFinished, StepStarted
+from callprobe.timeline.events import Event, Ringing, RunFinished, RunStarted, StepFinished, StepStarted
 
 E = TypeVar("E", bound=Event)
 
@@ -71,6 +71,8 @@ class TimelineView(TimelineIndex):
         self.ctx = ctx
         self.windows = self._probe_windows()
         self.finished = bool(self.of(RunFinished))
+        #: the backend family the timeline was recorded against ("": not said, as in older reports)
+        self.backend = next((e.backend for _, e in self.of(RunStarted) if e.backend), "")
         self._calls: list[Call] | None = None
         self._rooms: list[Room] | None = None
 

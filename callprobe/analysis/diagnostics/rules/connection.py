@@ -113,7 +113,13 @@ def _login_words(e: LoginFailed, probe: EndpointProbe | None) -> tuple[str | Non
 
 
 def _not_a_gateway(v: TimelineView, i: int, e: WsRefused) -> tuple[str, str, EndpointProbe | None] | None:
-    """(title, hint, probe) when --server answered plain HTTP where a WebSocket upgrade was expected."""
+    """(title, hint, probe) when --server answered plain HTTP where a WebSocket upgrade was expected.
+
+    KKIM only: the HTTP backends serve their API and their socket on one URL,
+    where a 404 means another path (their catalogue words say so).
+    """
+    if v.backend not in ("", "kkim"):
+        return None
     if e.err_code or not e.status or e.status >= 500 or e.status == 101:
         return None
     probe = _probe(v, "server", i)

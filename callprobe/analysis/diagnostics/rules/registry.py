@@ -18,7 +18,7 @@ from callprobe.analysis.diagnostics.context import RuleContext
 from callprobe.analysis.diagnostics.findings import Finding, Severity, for_backend
 from callprobe.analysis.diagnostics.links import Link, link_rank
 from callprobe.analysis.diagnostics.view import TimelineView, view_of
-from callprobe.timeline.events import Event, RunStarted
+from callprobe.timeline.events import Event
 
 #: What a registered rule is: events and context in, findings out.
 Rule = Callable[[Sequence[Event], RuleContext], list[Finding]]
@@ -59,7 +59,6 @@ def diagnose_timeline(events: Sequence[Event], ctx: RuleContext | None = None,
     """
     context = ctx or RuleContext()
     view = TimelineView(events, context)
-    backend = next((e.backend for e in view.events if isinstance(e, RunStarted) and e.backend), "")
     found: list[Finding] = []
     seen: set[tuple[str, str, float | None, str]] = set()
     for fn in rules if rules is not None else RULES.values():
@@ -70,7 +69,7 @@ def diagnose_timeline(events: Sequence[Event], ctx: RuleContext | None = None,
             seen.add(key)
             if f.code in context.expected and f.severity is not Severity.INFO:
                 f = replace(f, severity=Severity.INFO, detail=f"{f.detail} (expected by the scenario)")
-            found.append(for_backend(f, backend))
+            found.append(for_backend(f, view.backend))
     return sorted(found, key=_sort_key)
 
 
