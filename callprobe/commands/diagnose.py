@@ -243,7 +243,7 @@ async def _walk(plan: _Plan, err: Console) -> WalkResult:
                             callee=plan.callee, caller_platform=plan.caller_platform,
                             callee_platform=plan.callee_platform, media=plan.media,  # type: ignore[arg-type]
                             login=plan.login, ice=plan.ice, family=plan.family, password=plan.password,
-                            register=plan.register, backend=plan.backend, **sides)
+                            register=plan.register or embedded, backend=plan.backend, **sides)
         status = err.status("walking", spinner="dots") if err.is_terminal else None
         walk = Walk(target, plan.settings, progress=status.update if status else None)
         if status is not None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from callprobe.analysis.diagnostics.findings import Finding
+from callprobe.analysis.diagnostics.run_rules import findings_for_run
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.analysis.metrics import TEARDOWN_NOTE, derive_calls
 from callprobe.analysis.results import RunResult, StepResult
@@ -89,7 +91,9 @@ class Runner:
         for name, cfg in self.scenario.agents.items():
             identity = AgentIdentity(name=name, user_id=cfg.user_id, platform_id=cfg.platform_id,
                                      nickname=cfg.nickname or name, username=cfg.user_id)
-            driver = create(DriverSpec(identity, self.timeline, self.settings, endpoints, cfg, self.scenario.server))
+            # an embedded server starts empty: families that log in with a password register first
+            driver = create(DriverSpec(identity, self.timeline, self.settings, endpoints, cfg, self.scenario.server,
+                                       register=self.embedded))
             media: MediaKind = "audio" if cfg.media == "audio" else "video"
             self.agents[name] = Agent(name, driver, self.timeline, self.settings, self._ice(name),
                                       media, netns=cfg.netns, turn_prober=probe_turn_event)
@@ -111,8 +115,12 @@ class Runner:
         if verb == "invite":
             media: MediaKind = "audio" if (params.get("media") or actor.media) == "audio" else "video"
             timeout_s = int(params.get("timeout_s") or 60)
-            await actor.invite([callee.driver.identity for callee in targets], media, timeout_s)
-        elif verb in ("accept", "reject", "cancel", "hangup"):
+            order = params.get("join_order")
+            room = await actor.invite([callee.driver.identity for callee in targets], media, timeout_s, order)
+            if room is not None and actor.driver.has_rooms:
+                for callee in targets:
+                    callee.set_join_order(room, order)
+        elif verb in ("accept", "reject", "cancel", "hangup", "join_room"):
             await getattr(actor, verb)()
         elif verb == "send_text":
             for peer in targets:
@@ -136,13 +144,17 @@ class Runner:
             while True:
                 changed.clear()
                 now = self.timeline.now_ms()
-                verdict = judge(step, self.timeline.events, window, now, users)
+                verdict = judge(step, self.timeline.events, window, now, users, self._findings)
                 if verdict.state != PENDING:
                     return verdict
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(changed.wait(), max(0.001, (window.deadline_ms - now) / 1000.0))
         finally:
             self.timeline.unsubscribe(wake)
+
+    def _findings(self, events: Sequence[Event]) -> list[Finding]:
+        """The diagnostic rules on the run so far, as ``callprobe run`` reports them."""
+        return findings_for_run(events, self.scenario)
 
     async def _play(self) -> None:
         steps = self.scenario.steps

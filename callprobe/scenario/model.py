@@ -20,10 +20,13 @@ from callprobe.settings import ClientSettings
 
 #: Action verbs in steps (``- connect: alice``).
 ACTION_VERBS = ("connect", "disconnect", "reconnect", "invite", "accept", "reject", "cancel",
-                "hangup", "send_text", "wait")
+                "hangup", "join_room", "send_text", "wait")
 
 #: Verbs whose value is one agent acting on its current call.
-CALL_VERBS = ("accept", "reject", "cancel", "hangup")
+CALL_VERBS = ("accept", "reject", "cancel", "hangup", "join_room")
+
+#: ``join_order`` of an invite (backends whose parties meet in a call room): who enters first.
+JOIN_ORDERS = ("caller-first", "callee-first")
 
 #: Verbs whose value is an agent name or a list of them.
 CONNECTION_VERBS = ("connect", "disconnect", "reconnect")
@@ -31,7 +34,7 @@ CONNECTION_VERBS = ("connect", "disconnect", "reconnect")
 #: Events an ``expect`` step may name (each is a timeline kind or derived from them).
 EXPECT_EVENTS = ("ringing", "answered", "rejected", "cancelled", "hung_up", "call_timeout", "busy",
                  "invite_acked", "ice_connected", "media_flowing", "text_received", "kicked",
-                 "disconnected")
+                 "disconnected", "room_joined", "join_notice")
 
 #: Servers ``ice.embedded_servers`` may ask for: coturn beside the embedded gateway.
 EMBEDDED_ICE_SERVERS = ("stun", "turn", "turn-tcp")
@@ -142,8 +145,10 @@ class Action:
     callees of ``invite``, the receivers of ``send_text``.
 
     ``params`` by verb: ``invite``: ``media`` (always set), ``timeout_s``
-    (int 1..86400 or None), ``call`` (the 1-based number of this invite step);
-    ``send_text``: ``text``; ``wait``: ``duration_s``.
+    (int 1..86400 or None), ``call`` (the 1-based number of this invite step),
+    ``join_order`` (backends with call rooms: ``caller-first``,
+    ``callee-first``, ``steps`` when ``join_room`` steps decide, or None for
+    the backend's default); ``send_text``: ``text``; ``wait``: ``duration_s``.
     """
 
     line: int
@@ -163,7 +168,9 @@ class Action:
 class Expectation:
     """A step that checks the timeline.
 
-    Exactly one of ``event`` and ``outcome`` is set. ``within_s`` (window for
+    Exactly one of ``event``, ``outcome`` and ``finding`` is set (``finding``:
+    a finding code the diagnostic rules must give on the run so far, or with
+    ``absent`` must not). ``within_s`` (window for
     an event that must happen) and ``for_s`` (window of an ``absent`` one) are
     ``None`` when not written: the runner then uses
     ``ClientSettings.default_expect_within_s``. ``agent`` ``None`` means every
@@ -183,6 +190,7 @@ class Expectation:
     direction: str | None = None
     call_index: int | None = None
     via: str | None = None          # ice_connected only: "relay" or "direct" selected pair
+    finding: str | None = None      # a finding code (analysis.diagnostics.findings.CODES)
 
 
 Step = Action | Expectation

@@ -9,7 +9,8 @@ thing; the hints come from the field reports (docs/field-failures.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -83,12 +84,18 @@ class Finding:
 
 @dataclass(frozen=True)
 class CodeInfo:
-    """Catalogue entry: the stable words and link of one finding code."""
+    """Catalogue entry: the stable words and link of one finding code.
+
+    ``backend_hints`` sharpen ``hint`` for one backend family (the run's
+    ``RunStarted.backend``): where the general hint names another backend's
+    codes or messages, the family gets words of its own.
+    """
 
     link: Link
     title: str
     hint: str
     severity: Severity = Severity.ERROR
+    backend_hints: Mapping[str, str] = field(default_factory=dict)
 
 
 LOGIN_FAILED = "LOGIN_FAILED"
@@ -111,6 +118,11 @@ MEDIA_NOT_FLOWING = "MEDIA_NOT_FLOWING"
 HANGUP_NOT_DELIVERED = "HANGUP_NOT_DELIVERED"
 HISTORY_PAYLOAD_MISSING = "HISTORY_PAYLOAD_MISSING"
 STALE_CALL_STATE = "STALE_CALL_STATE"
+JOIN_NOTICE_MISSING = "JOIN_NOTICE_MISSING"
+DEFAULT_IDENTITY = "DEFAULT_IDENTITY"
+
+#: The call-room service's words for the codes it shares (``docs/backends/rooms.md``).
+ROOMS = "rooms"
 
 #: The hint ICE_FAILED carries when no relay candidate was gathered.
 TURN_HINT = ("no relay candidates: configure TURN (a turn: URL with username and credential in "
@@ -140,18 +152,34 @@ CATALOGUE: dict[str, CodeInfo] = {
     LOGIN_FAILED: CodeInfo(
         Link.LOGIN, "Login failed: no token was issued",
         "Check the auth API address, the admin secret and the user ID; the errCode in the reply "
-        "says which is wrong (for example 1001 ArgsError, 1002 NoPermission, an unregistered user)."),
+        "says which is wrong (for example 1001 ArgsError, 1002 NoPermission, an unregistered user).",
+        backend_hints={ROOMS: (
+            "Check the server URL, the username and the password (--password); HTTP 401 is an unknown "
+            "user or a wrong password alike (--register creates missing accounts through the register "
+            "endpoint), 422 a missing or malformed field; the reply's error text says which.")}),
     HANDSHAKE_REFUSED: CodeInfo(
         Link.HANDSHAKE, "The gateway refused the WebSocket handshake",
         "A browser only says 'WebSocket connection failed'; the HTTP status and errCode here say why. "
         "1501-1507 are token errors (fetch a fresh token for this user and platform), 1602 means "
         "token, sendID or platformID is missing. HTTP 5xx means the handshake handler crashed (for "
-        "example on a missing user id it did not check); it must refuse with an errCode instead."),
+        "example on a missing user id it did not check); it must refuse with an errCode instead.",
+        backend_hints={ROOMS: (
+            "A browser only says 'WebSocket connection failed'; the HTTP status and body of the refused "
+            "room join here say why: 401 no or a bad token (give it as the token query parameter or "
+            "Authorization: Bearer), 403 a user_id / X-User-ID naming someone else or a user who is not a "
+            "party of the call, 404 an unknown call. HTTP 5xx, or an empty body, means the room handler "
+            "crashed (a known failure: it read a user id the request did not carry); it must refuse with "
+            "401 instead.")}),
     UNAUTHENTICATED_ACCEPTED: CodeInfo(
         Link.AUTH_PROBES, "The gateway accepted a connection without a valid token",
         "The handshake must refuse a missing or wrong token (1602 ConnArgsErr, 1502 TokenInvalid) "
         "and a token whose user differs from sendID; never fall back to a default or test user "
-        "when no identity is given."),
+        "when no identity is given.",
+        backend_hints={ROOMS: (
+            "A room join must be refused without a valid token (HTTP 401), and a user_id / X-User-ID "
+            "naming another user than the token must be refused (403): take the identity from the token, "
+            "never from user_id / X-User-ID alone (a known failure: the fix of a crashing handshake "
+            "trusted them, so anyone could join any call as anyone).")}),
     HEARTBEAT_UNANSWERED: CodeInfo(
         Link.HEARTBEAT, "Heartbeats went unanswered",
         "A text {\"type\":\"ping\"} must get {\"type\":\"pong\"}. Without traffic the gateway closes "
@@ -162,7 +190,11 @@ CATALOGUE: dict[str, CodeInfo] = {
         "Read the close code: 1006 means the server dropped TCP without a close frame (malformed "
         "envelope, unknown reqIdentifier, sendID mismatch, bad gzip), 1009 a frame over 51200 bytes; "
         "a close after missed heartbeats is the 30 s read deadline. Calls need a live connection: "
-        "reconnect before placing or answering one."),
+        "reconnect before placing or answering one.",
+        backend_hints={ROOMS: (
+            "Read the close code of the room socket: 1008 the server's rate or outbox limit, 1009 a "
+            "message over its size limit, 1003 a binary frame, 1007 invalid UTF-8, 1001 the server "
+            "shutting down; 1006 means the connection was dropped without a close frame.")}),
     KICKED_BY_OTHER_LOGIN: CodeInfo(
         Link.CONNECTION, "Kicked by another login of the same user",
         "With multi-login policy 1 a second login on the same platformID kicks the first (2002), "
@@ -177,17 +209,28 @@ CATALOGUE: dict[str, CodeInfo] = {
         Link.INVITE_ACK, "The server refused the invite",
         "Read the errCode: 1003 the callee does not exist, 1004 calling yourself, 1001/1002 token "
         "problems. An OpenIM v3 server without an RTC service answers SendSignalMsg (1004) with "
-        "1001 ArgsError: signaling is a stub there."),
+        "1001 ArgsError: signaling is a stub there.",
+        backend_hints={ROOMS: (
+            "Read the HTTP status: 404 no user has this username, 422 a field is missing or wrong "
+            "(callee_username, call_type audio or video) or the caller calls itself, 401 a bad token; 409 "
+            "(busy) is not this finding.")}),
     INVITE_NOT_DELIVERED: CodeInfo(
         Link.RINGING, "The invite did not ring the callee in time",
         "Text messages reach the callee but the call invite (1601) does not: the invite push path "
         "is broken on the server (a known failure: the invite was stored and only showed up in history). "
-        "Compare how the invite and a text message look up the recipient's connections."),
+        "Compare how the invite and a text message look up the recipient's connections.",
+        backend_hints={ROOMS: (
+            "The call was created, but the callee's incoming list did not show it in time: the list must "
+            "hold every initiated call naming the requester as callee as soon as it is created. A client "
+            "only rings when a poll lists the call, so the ring is at least one poll interval late.")}),
     INVITE_MALFORMED: CodeInfo(
         Link.RINGING, "The callee got an invite it cannot use",
         "The 1601 content must decode to an invitation with inviter, invitees, roomID and "
         "mediaType: KKIM clients expect a bare SignalInviteReq (v3 field numbers), OpenIM v2 sends "
-        "a whole SignalReq. Check the server encodes the invitation the client decodes."),
+        "a whole SignalReq. Check the server encodes the invitation the client decodes.",
+        backend_hints={ROOMS: (
+            "A call in the incoming list must carry its uuid, the caller's id and a call_type of audio or "
+            "video: a client cannot join, answer or show a call without them.")}),
     ROOM_ID_MISMATCH: CodeInfo(
         Link.RINGING, "Caller and callee use different roomIDs",
         "The server assigns the roomID in SignalInviteResp: the client must replace its temporary "
@@ -197,12 +240,20 @@ CATALOGUE: dict[str, CodeInfo] = {
         Link.ANSWER, "The callee's answer never reached the caller",
         "Accept and reject must reach the inviter as an unsolicited 1004 SignalResp or a 1601 "
         "push: check the server notifies every connection of the inviter, and the caller listens "
-        "on both paths."),
+        "on both paths.",
+        backend_hints={ROOMS: (
+            "When the callee accepts or rejects over REST, the server must send accepted / rejected to "
+            "the caller in the call room; a caller that waits for the notice never starts the call. The "
+            "call's status still tells (GET the call), so check the accept handler notifies the room.")}),
     SDP_NOT_RELAYED: CodeInfo(
         Link.SIGNAL_RELAY, "The SDP offer/answer did not reach the peer",
         "SDP travels as contentType 110 messages {type:'webrtc_signal', signalType, roomID, data}: "
         "check the server relays custom messages to the peer's user ID, no filter drops them, and "
-        "the peer does not ignore them for an unknown roomID."),
+        "the peer does not ignore them for an unknown roomID.",
+        backend_hints={ROOMS: (
+            "offer and answer sent in the call room must be relayed to the other party: check the room "
+            "relays every message type to the others, and that the peer was in the room when the offer "
+            "went out.")}),
     NO_LOCAL_CANDIDATES: CodeInfo(
         Link.ICE, "ICE had no local candidate to try",
         "A peer with no candidate cannot connect and aiortc never says so. With the relay-only "
@@ -224,7 +275,10 @@ CATALOGUE: dict[str, CodeInfo] = {
     HANGUP_NOT_DELIVERED: CodeInfo(
         Link.HANGUP, "The hang-up never reached the other party",
         "Hangup and cancel must reach the peer as an unsolicited 1004 SignalResp or a 1601 push; "
-        "a 1801 'call not found' reply means the request named a roomID the server does not know."),
+        "a 1801 'call not found' reply means the request named a roomID the server does not know.",
+        backend_hints={ROOMS: (
+            "end must be relayed to the other party in the call room, and a cancel must reach a callee in "
+            "the room as cancelled (a callee outside it sees the call's status cancelled).")}),
     HISTORY_PAYLOAD_MISSING: CodeInfo(
         Link.HISTORY, "History lost the call record's payload",
         "The stored invitation must come back from history whole (a known failure: the history API "
@@ -234,7 +288,24 @@ CATALOGUE: dict[str, CodeInfo] = {
         Link.STALE_STATE, "The server says the user is busy, but no call is active",
         "A previous call was never cleaned up (1802 'user is already in a call'): the server must "
         "end call state on hangup, reject, cancel, timeout and disconnect. Clear the state for this "
-        "user (or restart the call service) and fix the missing cleanup."),
+        "user (or restart the call service) and fix the missing cleanup.",
+        backend_hints={ROOMS: (
+            "A previous call was never ended on the server (HTTP 409 'already in a call'): an accepted "
+            "call stays busy until someone sends end in its room, so a client that only leaves the room "
+            "leaks it, and the ring timeout ends only calls still ringing. End the call, and fix the path "
+            "that skipped end.")}),
+    JOIN_NOTICE_MISSING: CodeInfo(
+        Link.ANSWER, "A party in the call room was never told the other one came",
+        "On every join the server must send join to everyone already in the room and connection to the "
+        "newcomer, whichever party came first. A known failure sent join only when the caller was first: a "
+        "callee that entered first was never told the caller arrived, and a client that waits for join "
+        "never starts the call. Send join to every member but the newcomer, whatever the join order."),
+    DEFAULT_IDENTITY: CodeInfo(
+        Link.AUTH_PROBES, "The server gave a connection a default identity",
+        "The server did not identify this connection and gave it a default identity; with two such "
+        "connections the room holds one user and no join notice can be sent. Refuse a join that carries no "
+        "valid token (HTTP 401) instead of falling back to a default or test user, and take the identity "
+        "from the token only."),
 }
 
 CODES: tuple[str, ...] = tuple(CATALOGUE)

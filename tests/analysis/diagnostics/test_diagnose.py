@@ -149,6 +149,19 @@ def stale(tl: TL) -> None:
     tl.invite(room="r2", refused=1802, busy=["u_bob"])
 
 
+def join_lost(tl: TL) -> None:
+    _call(tl)
+    tl.accept()
+    tl.enter_room(BOB)
+    tl.enter_room(ALICE, users=["u_bob", "u_alice"])  # no join to bob, who was there first
+
+
+def default_identity(tl: TL) -> None:
+    tl("probe", "step_started", step="probe_no_token")
+    tl("probe", "step_finished", step="probe_no_token", ok=True, outcome="accepted", status=101,
+       identity="test-user-r1", claimed="")
+
+
 BROKEN: dict[str, Callable[[TL], None]] = {
     "LOGIN_FAILED": login_failed,
     "HANDSHAKE_REFUSED": handshake_crash,
@@ -170,6 +183,8 @@ BROKEN: dict[str, Callable[[TL], None]] = {
     "HANGUP_NOT_DELIVERED": hangup_lost,
     "HISTORY_PAYLOAD_MISSING": history_stripped,
     "STALE_CALL_STATE": stale,
+    "JOIN_NOTICE_MISSING": join_lost,
+    "DEFAULT_IDENTITY": default_identity,
 }
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from callprobe.analysis.diagnostics.context import RuleContext
-from callprobe.analysis.diagnostics.findings import Finding, Severity
+from callprobe.analysis.diagnostics.findings import CATALOGUE, Finding, Severity
 from callprobe.analysis.diagnostics.links import Link, link_rank
 from callprobe.analysis.diagnostics.view import TimelineView, view_of
-from callprobe.timeline.events import Event
+from callprobe.timeline.events import Event, RunStarted
 
 #: What a registered rule is: events and context in, findings out.
 Rule = Callable[[Sequence[Event], RuleContext], list[Finding]]
@@ -55,10 +55,13 @@ def diagnose_timeline(events: Sequence[Event], ctx: RuleContext | None = None,
     """Run every registered rule (or ``rules``); findings in time order.
 
     Codes in ``ctx.expected`` are kept but lowered to ``info``. Identical
-    findings from different rules are reported once.
+    findings from different rules are reported once. A catalogue hint gets
+    the backend's own words when the catalogue has them for the run's
+    backend (``RunStarted.backend``).
     """
     context = ctx or RuleContext()
     view = TimelineView(events, context)
+    backend = next((e.backend for _, e in view.of(RunStarted) if e.backend), "")
     found: list[Finding] = []
     seen: set[tuple[str, str, float | None, str]] = set()
     for fn in rules if rules is not None else RULES.values():
@@ -69,8 +72,16 @@ def diagnose_timeline(events: Sequence[Event], ctx: RuleContext | None = None,
             seen.add(key)
             if f.code in context.expected and f.severity is not Severity.INFO:
                 f = replace(f, severity=Severity.INFO, detail=f"{f.detail} (expected by the scenario)")
-            found.append(f)
+            found.append(for_backend(f, backend))
     return sorted(found, key=_sort_key)
+
+
+def for_backend(f: Finding, backend: str) -> Finding:
+    """``f`` with its backend's hint when it carries the catalogue's general one."""
+    info = CATALOGUE.get(f.code)
+    if info is None or f.hint != info.hint or backend not in info.backend_hints:
+        return f
+    return replace(f, hint=info.backend_hints[backend])
 
 
 def first_broken_link(findings: Sequence[Finding]) -> Finding | None:
