@@ -233,8 +233,9 @@ def _judge_finding(code: str, absent: bool, events: Sequence[Event], window: Win
     if findings is None:
         from callprobe.analysis.diagnostics.context import RuleContext
         from callprobe.analysis.diagnostics.rules import diagnose_timeline
+        from callprobe.settings import ClientSettings
 
-        context = RuleContext(users=tuple(agents.items()))
+        context = RuleContext.from_settings(ClientSettings(), users=tuple(agents.items()))
 
         def findings(evs: Sequence[Event]) -> Sequence[Finding]:
             return diagnose_timeline(evs, context)

@@ -76,6 +76,10 @@ ACTIONS: dict[str, type[ActionSent]] = {"accept": AcceptSent, "reject": RejectSe
 #: Statuses a room notice also carries: a polled one waits for its notice a moment.
 _NOTIFIED = ("accepted", "rejected", "cancelled")
 
+#: Messages a party sends into the room (relayed by the server): their sender is in the room.
+#: ``accepted`` and the like name the party who acted over REST, wherever it is.
+_RELAYED = ("offer", "answer", "candidate", "end")
+
 _BODY_PREVIEW = 300
 
 
@@ -428,7 +432,7 @@ class RoomsClient:
             return
         kind = protocol.message_kind(self.names, msg.type)
         known = self.calls.get(room_id)
-        if known is not None and kind != "connection" and msg.user_id and msg.user_id == known.peer_id:
+        if known is not None and kind in _RELAYED and msg.user_id and msg.user_id == known.peer_id:
             known.members.add(msg.user_id)  # the peer speaks in the room: it is there
         if kind == "connection":
             self._connection(room_id, known, msg, authenticated)
