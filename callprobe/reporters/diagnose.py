@@ -12,6 +12,7 @@ from rich.text import Text
 
 from callprobe.analysis.results import WalkResult
 from callprobe.reporters.ladder import Ladder, build_ladder, render_ladder, render_ladder_html, render_ladder_text
+from callprobe.timeline.events import StepFinished
 
 #: Version of the diagnose JSON document (``docs/reports.md``).
 SCHEMA_VERSION = 2
@@ -56,6 +57,8 @@ def render(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = F
         what = link.link if link.step in (link.link, "invite", "connect", "answer") else f"{link.link}: {link.step}"
         who = f" ({link.agent})" if link.agent else ""
         out.print(Text(f"  {'✓' if link.ok else '✗'} {what}{who}", style="green" if link.ok else "red"))
+    for step in _missing_steps(result):
+        out.print(Text(f"  – {step.step}: not on this backend ({step.reason})", style="dim"))
     if show_ladder and result.events:
         out.print(render_ladder(ladder(result, echoes), width=min(out.width, 140)))
     for finding in result.findings:
@@ -80,6 +83,11 @@ def render(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = F
     else:
         out.print(Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s",
                        style="bold green"))
+
+
+def _missing_steps(result: WalkResult) -> list[StepFinished]:
+    """Steps the walk skipped because the backend has no such link (``exists: false``)."""
+    return [e for e in result.events if isinstance(e, StepFinished) and e.extra.get("exists") is False]
 
 
 def _short(fields: dict[str, Any]) -> str:

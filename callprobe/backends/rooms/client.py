@@ -33,7 +33,7 @@ from typing import Any
 from callprobe.backends.base import DriverNotice
 from callprobe.backends.rooms import protocol
 from callprobe.backends.rooms.config import RoomsOptions
-from callprobe.backends.rooms.protocol import END, TRANSITIONS, CallState, Message, explain_status, user_key
+from callprobe.backends.rooms.protocol import END, TRANSITIONS, CallState, Message, explain_status
 from callprobe.timeline.events import (
     AcceptSent,
     ActionAcked,
@@ -335,8 +335,7 @@ class RoomsClient:
         known.state = nxt
         known.polled.clear()
         if kind is not None:
-            elsewhere = known.state is CallState.OVER and known.role == "callee" and meaning in (
-                "accepted", "rejected")
+            elsewhere = known.role == "callee" and meaning in ("accepted", "rejected")  # not by this device
             why = reason or (f"{meaning} on another device of this user" if elsewhere else "")
             actor = by or ("" if kind == "call_timeout" else known.peer_id)
             self._record(peer_action_type(kind)(room_id=known.room_id, path=path, by=actor, action=meaning,
@@ -514,12 +513,9 @@ class RoomsClient:
                                     form=FORM_ROOM))
 
     def waiting_signals(self, room_id: str) -> int:
+        """Signals queued for ``room_id`` until the peer is in the room."""
         known = self.calls.get(room_id)
         return len(known.pending) if known is not None else 0
-
-    def in_room(self, room_id: str) -> bool:
-        known = self.calls.get(room_id)
-        return known is not None and known.in_room
 
     def hangup(self, room_id: str, wall_s: int) -> None:
         """Send ``end`` in the room (the caller of this must be in it) and leave."""
@@ -534,11 +530,6 @@ class RoomsClient:
         self._out.append(Leave(room_id))
 
 
-def call_of(client: RoomsClient, room_id: str) -> tuple[str, str] | None:
-    """``(role, peer id)`` of a call this client knows."""
-    known = client.calls.get(room_id)
-    return (known.role, known.peer_id) if known is not None else None
-
 
 __all__ = ["ACTIONS", "FORM_ROOM", "PATH_POLL", "PATH_ROOM", "VIA_POLL", "Deliver", "Frame", "JoinPlan", "Leave",
-           "Outcome", "Output", "Record", "RoomsClient", "Timer", "call_of", "user_key"]
+           "Outcome", "Output", "Record", "RoomsClient", "Timer"]

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -75,8 +75,6 @@ class JoinRefused(Exception):
 def redact(url: str, secret_params: tuple[str, ...]) -> str:
     """The URL with its secrets (the token parameter) replaced, safe for reports."""
     parts = urlsplit(url)
-    from urllib.parse import parse_qsl
-
     query = [(k, "REDACTED" if k in secret_params else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
@@ -112,7 +110,7 @@ class RoomsConnection:
         self._rooms: dict[str, _Room] = {}
         self._joining: dict[str, asyncio.Future[None]] = {}
         self._poller: asyncio.Task[None] | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: set[asyncio.TimerHandle] = set()
         self._closed = False
 
     def now_ms(self) -> float:
@@ -144,9 +142,12 @@ class RoomsConnection:
                     room.queue.put_nowait(None)
             elif isinstance(out, Timer):
                 delay = max(0.0, (out.due_ms - self.now_ms()) / 1000.0)
-                self._timers.append(asyncio.get_running_loop().call_later(delay, self._tick))
+                handle = asyncio.get_running_loop().call_later(delay, self._tick)
+                self._timers.add(handle)
 
     def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers = {h for h in self._timers if h.when() > loop.time()}
         self.client.tick(self.now_ms())
         self.flush()
 

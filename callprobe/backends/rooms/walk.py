@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from callprobe.analysis.diagnostics.links import (
     STEP_HEARTBEAT,
@@ -100,7 +101,7 @@ class RoomsProbes(WalkProbes):
             try:
                 query, headers, claimed, words = self._identity(how, login, call)
                 path = names.path("room", call.uuid)
-                url = ws_base(base) + path + (f"?{_query(query)}" if query else "")
+                url = ws_base(base) + path + (f"?{urlencode(query)}" if query else "")
                 found = await probe_join(url, headers, self.settings, names)
                 shown = redact(url, (names.key("token_param"),))
                 return {**found, "claimed": claimed, "reason": words, "url": shown}
@@ -151,12 +152,6 @@ class RoomsProbes(WalkProbes):
                           lambda ctx: join_order_probe(ctx, "caller-first")),
                 ExtraStep(STEP_STALE_STATE, Link.ANSWER.value, STEP_JOIN_CALLEE_FIRST, "",
                           lambda ctx: join_order_probe(ctx, "callee-first"))]
-
-
-def _query(params: dict[str, str]) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
 
 
 async def probe_join(url: str, headers: dict[str, str], settings: ClientSettings,
