@@ -25,8 +25,6 @@ ACTION_VERBS = ("connect", "disconnect", "reconnect", "invite", "accept", "rejec
 #: Verbs whose value is one agent acting on its current call.
 CALL_VERBS = ("accept", "reject", "cancel", "hangup", "join_room")
 
-#: ``join_order`` of an invite (backends whose parties meet in a call room): who enters first.
-JOIN_ORDERS = ("caller-first", "callee-first")
 
 #: Verbs whose value is an agent name or a list of them.
 CONNECTION_VERBS = ("connect", "disconnect", "reconnect")

@@ -249,10 +249,11 @@ class StepPlay:
     # -------------------------------------------------------------- expect
 
     def _expect(self, path: FieldPath, value: dict[str, Any], line: int, text: str) -> Step | None:
-        event, outcome = value.get("event"), value.get("outcome")
-        if "finding" in value:
-            return self._expect_finding(path, value, line, text)
-        if event is None and outcome is None:
+        event, outcome, finding = value.get("event"), value.get("outcome"), value.get("finding")
+        if finding is not None:
+            if not self._finding(path, value):
+                return None
+        elif event is None and outcome is None:
             self.c.error(path, "an expectation needs event (ringing, answered, ...) or outcome "
                                "(answered, rejected, ...), or a finding code (finding: ICE_FAILED)")
             return None
@@ -295,34 +296,21 @@ class StepPlay:
         direction = str(value.get("direction", "both")) if event == "media_flowing" else None
         return Expectation(line, text, event=event, agent=agent, within_s=within, absent=absent,
                            for_s=for_s, outcome=outcome, direction=direction, call_index=call,
-                           via=str(value["via"]) if event == "ice_connected" and "via" in value else None)
+                           via=str(value["via"]) if event == "ice_connected" and "via" in value else None,
+                           finding=None if finding is None else str(finding))
 
-    def _expect_finding(self, path: FieldPath, value: dict[str, Any], line: int, text: str) -> Step | None:
-        """``{finding: CODE}``: the diagnostic rules give CODE on the run (``absent: true``: they do not)."""
+    def _finding(self, path: FieldPath, value: dict[str, Any]) -> bool:
+        """``{finding: CODE}``: a known code, and none of the keys that pick an event or a call."""
         from callprobe.analysis.diagnostics.findings import CODES
 
         code = str(value["finding"])
-        ok = True
-        if code not in CODES:
+        ok = code in CODES
+        if not ok:
             self.c.error(path + ("finding",), f"unknown finding code {quoted(code)}{suggest(code, CODES)}; "
                                               f"expected one of: {', '.join(CODES)}")
-            ok = False
         for key in ("event", "outcome", "agent", "direction", "via", "call"):
             if key in value:
                 self.c.error(path + (key,), f"{key} does not apply to a finding (the rules judge the whole run "
                                             "so far); use a separate expect step")
                 ok = False
-        absent = bool(value.get("absent", False))
-        if absent and "within" in value:
-            self.c.error(path + ("within",), "an absent finding takes 'for' (how long it must not appear), "
-                                             "not 'within'")
-            ok = False
-        if "for" in value and not absent:
-            self.c.error(path + ("for",), "'for' goes with absent: true; for a finding that must appear use "
-                                          "'within'")
-            ok = False
-        within = self.c.duration(path + ("within",), value["within"]) if "within" in value else None
-        for_s = self.c.duration(path + ("for",), value["for"]) if "for" in value else None
-        if not ok or ("within" in value and within is None) or ("for" in value and for_s is None):
-            return None
-        return Expectation(line, text, within_s=within, absent=absent, for_s=for_s, finding=code)
+        return ok

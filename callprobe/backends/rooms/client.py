@@ -246,7 +246,7 @@ class RoomsClient:
             if 200 <= status < 300:
                 msg, why = "no call with a uuid in the reply", "the reply to call by username lacks call.uuid"
             busy: tuple[str, ...] = ()
-            if status == 409 and "username" not in msg:
+            if status == 409:  # a party already has a call; the words say which, else the callee
                 busy = (self.user_id,) if "caller" in msg.lower() else (callee_id,)
             self._record(InviteRefused(err_msg=msg, explanation=why, busy=list(busy), busy_from_reply=False,
                                        status=status))
@@ -308,7 +308,7 @@ class RoomsClient:
                 known.polled[meaning] = now_ms
                 self._out.append(Timer(now_ms + self.notice_grace_ms))
             return
-        self._input(known, meaning, PATH_POLL, now_ms, polled=True)
+        self._input(known, meaning, PATH_POLL, polled=True)
 
     def tick(self, now_ms: float) -> None:
         """Polled answers whose room notice did not come within ``notice_grace_ms``."""
@@ -316,13 +316,13 @@ class RoomsClient:
             for meaning, seen in list(known.polled.items()):
                 if now_ms - seen >= self.notice_grace_ms:
                     del known.polled[meaning]
-                    self._input(known, meaning, PATH_POLL, now_ms, polled=True,
+                    self._input(known, meaning, PATH_POLL, polled=True,
                                 reason=f"no {self.names.message(meaning)} notice in the room within "
                                        f"{self.notice_grace_ms:.0f} ms of the poll that saw it")
 
     # ------------------------------------------------------------ the call state
 
-    def _input(self, known: _Call, meaning: str, path: str, now_ms: float, *, polled: bool = False,
+    def _input(self, known: _Call, meaning: str, path: str, *, polled: bool = False,
                by: str = "", reason: str = "") -> None:
         if known.acting:
             return  # this agent's own action is on its way: its reply tells
@@ -423,8 +423,8 @@ class RoomsClient:
             known.in_room = False
             known.members.clear()
 
-    def on_room_text(self, room_id: str, text: str, now_ms: float, *, authenticated: bool | None = None) -> None:
-        """One message from a room socket."""
+    def on_room_text(self, room_id: str, text: str, *, authenticated: bool | None = None) -> None:
+        """One message from a room socket; ``authenticated``: whether its join carried a token."""
         msg = protocol.read_message(text, self.names)
         if msg is None:
             self._record(Note(note="room_message_unreadable", room_id=room_id, text=text[:120]))
@@ -441,10 +441,10 @@ class RoomsClient:
             self._signal(room_id, known, msg, kind)
         elif kind in ("accepted", "rejected", "cancelled"):
             if known is not None:
-                self._input(known, kind, PATH_ROOM, now_ms, by=msg.user_id)
+                self._input(known, kind, PATH_ROOM, by=msg.user_id)
         elif kind == "end":
             if known is not None:
-                self._input(known, END, PATH_ROOM, now_ms, by=msg.user_id)
+                self._input(known, END, PATH_ROOM, by=msg.user_id)
         elif kind == "error":
             data = msg.data
             words = data.get(self.names.key("error")) if isinstance(data, dict) else data

@@ -286,7 +286,7 @@ class RoomsConnection:
             async for message in room.ws:
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
                 try:
-                    self.client.on_room_text(room_id, text, self.now_ms(), authenticated=room.authenticated)
+                    self.client.on_room_text(room_id, text, authenticated=room.authenticated)
                 except Exception as exc:  # a handler bug must not kill the room
                     self._note("frame_handler_error", room_id, f"{type(exc).__name__}: {exc}")
                 self.flush()
@@ -341,6 +341,10 @@ class RoomsConnection:
 
     # ---------------------------------------------------------------- closing
 
+    async def leave_all(self) -> None:
+        """Leave every room this agent is in."""
+        await asyncio.gather(*(self.leave(r) for r in list(self._rooms)), return_exceptions=True)
+
     async def close(self) -> None:
         """Stop polling, leave every room, close the HTTP session; safe to call twice."""
         self._closed = True
@@ -348,7 +352,7 @@ class RoomsConnection:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
-        await asyncio.gather(*(self.leave(r) for r in list(self._rooms)), return_exceptions=True)
+        await self.leave_all()
         for room in list(self._rooms.values()):
             for task in room.tasks:
                 task.cancel()

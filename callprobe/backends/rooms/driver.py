@@ -140,8 +140,10 @@ class RoomsDriver(Driver):
         self._record(Note(note="polling", text=f"incoming calls polled every {self.options.poll_interval_s:g} s"))
 
     async def disconnect(self) -> None:
+        """Go offline: no more polls, out of every room (the login is kept)."""
         if self._conn is not None:
             await self._conn.stop_polling()
+            await self._conn.leave_all()
 
     @property
     def connected(self) -> bool:

@@ -103,7 +103,7 @@ def caller_with_call() -> tuple[RoomsClient, Pump]:
 
 def in_room(client: RoomsClient, pump: Pump, users: list[int]) -> None:
     client.on_room_open(ROOM, 1.0)
-    client.on_room_text(ROOM, msg("connection", client.user_id, {"users": users}), 10.0, authenticated=True)
+    client.on_room_text(ROOM, msg("connection", client.user_id, {"users": users}), authenticated=True)
     pump()
 
 
@@ -216,7 +216,7 @@ def test_an_unreadable_incoming_list_is_noted_once() -> None:
 def test_a_caller_in_the_room_is_told_by_the_accepted_notice() -> None:
     client, pump = caller_with_call()
     in_room(client, pump, [1])
-    client.on_room_text(ROOM, msg("accepted", 2, {"call": call("accepted")}), 20.0)
+    client.on_room_text(ROOM, msg("accepted", 2, {"call": call("accepted")}))
     [answered] = pump().of(Answered)
     assert (answered.path, answered.by, answered.polled) == (PATH_ROOM, "2", False)
     assert client.status_wanted() == []
@@ -227,7 +227,7 @@ def test_a_polled_answer_waits_for_its_room_notice() -> None:
     in_room(client, pump, [1])
     client.on_status(ROOM, 200, {"call": call("accepted")}, 100.0)
     assert pump().timers == [100.0 + GRACE_MS] and pump.of(Answered) == []
-    client.on_room_text(ROOM, msg("accepted", 2, {"call": call("accepted")}), 120.0)
+    client.on_room_text(ROOM, msg("accepted", 2, {"call": call("accepted")}))
     client.tick(700.0)
     [answered] = pump().of(Answered)
     assert answered.path == PATH_ROOM  # the poll only overtook the notice
@@ -303,8 +303,8 @@ def test_connection_and_join_say_who_is_in_the_room_and_in_which_order() -> None
     [entered] = pump.of(RoomJoined)
     assert (entered.order, entered.users, entered.identity, entered.join_order, entered.authenticated) == (
         1, ["2"], "2", "callee-first", True)
-    client.on_room_text(ROOM, msg("join", 1, {"user": {"id": 1, "username": "alice"}}), 30.0)
-    client.on_room_text(ROOM, msg("leave", 1, {"user": {"id": 1, "username": "alice"}}), 40.0)
+    client.on_room_text(ROOM, msg("join", 1, {"user": {"id": 1, "username": "alice"}}))
+    client.on_room_text(ROOM, msg("leave", 1, {"user": {"id": 1, "username": "alice"}}))
     join, leave = pump().of(JoinNotice)
     assert (join.notice, join.user, join.username, join.join_order) == ("join", "1", "alice", "callee-first")
     assert leave.notice == "leave"
@@ -321,7 +321,7 @@ def test_a_default_identity_is_read_back_from_connection() -> None:
     client, pump = caller_with_call()
     client.on_room_open(ROOM, 1.0)
     fake = f"test-user-{ROOM}"
-    client.on_room_text(ROOM, msg("connection", fake, {"users": [fake]}), 5.0, authenticated=False)
+    client.on_room_text(ROOM, msg("connection", fake, {"users": [fake]}), authenticated=False)
     [entered] = pump().of(RoomJoined)
     assert (entered.identity, entered.users, entered.order, entered.authenticated) == (fake, [fake], 1, False)
 
@@ -333,7 +333,7 @@ def test_signals_wait_until_the_peer_is_in_the_room() -> None:
     in_room(client, pump, [1])
     assert pump.frames == []  # alone in the room: nobody to relay to
     client.send_signal(ROOM, "candidate", {"candidate": "", "sdpMid": "0"}, 1767225600)
-    client.on_room_text(ROOM, msg("join", 2, {"user": {"id": 2, "username": "bob"}}), 30.0)
+    client.on_room_text(ROOM, msg("join", 2, {"user": {"id": 2, "username": "bob"}}))
     pump()
     assert [f["type"] for f in pump.frames] == ["offer", "ice-candidate"]
     assert pump.frames[0] == {"type": "offer", "call_id": ROOM, "user_id": 1, "timestamp": 1767225600,
@@ -349,7 +349,7 @@ def test_a_peer_that_speaks_in_the_room_is_there_even_without_join() -> None:
     in_room(client, pump, [2])
     client.send_signal(ROOM, "answer", {"type": "answer", "sdp": "v=0\r\n"}, 0)
     assert pump().frames == []
-    client.on_room_text(ROOM, msg("offer", 1, "v=0\r\nm=audio 9 x\r\n"), 50.0)  # no join ever came
+    client.on_room_text(ROOM, msg("offer", 1, "v=0\r\nm=audio 9 x\r\n"))  # no join ever came
     pump()
     [received] = pump.of(SignalReceived)
     assert received.sender == "1" and received.form == "room"
@@ -361,17 +361,17 @@ def test_an_answer_notice_is_no_sign_that_the_callee_is_in_the_room() -> None:
     client, pump = caller_with_call()
     in_room(client, pump, [1])
     client.send_signal(ROOM, "offer", {"type": "offer", "sdp": "v=0\r\n"}, 0)
-    client.on_room_text(ROOM, msg("accepted", 2, {"call": call("accepted")}), 20.0)  # bob accepted over REST
+    client.on_room_text(ROOM, msg("accepted", 2, {"call": call("accepted")}))  # bob accepted over REST
     assert pump().frames == []  # bob is not in the room yet: the offer would reach nobody
-    client.on_room_text(ROOM, msg("join", 2, {"user": {"id": 2, "username": "bob"}}), 30.0)
+    client.on_room_text(ROOM, msg("join", 2, {"user": {"id": 2, "username": "bob"}}))
     assert [f["type"] for f in pump().frames] == ["offer"]
 
 
 def test_end_hangs_up_and_leaves_the_room() -> None:
     client, pump = caller_with_call()
     in_room(client, pump, [1, 2])
-    client.on_room_text(ROOM, msg("accepted", 2), 20.0)
-    client.on_room_text(ROOM, msg("end", 2, {"reason": "hangup"}), 30.0)
+    client.on_room_text(ROOM, msg("accepted", 2))
+    client.on_room_text(ROOM, msg("end", 2, {"reason": "hangup"}))
     [hung] = pump().of(HungUp)
     assert (hung.path, hung.by) == (PATH_ROOM, "2") and pump.leaves == [ROOM]
 
@@ -400,14 +400,14 @@ def test_refusals_and_closes_of_a_room_are_recorded_with_its_call() -> None:
 @pytest.mark.parametrize("text", ["not json", "[]", '{"type": 3}'])
 def test_unreadable_room_messages_are_noted_not_fatal(text: str) -> None:
     client, pump = caller_with_call()
-    client.on_room_text(ROOM, text, 5.0)
+    client.on_room_text(ROOM, text)
     assert pump().of(Note)[-1].note == "room_message_unreadable"
 
 
 def test_unknown_types_and_errors_are_noted() -> None:
     client, pump = caller_with_call()
-    client.on_room_text(ROOM, msg("typing", 2), 5.0)
-    client.on_room_text(ROOM, msg("error", 1, {"error": "unknown message type"}), 6.0)
+    client.on_room_text(ROOM, msg("typing", 2))
+    client.on_room_text(ROOM, msg("error", 1, {"error": "unknown message type"}))
     ignored, error = pump().of(Note)[-2:]
     assert ignored.note == "room_message_ignored" and ignored.extra["type"] == "typing"
     assert error.note == "room_error" and "unknown message type" in error.text
@@ -430,8 +430,8 @@ def test_renamed_names_are_read_and_written() -> None:
     client.invite("2", "bob", "audio", 60)
     client.on_invite_reply(201, {"call": {"call_uuid": ROOM, "caller_id": 1, "callee_id": 2}}, "2", "audio")
     client.on_room_open(ROOM, 1.0)
-    client.on_room_text(ROOM, json.dumps({"kind": "welcome", "uid": 1, "data": {"members": [1]}}), 2.0)
-    client.on_room_text(ROOM, json.dumps({"kind": "peer-joined", "uid": 2, "data": {"user": {"id": 2}}}), 3.0)
+    client.on_room_text(ROOM, json.dumps({"kind": "welcome", "uid": 1, "data": {"members": [1]}}))
+    client.on_room_text(ROOM, json.dumps({"kind": "peer-joined", "uid": 2, "data": {"user": {"id": 2}}}))
     client.send_signal(ROOM, "candidate", {"candidate": "", "sdpMid": "0"}, 0)
     pump()
     assert [e.kind for e in pump.events if e.kind in ("room_joined", "join_notice")] == ["room_joined",

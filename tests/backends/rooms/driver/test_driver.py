@@ -258,13 +258,17 @@ async def test_the_room_has_no_text_messages(server: EmbeddedRoomServer, drivers
         await alice.send_text(bob.identity, "hi")
 
 
-async def test_disconnect_stops_the_poll_and_close_leaves_every_room(server: EmbeddedRoomServer,
+async def test_disconnect_and_close_stop_the_poll_and_leave_every_room(server: EmbeddedRoomServer,
                                                                      drivers: DriverFactory,
                                                                      timeline: Timeline) -> None:
     alice, _bob, room = await ringing_call(server, drivers)
     await alice.join_room(room)
     await alice.disconnect()
     assert not alice.connected
-    await alice.close()
     await event(timeline, WsClosed, "alice", room, by="client")
+    await alice.reconnect()
+    assert alice.connected
+    await alice.join_room(room)
+    await alice.close()
+    assert len(of(timeline, WsClosed, "alice")) == 2
     await alice.close()  # twice is fine
