@@ -1,4 +1,4 @@
-"""A call-room reference server and drivers logged in to it, all stopped after the test."""
+"""A call-room reference server (the server tests' fixtures) and drivers logged in to it, all stopped after the test."""
 
 from __future__ import annotations
 
@@ -12,39 +12,17 @@ from callprobe.backends.base import AgentIdentity
 from callprobe.backends.rooms.config import RoomsOptions
 from callprobe.backends.rooms.driver import RoomsDriver
 from callprobe.backends.rooms.server import EmbeddedRoomServer
-from callprobe.settings import ClientSettings, RoomServerSettings
+from callprobe.settings import ClientSettings
 from callprobe.timeline.recorder import Timeline
+from tests.backends.rooms.server.conftest import ServerFactory, make_server, server
 
-#: cheap password hashing, a free port
-SERVER = RoomServerSettings(port=0, password_iterations=1_000, shutdown_timeout_s=3.0, ws_close_timeout_s=1.0)
+__all__ = ["DriverFactory", "ServerFactory", "drivers", "make_server", "server", "timeline"]
+
 #: polls fast enough that a test waits little, slow enough to tell a poll from a push
 NAMES = RoomsOptions(poll_interval_s=0.1)
 SETTINGS = dataclasses.replace(ClientSettings(), room_notice_grace_s=0.3)
 
-ServerFactory = Callable[..., Awaitable[EmbeddedRoomServer]]
 DriverFactory = Callable[..., Awaitable[RoomsDriver]]
-
-
-@pytest.fixture
-async def make_server() -> AsyncIterator[ServerFactory]:
-    started: list[EmbeddedRoomServer] = []
-
-    async def factory(*faults: tuple[str, str]) -> EmbeddedRoomServer:
-        server = EmbeddedRoomServer(dataclasses.replace(SERVER, faults=faults))
-        started.append(server)
-        await server.start()
-        return server
-
-    try:
-        yield factory
-    finally:
-        for server in started:
-            await server.stop()
-
-
-@pytest.fixture
-async def server(make_server: ServerFactory) -> EmbeddedRoomServer:
-    return await make_server()
 
 
 @pytest.fixture

@@ -142,7 +142,7 @@ async def test_join_notices_in_both_orders(server: EmbeddedRoomServer, drivers: 
 
 async def test_the_lost_join_of_a_callee_that_came_first(make_server: ServerFactory, drivers: DriverFactory,
                                                          timeline: Timeline) -> None:
-    server = await make_server(("join-lost-callee-first", ""))
+    server = await make_server(faults=(("join-lost-callee-first", ""),))
     alice, bob, room = await ringing_call(server, drivers)
     await bob.join_room(room)
     await alice.join_room(room)
@@ -194,7 +194,7 @@ async def test_a_caller_outside_the_room_learns_the_accept_from_the_status(serve
 
 async def test_a_lost_accepted_notice_is_learned_from_the_status(make_server: ServerFactory,
                                                                 drivers: DriverFactory, timeline: Timeline) -> None:
-    server = await make_server(("accept-not-relayed", ""))
+    server = await make_server(faults=(("accept-not-relayed", ""),))
     alice, bob, room = await ringing_call(server, drivers)
     await alice.join_room(room)
     await bob.accept(room)
