@@ -131,13 +131,15 @@ class TimelineIndex(Sequence[Event]):
         An agent whose connection the timeline never shows counts as connected:
         analysis then judges what it did receive, not what it cannot see.
         ``skip`` leaves out events that belong to something else (a probe's
-        own connection).
+        own connection). A socket of one call's room (its events carry the
+        ``room_id``) is not the agent's connection: leaving a room is no
+        disconnect.
         """
         state: bool | None = None
         for i, e in self.of((WsOpen, WsClosed, WsRefused, Kicked), agent=agent):
             if i >= idx:
                 break
-            if skip is not None and skip(i):
+            if (skip is not None and skip(i)) or e.room_id:
                 continue
             state = isinstance(e, WsOpen)
         return True if state is None else state

@@ -181,3 +181,16 @@ def test_rules_judge_join_notices_only_when_the_answer_link_was_tried() -> None:
     tl.enter_room(ALICE, users=["u_bob", "u_alice"])
     ctx = replace(CTX, probes=frozenset({"login", "handshake"}))
     assert [f for f in diagnose_timeline(tl.finish(), ctx) if f.code == "JOIN_NOTICE_MISSING"] == []
+
+
+def test_leaving_a_room_is_no_disconnect() -> None:
+    """bob left call 1's room; call 2 never rings him: that is judged, he is still reachable."""
+    tl = TL()
+    call(tl)
+    tl.enter_room(BOB)
+    tl.enter_room(ALICE, users=["u_bob", "u_alice"])
+    tl.join_notice(BOB, about=ALICE)
+    tl.hangup()
+    tl(BOB, "ws_closed", room_id="r1", code=1000, by="client")
+    tl.invite(room="r2", own_room="tmp-2", rang=False)
+    assert [f.code for f in errors(tl)] == ["INVITE_NOT_DELIVERED"]
