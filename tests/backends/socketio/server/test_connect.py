@@ -41,14 +41,16 @@ async def test_connect_with_query_token(chat: Chat) -> None:
     assert alice.id in chat.server.handlers.presence.connected_users
 
 
+# Tokens are signed when the module is collected: a day of validity (not a minute) keeps them valid
+# however long the suite runs before these cases do.
 @pytest.mark.parametrize(("auth", "reason"), [
     (None, "no token"),
     ({"token": "not.a.jwt"}, "invalid token"),
     ({"token": sign({"sub": "1", "exp": int(time.time()) + 60}, "another-secret-long-enough-for-hs256")},
      "signature"),
     ({"token": sign({"sub": "1", "exp": int(time.time()) - 10})}, "expired"),
-    ({"token": sign({"sub": "99", "exp": int(time.time()) + 60})}, "does not exist"),
-    ({"token": sign({"sub": "alice", "exp": int(time.time()) + 60})}, "not a user id"),
+    ({"token": sign({"sub": "99", "exp": int(time.time()) + 86400})}, "does not exist"),
+    ({"token": sign({"sub": "alice", "exp": int(time.time()) + 86400})}, "not a user id"),
     ({"token": 12345}, "must be a non-empty string"),
     ({"token": unsigned({"sub": "1", "exp": int(time.time()) + 60})}, "invalid token"),
     ({"token": "x" * 5000}, "longer than 4096"),
