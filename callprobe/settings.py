@@ -148,6 +148,8 @@ class ClientSettings:
     diagnose_ring_s: int = 30               # InvitationInfo.timeout of the diagnose walk's invites
     diagnose_media_s: float = 1.0           # media the walk lets flow after the first frames, before hanging up
     probe_settle_s: float = 0.5             # an auth probe that upgraded: wait this long for an error frame
+    room_notice_grace_s: float = 0.5        # call rooms: an answer a status poll saw waits this long for
+                                            # its room notice before the poll is taken as the answer
     turn_start_timeout_s: float = 5.0       # an embedded coturn answers STUN within this time of starting
     turn_stop_timeout_s: float = 3.0        # an embedded coturn exits within this time of SIGTERM
     ice_check_timeout_s: float = 5.0        # one STUN binding or TURN allocation of ice-check or a TURN probe

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from callprobe.analysis.diagnostics.context import RuleContext
-from callprobe.analysis.diagnostics.rules import diagnose_timeline
+from callprobe.analysis.diagnostics.findings import Finding
 from callprobe.analysis.metrics import BUSY_CODES, CallMetrics, derive_calls, media_flowing
 from callprobe.scenario.model import Expectation
 from callprobe.timeline.events import (
@@ -30,11 +29,13 @@ from callprobe.timeline.events import (
     IceCandidate,
     InviteAcked,
     InviteRefused,
+    JoinNotice,
     Kicked,
     Note,
     PcState,
     Rejected,
     Ringing,
+    RoomJoined,
     SelectedPair,
     StepFinished,
     StepStarted,
@@ -59,6 +60,9 @@ _MATCHERS: dict[str, Callable[[Event], bool]] = {
     "text_received": lambda e: isinstance(e, TextReceived),
     "kicked": lambda e: isinstance(e, Kicked),
     "disconnected": lambda e: isinstance(e, WsClosed),
+    # call rooms: this agent's own entry acknowledged, and a notice that another party came
+    "room_joined": lambda e: isinstance(e, RoomJoined),
+    "join_notice": lambda e: isinstance(e, JoinNotice) and e.notice == "join",
 }
 
 #: Kinds too frequent or too internal to list as "seen instead".
@@ -110,12 +114,17 @@ def _seen_instead(events: Sequence[Event], agent: str | None, since_ms: float) -
     return f"{agent + ' saw ' if agent else 'seen: '}{shown}{more}"
 
 
+#: What finds the findings of a run so far (the runner's: the scenario's context).
+FindingsOf = Callable[[Sequence[Event]], Sequence[Finding]]
+
+
 def judge(expectation: Expectation, events: Sequence[Event], window: Window, now_ms: float,
-          agents: dict[str, str], ctx: RuleContext | None = None) -> Verdict:
-    """Judge one expectation. ``agents`` maps agent names to user IDs; ``ctx`` is the
-    scenario's rule context, for a ``finding`` expectation."""
+          agents: dict[str, str], findings: FindingsOf | None = None) -> Verdict:
+    """Judge one expectation. ``agents`` maps agent names to user IDs; ``findings``
+    runs the diagnostic rules for a ``finding`` expectation (default: every rule,
+    a context knowing only ``agents``)."""
     if expectation.finding:
-        return _judge_finding(expectation.finding, expectation.absent, events, window, now_ms, ctx)
+        return _judge_finding(expectation.finding, expectation.absent, events, window, now_ms, agents, findings)
     calls = derive_calls(events)
     index = expectation.call_index
     call = None
@@ -179,32 +188,6 @@ def judge(expectation: Expectation, events: Sequence[Event], window: Window, now
                          + _seen_instead(events, expectation.agent, window.anchor_ms))
 
 
-def _judge_finding(code: str, absent: bool, events: Sequence[Event], window: Window, now_ms: float,
-                   ctx: RuleContext | None) -> Verdict:
-    """The diagnostic rules on the timeline as of now: is there a ``code`` finding?
-
-    A finding belongs to the run, not to a window: any one on the timeline so
-    far counts. The rules judge absences by how long the timeline runs, so it
-    is judged up to ``now_ms`` (a marker at that time), not to its last event.
-    """
-    now = Note(t_ms=now_ms, note="expectation_judged")
-    found = [f for f in diagnose_timeline([*events, now], ctx) if f.code == code]
-    span = _fmt(window.deadline_ms - window.anchor_ms)
-    if absent:
-        if found:
-            return Verdict(FAIL, f"{code} found, expected none: {found[0].detail}")
-        if now_ms >= window.deadline_ms:
-            return Verdict(PASS, f"no {code} for {span}")
-        return Verdict(PENDING)
-    if found:
-        return Verdict(PASS, f"{code} ({found[0].severity.value}): {found[0].detail}")
-    if now_ms < window.deadline_ms:
-        return Verdict(PENDING)
-    others = sorted({f.code for f in diagnose_timeline([*events, now], ctx)})
-    return Verdict(FAIL, f"no {code} finding within {span}; "
-                         + (f"findings: {', '.join(others)}" if others else "no findings at all"))
-
-
 def _judge_outcome(want: str, call: CallMetrics | None, index: int | None, now_ms: float,
                    window: Window) -> Verdict:
     if call is None:
@@ -249,3 +232,33 @@ def _media_seen(call: CallMetrics, agent: str) -> str:
         elif entry.get(f"{kind}_frames", 0):
             parts.append(f"{entry[f'{kind}_frames']} {kind} frames")
     return f"{agent}: " + ", ".join(parts)
+
+
+def _judge_finding(code: str, absent: bool, events: Sequence[Event], window: Window, now_ms: float,
+                   agents: dict[str, str], findings: FindingsOf | None) -> Verdict:
+    """A finding on the whole run so far; the rules see the timeline reach ``now_ms``, so a
+    notice that is overdue by now counts as missing even when nothing else happened since."""
+    if findings is None:
+        from callprobe.analysis.diagnostics.context import RuleContext
+        from callprobe.analysis.diagnostics.rules import diagnose_timeline
+        from callprobe.settings import ClientSettings
+
+        context = RuleContext.from_settings(ClientSettings(), users=tuple(agents.items()))
+
+        def findings(evs: Sequence[Event]) -> Sequence[Finding]:
+            return diagnose_timeline(evs, context)
+
+    every = findings([*events, Note(t_ms=now_ms, note="judged")])
+    found = [f for f in every if f.code == code]
+    if found:
+        f = found[0]
+        detail = f"{code}: {f.detail or f.title}"
+        return Verdict(FAIL, f"{detail}, expected none") if absent else Verdict(PASS, detail)
+    if now_ms < window.deadline_ms:
+        return Verdict(PENDING)
+    span = _fmt(window.deadline_ms - window.anchor_ms)
+    if absent:
+        return Verdict(PASS, f"no {code} for {span}")
+    others = sorted({f.code for f in every})
+    return Verdict(FAIL, f"no {code} finding within {span}; "
+                         + (f"findings: {', '.join(others)}" if others else "no findings at all"))

@@ -152,7 +152,9 @@ class TimelineIndex(Sequence[Event]):
         nothing it receives can be seen; nor, on a timeline that names its
         parties, does a name that is none of them (the caller of a call from
         anyone). ``skip`` leaves out events that belong to something else (a
-        probe's own connection).
+        probe's own connection). A socket of one call's room (its events carry
+        the ``room_id``) is not the agent's connection: leaving a room is no
+        disconnect.
         """
         if agent in self.external or (self.parties and agent not in self.parties):
             return False
@@ -160,7 +162,7 @@ class TimelineIndex(Sequence[Event]):
         for i, e in self.of((WsOpen, WsClosed, WsRefused, Kicked), agent=agent):
             if i >= idx:
                 break
-            if skip is not None and skip(i):
+            if (skip is not None and skip(i)) or e.room_id:
                 continue
             state = isinstance(e, WsOpen)
         return True if state is None else state

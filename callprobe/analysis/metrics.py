@@ -28,6 +28,7 @@ from callprobe.timeline.events import (
     HungUp,
     IceCandidate,
     InviteRefused,
+    JoinNotice,
     MediaFirstFrame,
     MediaStats,
     Note,
@@ -35,9 +36,11 @@ from callprobe.timeline.events import (
     PeerClosed,
     PeerCreated,
     RejectSent,
+    RoomJoined,
     SelectedPair,
     SignalReceived,
     SignalSent,
+    WsOpen,
 )
 
 CANDIDATE_TYPES = ("host", "srflx", "prflx", "relay")
@@ -97,6 +100,7 @@ class CallMetrics:
     external: list[str] = field(default_factory=list)   # parties of this call callprobe does not play
     #: figure name -> how far it may be off (ms), for figures measured across two clocks (remote agents)
     uncertainty_ms: dict[str, float] = field(default_factory=dict)
+    room: dict[str, Any] = field(default_factory=dict)  # backends with call rooms: ``_fill_room``
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -148,6 +152,7 @@ def call_metrics(index: TimelineIndex, call: Call, cut: int | None = None) -> Ca
     _fill_media(m, legs)
     if m.ice.get("connected_ms") is not None:
         _uncertain(index, m, "ice.connected_ms", *{e.agent for e in legs if isinstance(e, (PcState, SignalSent))})
+    _fill_room(index, call, m, cut)
     return m
 
 
@@ -273,6 +278,61 @@ def _fill_hangup(index: TimelineIndex, call: Call, m: CallMetrics, cut: int) -> 
         played = [a for a in (call.caller, *call.callee_agents) if a != hang[1].agent and a not in m.external]
         if not played:
             m.hangup_notice = NoticeDelivery(observed=False)
+
+
+def _fill_room(index: TimelineIndex, call: Call, m: CallMetrics, cut: int) -> None:
+    """Who entered the call's room in which order, and which room notices each party got, when.
+
+    Times are ms since the invite. ``join_notice`` is the join notice the
+    first party in should have got when the second came: delivered or not,
+    and its latency from the newcomer's admission (its room socket opening).
+    Empty for calls without a room.
+    """
+    lo, hi = call.invite_idx, min(cut, call.window_end)
+    seen = [(i, e) for i, e in index.of((RoomJoined, JoinNotice, WsOpen)) if lo <= i < hi and call.in_room(e)]
+    joins: dict[str, RoomJoined] = {}
+    for _, e in seen:
+        if isinstance(e, RoomJoined):
+            joins.setdefault(e.agent, e)
+    if not joins:
+        return
+    t0 = call.invite.t_ms
+
+    def role(agent: str) -> str:
+        return "caller" if agent == call.caller else "callee" if agent in call.callee_agents else "party"
+
+    order = list(joins)
+    notices: dict[str, list[dict[str, Any]]] = {}
+    for _, e in seen:
+        if isinstance(e, RoomJoined):
+            notices.setdefault(e.agent, []).append({"notice": "connection", "at_ms": e.t_ms - t0,
+                                                    "users": list(e.users), "identity": e.identity})
+        elif isinstance(e, JoinNotice):
+            notices.setdefault(e.agent, []).append({"notice": e.notice, "at_ms": e.t_ms - t0, "user": e.user,
+                                                    "username": e.username})
+    m.room = {
+        "join_order": f"{role(order[0])}-first",
+        "joined": {a: {"role": role(a), "order": n, "at_ms": e.t_ms - t0, "identity": e.identity,
+                       "own": not e.identity or e.identity == index.user_of(a)}
+                   for n, (a, e) in enumerate(joins.items(), start=1)},
+        "notices": notices,
+        "join_notice": _join_notice(index, seen, order, joins),
+    }
+
+
+def _join_notice(index: TimelineIndex, seen: list[tuple[int, Event]], order: list[str],
+                 joins: dict[str, RoomJoined]) -> dict[str, Any] | None:
+    """The first party's ``join`` about the second: to whom, about whom, delivered, latency."""
+    if len(order) < 2:
+        return None
+    first, second = order[0], order[1]
+    user = index.user_of(second)
+    opened = [e for _, e in seen if isinstance(e, WsOpen) and e.agent == second and e.t_ms <= joins[second].t_ms]
+    admitted = opened[-1].t_ms if opened else joins[second].t_ms
+    got = next((e for _, e in seen if isinstance(e, JoinNotice) and e.agent == first and e.notice == "join"
+                and e.user == user and e.t_ms >= joins[first].t_ms), None)
+    return {"to": first, "about": second, "delivered": got is not None,
+            "latency_ms": None if got is None else max(0.0, got.t_ms - admitted)}
 
 
 def _fill_ice(m: CallMetrics, events: list[Event]) -> None:

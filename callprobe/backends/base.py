@@ -93,6 +93,8 @@ class Driver(abc.ABC):
     """
 
     family: str = "abstract"
+    #: Parties meet in a per-call room they join (``join_room``; join orders in scenarios).
+    has_rooms: bool = False
 
     def __init__(self, identity: AgentIdentity, timeline: Timeline, settings: ClientSettings) -> None:
         self.identity = identity
@@ -148,6 +150,10 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     async def send_signal(self, peer: str, room_id: str, signal_type: str, data: Any) -> None:
         """Relay an SDP offer/answer or ICE candidate to ``peer``."""
+
+    async def join_room(self, room_id: str) -> None:
+        """Enter the call's room (backends with ``has_rooms``); the others refuse."""
+        raise DriverError("join_room", 0, f"the {self.family} backend has no call rooms to join")
 
     # messages
     @abc.abstractmethod
@@ -274,6 +280,14 @@ class WalkProbes(abc.ABC):
     def extra_steps(self) -> list[ExtraStep]:
         """Links only this backend has (none by default)."""
         return []
+
+    def missing_steps(self) -> dict[str, str]:
+        """Common steps whose link this backend does not have, each with the reason.
+
+        The walk records such a step as not applicable (``ok``, ``exists``
+        false, the reason) instead of failing it; none by default.
+        """
+        return {}
 
     @abc.abstractmethod
     def auth_probes(self) -> list[AuthProbe]:

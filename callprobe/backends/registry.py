@@ -30,6 +30,8 @@ class Family:
         schemes: the URL schemes ``--server`` takes for it.
         example_url: a ``--server`` value for messages.
         default_port: ``callprobe serve --backend NAME`` listens here by default.
+        rooms: the parties meet in a per-call room they join (scenarios may
+            order the joins: ``join_room`` steps, an invite's ``join_order``).
     """
 
     name: str
@@ -38,6 +40,7 @@ class Family:
     schemes: tuple[str, ...]
     example_url: str
     default_port: int
+    rooms: bool = False
 
     def module(self, part: str) -> ModuleType:
         """``callprobe.backends.<family>.<part>``, imported now."""
@@ -55,7 +58,7 @@ FAMILIES: dict[str, Family] = {
     "socketio": Family("socketio", "Socket.IO chat backend", "callprobe.backends.socketio",
                        ("http", "https"), "http://host:8000", 8000),
     "rooms": Family("rooms", "call-room service", "callprobe.backends.rooms", ("http", "https"),
-                    "http://host:8080", 8080),
+                    "http://host:8080", 8080, rooms=True),
 }
 
 DEFAULT_FAMILY = "kkim"

@@ -138,11 +138,19 @@ class BrowserAgent:
 
     # ------------------------------------------------------------ calls
 
-    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int) -> str | None:
+    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int,
+                     join_order: str | None = None) -> str | None:
+        """``join_order`` is for backends with rooms, which the page does not speak."""
         result = await self._call("invite", [c.user_id for c in callees], media, timeout_s)
         if not isinstance(result, dict) or result.get("refused"):
             return None  # recorded as invite_refused by the page
         return str(result.get("roomID") or "")
+
+    async def learn_join_order(self, room_id: str, join_order: str | None) -> None:
+        return None  # the page speaks no backend with rooms
+
+    async def join_room(self, room_id: str | None = None) -> str:
+        raise CallprobeError(f"{self.name} is a browser: the test page speaks no backend with call rooms")
 
     async def accept(self, room_id: str | None = None) -> str:
         return str(await self._call("accept", room_id))

@@ -11,6 +11,13 @@ Two loops keep it responsive: one *pump* per agent files every notice at
 once (a ring is answerable the moment it is filed), and one *worker* per call
 leg does that leg's slow WebRTC work in order (offer, answer, candidates), so
 a leg that is gathering ICE never holds up another leg's hang-up.
+
+On backends whose parties meet in a per-call room (``Driver.has_rooms``) the
+agent also decides when it enters the room, by the call's *join order*
+(``JOIN_ORDERS``): ``caller-first`` (the default: the caller joins right
+after placing the call, the callee when it accepts), ``callee-first`` (the
+callee joins when it accepts, the caller once it learns of the answer) or
+``steps`` (only ``join_room`` steps enter the room).
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ from callprobe.timeline.recorder import Scoped, Timeline
 
 #: Notices after which a call leg is over for this agent.
 _ENDING = tuple(cls.KIND for cls in ENDING_NOTICES)
+
+#: Who enters a call room when (backends with rooms); the default is the first.
+JOIN_ORDERS = ("caller-first", "callee-first", "steps")
 
 
 @dataclass
@@ -53,6 +63,7 @@ class CallLeg:
     stats_taken: bool = False
     invitees: int = 1          # a caller's leg: how many users it invited
     declined: int = 0          # ... and how many of them declined so far
+    join_order: str = ""       # backends with rooms: the call's (JOIN_ORDERS)
 
 
 class Agent:
@@ -74,6 +85,7 @@ class Agent:
         self.ringing: list[DriverNotice] = []
         self._turn_prober = turn_prober
         self._rang = asyncio.Event()
+        self.join_orders: dict[str, str] = {}  # room -> the call's join order (backends with rooms)
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._logged_in = False
@@ -124,15 +136,51 @@ class Agent:
 
     # ----------------------------------------------------------------- calls
 
-    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int) -> str | None:
-        """Place one call to every user listed; the server's room, or None when refused."""
+    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int,
+                     join_order: str | None = None) -> str | None:
+        """Place one call to every user listed; the server's room, or None when refused.
+
+        On a backend with rooms the caller of a ``caller-first`` call (the
+        default) enters the room right away.
+        """
         try:
             result = await self.driver.invite(list(callees), media, timeout_s)
         except DriverError:
             return None  # recorded as InviteRefused by the driver
-        self.calls[result.room_id] = CallLeg(result.room_id, callees[0].user_id, media, "caller",
-                                             invitees=len(callees))
+        leg = CallLeg(result.room_id, callees[0].user_id, media, "caller", invitees=len(callees))
+        self.calls[result.room_id] = leg
+        if self.driver.has_rooms:
+            leg.join_order = self.set_join_order(result.room_id, join_order)
+            if leg.join_order == "caller-first":
+                await self._enter(result.room_id)
         return result.room_id
+
+    async def learn_join_order(self, room_id: str, join_order: str | None) -> None:
+        if self.driver.has_rooms:
+            self.set_join_order(room_id, join_order)
+
+    def set_join_order(self, room_id: str, join_order: str | None) -> str:
+        """The join order of the call in ``room_id`` (told to the callees by whoever placed it)."""
+        order = join_order or JOIN_ORDERS[0]
+        self.join_orders[room_id] = order
+        return order
+
+    async def join_room(self, room_id: str | None = None) -> str:
+        """Enter the room of this agent's current call (or of the call ringing it)."""
+        if room_id is None:
+            active = [leg for leg in self.calls.values() if not leg.ended]
+            room_id = active[-1].room_id if active else (await self._ringing_room(None)).room_id
+        await self._enter(room_id, quiet=False)
+        return room_id
+
+    async def _enter(self, room_id: str, quiet: bool = True) -> None:
+        """Join the call's room; a refusal is on the timeline (the driver records it)."""
+        with placed(self.netns):
+            try:
+                await self.driver.join_room(room_id)
+            except DriverError:
+                if not quiet:
+                    raise
 
     async def _ringing_room(self, room_id: str | None) -> DriverNotice:
         """The ring to act on; waits (``request_timeout_s``) for one the driver
@@ -159,8 +207,14 @@ class Agent:
         if self.driver.peer_media:  # else the backend's media runs elsewhere (a conference room)
             leg.peer = self._new_peer(leg)
         self.calls[leg.room_id] = leg
-        with contextlib.suppress(DriverError):
+        try:
             await self.driver.accept(leg.room_id)
+        except DriverError:
+            return leg.room_id
+        if self.driver.has_rooms:
+            leg.join_order = self.join_orders.get(leg.room_id, JOIN_ORDERS[0])
+            if leg.join_order != "steps":
+                await self._enter(leg.room_id)
         return leg.room_id
 
     async def reject(self, room_id: str | None = None) -> None:
@@ -235,6 +289,8 @@ class Agent:
                     if leg.role == "caller" and not leg.answered:
                         leg.answered = True
                         leg.peer_user = notice.peer or leg.peer_user
+                        if leg.join_order == "callee-first":
+                            await self._enter(leg.room_id)  # the callee is in: now the caller comes
                         if self.driver.peer_media:
                             await self._send_offer(leg)
                 else:

@@ -52,7 +52,14 @@ class Party(Protocol):
 
     async def reconnect(self) -> None: ...
 
-    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int) -> str | None: ...
+    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int,
+                     join_order: str | None = None) -> str | None: ...
+
+    async def learn_join_order(self, room_id: str, join_order: str | None) -> None:
+        """A callee is told the join order of the call placed to it (backends with rooms)."""
+
+    async def join_room(self, room_id: str | None = None) -> str:
+        """Enter the call's room (backends with rooms: ``docs/backends/rooms.md``)."""
 
     async def accept(self, room_id: str | None = None) -> str: ...
 
@@ -110,8 +117,15 @@ class ExternalParty:
     async def reconnect(self) -> None:
         raise self._refuse("reconnect")
 
-    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int) -> str | None:
+    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int,
+                     join_order: str | None = None) -> str | None:
         raise self._refuse("invite")
+
+    async def learn_join_order(self, room_id: str, join_order: str | None) -> None:
+        return None  # whenever it joins is its own client's business
+
+    async def join_room(self, room_id: str | None = None) -> str:
+        raise self._refuse("join a room")
 
     async def accept(self, room_id: str | None = None) -> str:
         raise self._refuse("accept")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from callprobe.analysis.diagnostics.run_rules import context_for_scenario
+from callprobe.analysis.diagnostics.findings import Finding
+from callprobe.analysis.diagnostics.run_rules import findings_for_run
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.analysis.metrics import TEARDOWN_NOTE, derive_calls
 from callprobe.analysis.results import RunResult, StepResult
@@ -81,7 +82,6 @@ class Runner:
         self.unreachable = False
         self.start_failed = False
         self._placement: dict[str, Any] = {}
-        self._rule_ctx = context_for_scenario(scenario)  # for expect: {finding: CODE}
 
     # --------------------------------------------------------------- set-up
 
@@ -166,8 +166,12 @@ class Runner:
         if verb == "invite":
             media: MediaKind = "audio" if (params.get("media") or actor.media) == "audio" else "video"
             timeout_s = int(params.get("timeout_s") or 60)
-            await actor.invite([callee.identity for callee in targets], media, timeout_s)
-        elif verb in ("accept", "reject", "cancel", "hangup"):
+            order = params.get("join_order")
+            room = await actor.invite([callee.identity for callee in targets], media, timeout_s, order)
+            if room is not None:
+                for callee in targets:
+                    await callee.learn_join_order(room, order)
+        elif verb in ("accept", "reject", "cancel", "hangup", "join_room"):
             await getattr(actor, verb)()
         elif verb == "send_text":
             for peer in targets:
@@ -195,13 +199,17 @@ class Runner:
             while True:
                 changed.clear()
                 now = self.timeline.now_ms()
-                verdict = judge(step, self.timeline.events, window, now, users, self._rule_ctx)
+                verdict = judge(step, self.timeline.events, window, now, users, self._findings)
                 if verdict.state != PENDING:
                     return verdict
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(changed.wait(), max(0.001, (window.deadline_ms - now) / 1000.0))
         finally:
             self.timeline.unsubscribe(wake)
+
+    def _findings(self, events: Sequence[Event]) -> list[Finding]:
+        """The diagnostic rules on the run so far, as ``callprobe run`` reports them."""
+        return findings_for_run(events, self.scenario)
 
     async def _play(self) -> None:
         steps = self.scenario.steps

@@ -21,6 +21,7 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from callprobe.analysis.diagnostics import findings as F
@@ -297,8 +298,20 @@ class Walk:
         for name, agent in self.agents.items():
             async def body(agent: Agent = agent) -> dict[str, Any]:
                 await agent.login()
+                self._learned_users()
                 return {"ok": True}
             await self._link(Link.LOGIN, STEP_LOGIN, name, body)
+
+    def _learned_users(self) -> None:
+        """Backends that name users by an id learned at login: the rules use it from now on."""
+        self.ctx = replace(self.ctx, caller_user=self.caller.driver.identity.user_id,
+                           callee_user=self.callee.driver.identity.user_id)
+
+    async def _missing(self, step: str, why: str) -> None:
+        """A common step whose link this backend does not have: said so, not failed, not judged."""
+        self._say(f"{step}: not on this backend")
+        self.timeline.record(StepStarted(step=step))
+        self.timeline.record(step_finished(step, "", {"ok": True, "reason": why, "exists": False}))
 
     async def _connect(self) -> None:
         for name, agent in self.agents.items():
@@ -468,11 +481,15 @@ class Walk:
                  (STEP_ANSWER, self._answer), (STEP_MEDIA, self._media), (STEP_HANGUP, self._hangup),
                  (STEP_HISTORY, self._history), (STEP_STALE_STATE, self._stale_state)]
         extras = self.probes.extra_steps()
+        missing = self.probes.missing_steps()
         aborted = ""
         warm = asyncio.create_task(self._warm_media())
         try:
             for name, step in steps:
-                await step()
+                if name in missing:
+                    await self._missing(name, missing[name])
+                else:
+                    await step()
                 for extra in (x for x in extras if x.after == name):
                     await self._extra(extra)
         except Stop:

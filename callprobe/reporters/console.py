@@ -121,6 +121,7 @@ def call_table(index: int, call: CallMetrics) -> Table:
                       else "no: a direct path worked")
     for agent, media in call.media.items():
         table.add_row(f"media received ({agent})", _media(media))
+    _room_rows(table, call.room)
     hn = call.hangup_notice
     if hn.delivered or call.signaling.get("hung_up_by"):
         table.add_row("hangup notice",
@@ -130,6 +131,29 @@ def call_table(index: int, call: CallMetrics) -> Table:
     if call.signaling.get("invite_dialect"):
         table.add_row("invite dialect", str(call.signaling["invite_dialect"]))
     return table
+
+
+def _room_rows(table: Table, room: dict[str, Any]) -> None:
+    """Join order, each party's room notices with their times, and the join notice figure."""
+    if not room:
+        return
+    table.add_row("join order", str(room.get("join_order") or "—"))
+    for agent, notices in room.get("notices", {}).items():
+        table.add_row(f"room notices ({agent})", ", ".join(_room_notice(n) for n in notices))
+    jn = room.get("join_notice")
+    if jn:
+        table.add_row(f"join notice to {jn['to']}",
+                      f"delivered in {_ms(jn['latency_ms'])} ({jn['about']} came second)" if jn["delivered"]
+                      else Text(f"not delivered: {jn['about']} came, {jn['to']} was never told", style="red"))
+
+
+def _room_notice(n: dict[str, Any]) -> str:
+    """``connection +3 ms [1, 2]``, ``join 2 (bob) +410 ms``: times since the invite."""
+    when = f"+{n['at_ms']:.0f} ms"
+    if n["notice"] == "connection":
+        return f"connection {when} [{', '.join(n.get('users', []))}]"
+    who = n.get("user", "") + (f" ({n['username']})" if n.get("username") else "")
+    return f"{n['notice']} {who} {when}"
 
 
 def _pair(pair: dict[str, Any]) -> str:

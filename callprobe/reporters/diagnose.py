@@ -14,6 +14,7 @@ from callprobe.analysis.results import WalkResult
 from callprobe.reporters.findings import first_words, render_findings
 from callprobe.reporters.html_report import link_words, walk_checks
 from callprobe.reporters.ladder import Ladder, build_ladder, render_ladder, render_ladder_html, render_ladder_text
+from callprobe.timeline.events import StepFinished
 
 #: Version of the diagnose JSON document (``docs/reports.md``, ``docs/schemas/diagnose-report.schema.json``).
 SCHEMA_VERSION = 2
@@ -66,6 +67,8 @@ def render(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = F
         out.print(Text(f"diagnose {t.caller} → {t.callee} ({t.media}) at {t.server}", style="bold"))
         for link in result.links:
             out.print(Text(f"  {'✓' if link.ok else '✗'} {link_words(link)}", style="green" if link.ok else "red"))
+    for step in _missing_steps(result):
+        out.print(Text(f"  – {step.step}: not on this backend ({step.reason})", style="dim"))
     if show_ladder and result.events:
         out.print(render_ladder(ladder(result, echoes), width=min(out.width, 140), legend=False))
     render_findings(result.findings, out, result.first)
@@ -86,6 +89,10 @@ def verdict_line(result: WalkResult) -> Text:
         return Text(f"BROKEN  {first_words(result.first)}", style="bold red")
     return Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s",
                 style="bold green")
+def _missing_steps(result: WalkResult) -> list[StepFinished]:
+    """Steps the walk skipped because the backend has no such link (``exists: false``)."""
+    return [e for e in result.events if isinstance(e, StepFinished) and e.extra.get("exists") is False]
+
 
 
 def write_bundle(result: WalkResult, path: Path) -> None:

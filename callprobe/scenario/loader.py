@@ -143,7 +143,7 @@ def _check(source: Source, problems: list[Problem]) -> tuple[Scenario | None, li
     server = check_server(c)
     ice = check_ice(c)
     check_agents(c, server)
-    steps = _steps(c)
+    steps = _steps(c, server.family if server is not None else "kkim")
     if c.problems or server is None or ice is None or settings is None or steps is None:
         return None, c.problems
     return Scenario(
@@ -153,11 +153,11 @@ def _check(source: Source, problems: list[Problem]) -> tuple[Scenario | None, li
     ), c.problems
 
 
-def _steps(c: Checker) -> tuple[Step, ...] | None:
+def _steps(c: Checker, family: str) -> tuple[Step, ...] | None:
     given = c.data.get("steps")
     if not isinstance(given, list):
         return None
-    play = StepPlay(c)
+    play = StepPlay(c, family)
     out: list[Step] = []
     for index, item in enumerate(given):
         path: FieldPath = ("steps", index)
@@ -168,7 +168,7 @@ def _steps(c: Checker) -> tuple[Step, ...] | None:
         step = play.step(path, verb, value)
         if step is not None:
             out.append(step)
-    return tuple(out)
+    return play.finish(out)
 
 
 

@@ -20,10 +20,11 @@ from callprobe.settings import ClientSettings
 
 #: Action verbs in steps (``- connect: alice``).
 ACTION_VERBS = ("connect", "disconnect", "reconnect", "invite", "accept", "reject", "cancel",
-                "hangup", "send_text", "wait")
+                "hangup", "join_room", "send_text", "wait")
 
 #: Verbs whose value is one agent acting on its current call.
-CALL_VERBS = ("accept", "reject", "cancel", "hangup")
+CALL_VERBS = ("accept", "reject", "cancel", "hangup", "join_room")
+
 
 #: Verbs whose value is an agent name or a list of them.
 CONNECTION_VERBS = ("connect", "disconnect", "reconnect")
@@ -31,7 +32,7 @@ CONNECTION_VERBS = ("connect", "disconnect", "reconnect")
 #: Events an ``expect`` step may name (each is a timeline kind or derived from them).
 EXPECT_EVENTS = ("ringing", "answered", "rejected", "cancelled", "hung_up", "call_timeout", "busy",
                  "invite_acked", "ice_connected", "media_flowing", "text_received", "kicked",
-                 "disconnected")
+                 "disconnected", "room_joined", "join_notice")
 
 #: Servers ``ice.embedded_servers`` may ask for: coturn beside the embedded gateway.
 EMBEDDED_ICE_SERVERS = ("stun", "turn", "turn-tcp")
@@ -149,8 +150,10 @@ class Action:
     callees of ``invite``, the receivers of ``send_text``.
 
     ``params`` by verb: ``invite``: ``media`` (always set), ``timeout_s``
-    (int 1..86400 or None), ``call`` (the 1-based number of this invite step);
-    ``send_text``: ``text``; ``wait``: ``duration_s``.
+    (int 1..86400 or None), ``call`` (the 1-based number of this invite step),
+    ``join_order`` (backends with call rooms: ``caller-first``,
+    ``callee-first``, ``steps`` when ``join_room`` steps decide, or None for
+    the backend's default); ``send_text``: ``text``; ``wait``: ``duration_s``.
     """
 
     line: int

@@ -15,7 +15,8 @@ accept, reject or hang up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from callprobe.scenario.model import Action, AgentConfig, Expectation, Step
@@ -41,10 +42,16 @@ class Context(Protocol):
 
 
 class StepPlay:
-    """Walks the steps in order, tracking who is connected and who was called."""
+    """Walks the steps in order, tracking who is connected and who was called.
 
-    def __init__(self, checker: Context) -> None:
+    ``family`` is the scenario's backend family: steps about call rooms
+    (``join_room``, an invite's ``join_order``) need one whose parties meet
+    in a room.
+    """
+
+    def __init__(self, checker: Context, family: str = "kkim") -> None:
         self.c = checker
+        self.family = family
         self.connected: dict[str, int] = {}       # agent -> line of its connect
         self.ever_connected: set[str] = set()
         self.callers: set[str] = set()
@@ -54,6 +61,30 @@ class StepPlay:
         self.last_call: tuple[str, ...] = ()      # the latest call's parties; "" for an unnamed external caller
         self.call_over = False                    # a step ended the latest call (reject, hangup, hung_up seen)
         self.lost_track = False                   # a broken step came before: skip order checks
+        self.parties: dict[int, tuple[str, set[str]]] = {}  # call -> (caller, invited users)
+        self.join_orders: dict[int, str] = {}     # call -> join_order written on its invite
+        self.joined_by_steps: set[int] = set()    # calls whose parties enter the room by join_room steps
+
+    def has_rooms(self, path: FieldPath, what: str) -> bool:
+        """Whether the backend's parties meet in a call room; an error naming ``what`` otherwise."""
+        from callprobe.backends.registry import FAMILIES
+
+        if self.family in FAMILIES and FAMILIES[self.family].rooms:
+            return True
+        with_rooms = ", ".join(name for name, fam in FAMILIES.items() if fam.rooms)
+        self.c.error(path, f"{what} needs a backend whose parties meet in a call room; the {self.family} "
+                           f"backend has no call rooms (backends with rooms: {with_rooms})")
+        return False
+
+    def finish(self, steps: Iterable[Step]) -> tuple[Step, ...]:
+        """The steps, with each invite whose room is entered by ``join_room`` steps marked so."""
+        out: list[Step] = []
+        for step in steps:
+            if (isinstance(step, Action) and step.verb == "invite"
+                    and step.params.get("call") in self.joined_by_steps):
+                step = dataclasses.replace(step, params={**step.params, "join_order": "steps"})
+            out.append(step)
+        return tuple(out)
 
     def order_error(self, path: FieldPath, message: str) -> None:
         """An error that depends on earlier steps; dropped once an earlier step was broken."""
@@ -165,10 +196,16 @@ class StepPlay:
         self.invited_users.update(users)
         self.last_call = (caller, *callees)
         self.call_over = False
+        self.parties[self.invites] = (caller, set(users))
         caller_cfg = self.c.agents.get(caller)
         media = value.get("media") or (caller_cfg.media if caller_cfg else "video")
         timeout = value.get("timeout_s")  # the schema let through whole numbers only (2.0 too)
+        order = value.get("join_order")
+        if order is not None and self.has_rooms(path + ("join_order",), "join_order"):
+            self.join_orders[self.invites] = str(order)
         params = {"media": media, "timeout_s": None if timeout is None else int(timeout), "call": self.invites}
+        if order is not None:
+            params["join_order"] = str(order)
         return Action(line, text, "invite", caller, callees, params)
 
     def _call_action(self, verb: str, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
@@ -204,6 +241,25 @@ class StepPlay:
 
     def _hangup(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
         return self._call_action("hangup", path, value, line, text)
+
+    def _join_room(self, path: FieldPath, value: Any, line: int, text: str) -> Step | None:
+        """The agent enters its current call's room: the call's join order is then the steps'."""
+        if not self.has_rooms(path, "join_room"):
+            return None
+        step = self._call_action("join_room", path, value, line, text)
+        if step is None or step.agent is None:
+            return step
+        user = self.c.user_of(step.agent)
+        calls = [n for n, (caller, users) in self.parties.items() if caller == step.agent or user in users]
+        if not calls:
+            self.order_error(path, f"{step.agent} cannot join a room: no earlier invite involves it")
+            return step
+        call = calls[-1]
+        if call in self.join_orders:
+            self.order_error(path, f"call {call} already says join_order: {self.join_orders[call]}; drop "
+                                   "it to enter the room by join_room steps, or drop these steps")
+        self.joined_by_steps.add(call)
+        return step
 
     def _send_text(self, path: FieldPath, value: dict[str, Any], line: int, text: str) -> Step | None:
         sender = self.c.agent_ref(path + ("from",), value["from"])

@@ -481,7 +481,8 @@ class RoomJoined(Event):
 
     ``order`` is its place in the join order (1: first in); ``users`` the
     members the server listed to it on entry (its ``connection`` notice);
-    ``identity`` who the server says this connection is.
+    ``identity`` who the server says this connection is; ``authenticated``
+    whether the join presented a credential (a token), ``None`` when unknown.
     """
 
     KIND: ClassVar[str] = "room_joined"
@@ -489,6 +490,7 @@ class RoomJoined(Event):
     users: list[str] = field(default_factory=list)
     identity: str = ""
     join_order: str = ""            # the call's: "caller-first" | "callee-first"
+    authenticated: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -555,7 +557,9 @@ class PeerAction(Event):
     """Base of what the other party (or the server) did to a call, as this agent heard it.
 
     ``path`` names how it arrived (e.g. ``unsolicited_1004``, ``push_1601``);
-    ``by`` is the user who acted (empty when the server did).
+    ``by`` is the user who acted (empty when the server did); ``polled``
+    means the agent learned it by asking the server (a status poll), not
+    by being told.
     """
 
     path: str = ""
@@ -567,6 +571,7 @@ class PeerAction(Event):
     seq: int = 0
     unknown_room: bool = False
     server_reason: str = ""
+    polled: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

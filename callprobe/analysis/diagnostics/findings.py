@@ -83,7 +83,11 @@ class Finding:
 
 @dataclass(frozen=True)
 class CodeInfo:
-    """Catalogue entry: the stable words and link of one finding code."""
+    """Catalogue entry: the stable words and link of one finding code.
+
+    The words are the KKIM gateway's where a backend shows; ``BACKEND_WORDS``
+    gives another family its own (``for_backend``).
+    """
 
     link: Link
     title: str
@@ -114,6 +118,8 @@ HISTORY_PAYLOAD_MISSING = "HISTORY_PAYLOAD_MISSING"
 STALE_CALL_STATE = "STALE_CALL_STATE"
 INVITE_ACKED_OFFLINE = "INVITE_ACKED_OFFLINE"
 ID_TYPE_DECIDES_DELIVERY = "ID_TYPE_DECIDES_DELIVERY"
+JOIN_NOTICE_MISSING = "JOIN_NOTICE_MISSING"
+DEFAULT_IDENTITY = "DEFAULT_IDENTITY"
 
 #: The hint ICE_FAILED carries when no relay candidate was gathered.
 TURN_HINT = ("no relay candidates: configure TURN (a turn: URL with username and credential in "
@@ -261,6 +267,18 @@ CATALOGUE: dict[str, CodeInfo] = {
         "Real clients send user ids as numbers or as strings. Convert the target id to the type the server "
         "keys its connected users by before the lookup (or refuse the other type with an error): as it is, "
         "invitations from clients that send the other type are stored, acknowledged 'offline' and never ring."),
+    JOIN_NOTICE_MISSING: CodeInfo(
+        Link.ANSWER, "A party in the call room was never told the other one came",
+        "On every join the server must send join to everyone already in the room and connection to the "
+        "newcomer, whichever party came first. A known failure sent join only when the caller was first: a "
+        "callee that entered first was never told the caller arrived, and a client that waits for join "
+        "never starts the call. Send join to every member but the newcomer, whatever the join order."),
+    DEFAULT_IDENTITY: CodeInfo(
+        Link.AUTH_PROBES, "The server gave a connection a default identity",
+        "The server did not identify this connection and gave it a default identity; with two such "
+        "connections the room holds one user and no join notice can be sent. Refuse a join that carries no "
+        "valid token (HTTP 401) instead of falling back to a default or test user, and take the identity "
+        "from the token only."),
 }
 
 CODES: tuple[str, ...] = tuple(CATALOGUE)
@@ -350,6 +368,63 @@ BACKEND_WORDS: dict[str, dict[str, tuple[str, str]]] = {
             ("The server answered status 'busy' while no call was active: a previous call was left pending or "
             "accepted (on this backend a disconnect does not end a call). End calls on call_end, cancel, reject "
             "and the ring timeout, and when a party's last socket closes.")),
+    },
+    "rooms": {  # docs/backends/rooms.md
+        LOGIN_FAILED: (
+            "",
+            ("Check the server URL, the username and the password (--password); HTTP 401 is an unknown user or a "
+             "wrong password alike (--register creates missing accounts through the register endpoint), 422 a "
+             "missing or malformed field; the reply's error text says which.")),
+        HANDSHAKE_REFUSED: (
+            "",
+            ("A browser only says 'WebSocket connection failed'; the HTTP status and body of the refused room join"
+             " here say why: 401 no or a bad token (give it as the token query parameter or Authorization: "
+             "Bearer), 403 a user_id / X-User-ID naming someone else or a user who is not a party of the call, 404"
+             " an unknown call. HTTP 5xx, or an empty body, means the room handler crashed (a known failure: it "
+             "read a user id the request did not carry); it must refuse with 401 instead.")),
+        UNAUTHENTICATED_ACCEPTED: (
+            "",
+            ("A room join must be refused without a valid token (HTTP 401), and a user_id / X-User-ID naming "
+             "another user than the token must be refused (403): take the identity from the token, never from "
+             "user_id / X-User-ID alone (a known failure: the fix of a crashing handshake trusted them, so anyone "
+             "could join any call as anyone).")),
+        CONNECTION_DROPPED: (
+            "",
+            ("Read the close code of the room socket: 1008 the server's rate or outbox limit, 1009 a message over "
+             "its size limit, 1003 a binary frame, 1007 invalid UTF-8, 1001 the server shutting down; 1006 means "
+             "the connection was dropped without a close frame.")),
+        INVITE_REJECTED_BY_SERVER: (
+            "",
+            ("Read the HTTP status: 404 no user has this username, 422 a field is missing or wrong "
+             "(callee_username, call_type audio or video) or the caller calls itself, 401 a bad token; 409 (busy) "
+             "is not this finding.")),
+        INVITE_NOT_DELIVERED: (
+            "",
+            ("The call was created, but the callee's incoming list did not show it in time: the list must hold "
+             "every initiated call naming the requester as callee as soon as it is created. A client only rings "
+             "when a poll lists the call, so the ring is at least one poll interval late.")),
+        INVITE_MALFORMED: (
+            "",
+            ("A call in the incoming list must carry its uuid, the caller's id and a call_type of audio or video: "
+             "a client cannot join, answer or show a call without them.")),
+        ANSWER_NOT_DELIVERED: (
+            "",
+            ("When the callee accepts or rejects over REST, the server must send accepted / rejected to the caller"
+             " in the call room; a caller that waits for the notice never starts the call. The call's status still"
+             " tells (GET the call), so check the accept handler notifies the room.")),
+        SDP_NOT_RELAYED: (
+            "",
+            ("offer and answer sent in the call room must be relayed to the other party: check the room relays "
+             "every message type to the others, and that the peer was in the room when the offer went out.")),
+        HANGUP_NOT_DELIVERED: (
+            "",
+            ("end must be relayed to the other party in the call room, and a cancel must reach a callee in the "
+             "room as cancelled (a callee outside it sees the call's status cancelled).")),
+        STALE_CALL_STATE: (
+            "",
+            ("A previous call was never ended on the server (HTTP 409 'already in a call'): an accepted call stays"
+             " busy until someone sends end in its room, so a client that only leaves the room leaks it, and the "
+             "ring timeout ends only calls still ringing. End the call, and fix the path that skipped end.")),
     },
 }
 

@@ -364,11 +364,18 @@ class RemoteAgent:
     async def reconnect(self) -> None:
         await self._act("reconnect")
 
-    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int) -> str | None:
+    async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int,
+                     join_order: str | None = None) -> str | None:
         people = [{"name": c.name, "user_id": c.user_id, "platform_id": c.platform_id, "nickname": c.nickname,
                    "username": c.username} for c in callees]
-        room = await self._act("invite", callees=people, media=media, timeout_s=timeout_s)
+        room = await self._act("invite", callees=people, media=media, timeout_s=timeout_s, join_order=join_order)
         return str(room) if room else None
+
+    async def learn_join_order(self, room_id: str, join_order: str | None) -> None:
+        await self._act("learn_join_order", room_id=room_id, join_order=join_order)
+
+    async def join_room(self, room_id: str | None = None) -> str:
+        return str(await self._act("join_room", room_id=room_id))
 
     async def accept(self, room_id: str | None = None) -> str:
         return str(await self._act("accept", room_id=room_id))

@@ -49,7 +49,7 @@ MESSAGE_TYPES = ("hello", "welcome", "refused", "part", "ready", "ping", "pong",
 
 #: Verbs a run may ask a remote agent to act on (the scenario's actions, plus the teardown).
 VERBS = ("connect", "disconnect", "reconnect", "invite", "accept", "reject", "cancel", "hangup", "send_text",
-         "release_calls", "close")
+         "join_room", "learn_join_order", "release_calls", "close")
 
 
 class ProtocolViolation(ValueError):

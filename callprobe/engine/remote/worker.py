@@ -175,9 +175,14 @@ class AgentWorker:
             return None
         if verb == "invite":
             media: MediaKind = "audio" if args.get("media") == "audio" else "video"
+            order = args.get("join_order")
             return await party.invite([AgentIdentity(**c) for c in args.get("callees", [])], media,
-                                      int(args.get("timeout_s") or 60))
-        if verb in ("accept", "reject", "cancel", "hangup"):
+                                      int(args.get("timeout_s") or 60), str(order) if order else None)
+        if verb == "learn_join_order":
+            order = args.get("join_order")
+            await party.learn_join_order(str(args.get("room_id") or ""), str(order) if order else None)
+            return None
+        if verb in ("accept", "reject", "cancel", "hangup", "join_room"):
             return await getattr(party, verb)(args.get("room_id"))
         if verb == "send_text":
             await party.send_text(AgentIdentity(**args["peer"]), str(args.get("text", "")))

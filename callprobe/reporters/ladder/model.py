@@ -47,6 +47,7 @@ from callprobe.timeline.events import (
     InviteAcked,
     InviteRefused,
     InviteSent,
+    JoinNotice,
     Kicked,
     LoginFailed,
     LoginOk,
@@ -61,6 +62,7 @@ from callprobe.timeline.events import (
     RequestFailed,
     RequestTimeout,
     Ringing,
+    RoomJoined,
     SelectedPair,
     SignalReceived,
     SignalSent,
@@ -194,13 +196,16 @@ LABELS: dict[type[Event], Callable[[Any], tuple[str, str]]] = {
     SignalSent: lambda e: (e.signal_type or "signal", REQUEST),
     SignalReceived: lambda e: (e.signal_type or "signal", PUSH),
     Kicked: lambda e: (f"kicked ({e.by or '2002'})", ERROR),
+    RoomJoined: lambda e: (f"connection: in room {e.users}" + (f" as {e.identity}" if e.identity else ""), PUSH),
+    JoinNotice: lambda e: (f"{e.notice} {e.user}" + (f" ({e.username})" if e.username else ""), PUSH),
     NoticeUndecodable: lambda e: (f"undecodable notice {e.content_type or ''}".rstrip(), ERROR),
 }
 
 #: Received (drawn gateway → agent) rather than sent.
 INCOMING: tuple[type[Event], ...] = (InviteAcked, InviteRefused, ActionAcked, ActionRefused, RequestFailed,
                                      Ringing, Answered, Rejected, Cancelled, HungUp, CallTimeout, TextReceived,
-                                     SignalReceived, NoticeUndecodable, WsRefused, HeartbeatReply, Kicked)
+                                     SignalReceived, NoticeUndecodable, WsRefused, HeartbeatReply, Kicked,
+                                     RoomJoined, JoinNotice)
 
 
 def _semantic_label(e: Event) -> tuple[str, str]:

@@ -176,6 +176,19 @@ def id_type_decides(tl: TL) -> None:
     tl(BOB, "ringing", room_id="c2", inviter="u_alice", media="video", via="call_invitation")
 
 
+def join_lost(tl: TL) -> None:
+    _call(tl)
+    tl.accept()
+    tl.enter_room(BOB)
+    tl.enter_room(ALICE, users=["u_bob", "u_alice"])  # no join to bob, who was there first
+
+
+def default_identity(tl: TL) -> None:
+    tl("probe", "step_started", step="probe_no_token")
+    tl("probe", "step_finished", step="probe_no_token", ok=True, outcome="accepted", status=101,
+       identity="test-user-r1", claimed="")
+
+
 BROKEN: dict[str, Callable[[TL], None]] = {
     "LOGIN_FAILED": login_failed,
     "HANDSHAKE_REFUSED": handshake_crash,
@@ -199,6 +212,8 @@ BROKEN: dict[str, Callable[[TL], None]] = {
     "STALE_CALL_STATE": stale,
     "INVITE_ACKED_OFFLINE": acked_offline,
     "ID_TYPE_DECIDES_DELIVERY": id_type_decides,
+    "JOIN_NOTICE_MISSING": join_lost,
+    "DEFAULT_IDENTITY": default_identity,
 }
 
 

@@ -165,6 +165,17 @@ class TL:
              found=found, complete=complete, missing=[] if complete else ["content"],
              content_type=1601)
 
+    def enter_room(self, agent: str, room: str = "r1", *, users: list[str] | None = None,
+                   identity: str | None = None, authenticated: bool = True) -> None:
+        """``agent`` enters the call room (backends with rooms): the socket opens, the server acknowledges."""
+        self(agent, "ws_connecting", room_id=room, url=f"ws://127.0.0.1:8080/ws/call/{room}?token=REDACTED")
+        self(agent, "ws_open", room_id=room, latency_ms=1.0)
+        self(agent, "room_joined", room_id=room, users=users or [USERS[agent]],
+             identity=USERS[agent] if identity is None else identity, authenticated=authenticated)
+
+    def join_notice(self, agent: str, about: str, room: str = "r1") -> None:
+        self(agent, "join_notice", room_id=room, notice="join", user=USERS[about], username=about)
+
     def close_all(self, *agents: str) -> None:
         for a in agents:
             self(a, "ws_closed", code=1000, reason="", by="client", explanation="normal closure")

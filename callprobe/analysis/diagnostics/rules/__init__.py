@@ -11,6 +11,7 @@ from callprobe.analysis.diagnostics.rules import push  # noqa: F401
 from callprobe.analysis.diagnostics.rules import invite  # noqa: F401
 from callprobe.analysis.diagnostics.rules import callee_lookup  # noqa: F401
 from callprobe.analysis.diagnostics.rules import answer  # noqa: F401
+from callprobe.analysis.diagnostics.rules import room  # noqa: F401
 from callprobe.analysis.diagnostics.rules import media  # noqa: F401
 from callprobe.analysis.diagnostics.rules import signals  # noqa: F401
 from callprobe.analysis.diagnostics.rules import teardown  # noqa: F401

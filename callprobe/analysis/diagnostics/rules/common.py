@@ -62,6 +62,11 @@ def err_words(e: Event) -> str:
     return ", ".join(parts) or "no reason given"
 
 
+def unknown_identity(v: TimelineView, identity: str) -> bool:
+    """An identity a server gave a connection that is none of the run's users: a default one."""
+    return bool(identity) and identity not in set(v.users.values()) and identity not in v.agents
+
+
 def busy_users(call: Call) -> tuple[str, ...]:
     """Users the server called busy in its reply to ``call``'s invite."""
     for hit in (call.refusal, call.ack):

@@ -24,7 +24,7 @@ from callprobe.analysis.diagnostics.links import (
     STEP_HEARTBEAT,
     Link,
 )
-from callprobe.analysis.diagnostics.rules.common import err_words
+from callprobe.analysis.diagnostics.rules.common import err_words, unknown_identity
 from callprobe.analysis.diagnostics.rules.registry import rule
 from callprobe.analysis.diagnostics.view import TimelineView
 from callprobe.timeline.events import (
@@ -174,10 +174,16 @@ def rule_unauthenticated_accepted(v: TimelineView) -> Iterator[Finding]:
     for _, fin in v.step_results(*AUTH_PROBE_STEPS):
         if fin.outcome != OUTCOME_ACCEPTED:
             continue
+        identity, claimed = str(fin.extra.get("identity") or ""), str(fin.extra.get("claimed") or "")
+        if unknown_identity(v, identity):
+            continue  # DEFAULT_IDENTITY says so
+        if identity and claimed and identity != claimed and identity == v.user_of(fin.agent):
+            continue  # admitted as its token's own user: the claim was ignored, not trusted
         yield make_finding(
             F.UNAUTHENTICATED_ACCEPTED, (fin,), agent=fin.agent,
-            detail=f"{AUTH_PROBE_TEXT[fin.step]} was accepted"
-                   + (f" (HTTP {fin.status})" if fin.status is not None else ""))
+            detail=f"{fin.reason or AUTH_PROBE_TEXT[fin.step]} was accepted"
+                   + (f" (HTTP {fin.status})" if fin.status is not None else "")
+                   + (f" and admitted as user {identity}" if identity else ""))
 
 
 @rule("heartbeat", Link.HEARTBEAT)

@@ -55,7 +55,9 @@ def diagnose_timeline(events: Sequence[Event], ctx: RuleContext | None = None,
     """Run every registered rule (or ``rules``); findings in time order.
 
     Codes in ``ctx.expected`` are kept but lowered to ``info``. Identical
-    findings from different rules are reported once.
+    findings from different rules are reported once. A catalogue hint gets
+    the backend's own words when the catalogue has them for the run's
+    backend (``RunStarted.backend``).
     """
     context = ctx or RuleContext()
     view = TimelineView(events, context)
