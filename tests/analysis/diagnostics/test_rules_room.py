@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from callprobe.analysis.diagnostics import CATALOGUE, diagnose_timeline
-from callprobe.analysis.diagnostics.findings import Finding, Severity
+from callprobe.analysis.diagnostics.findings import BACKEND_WORDS, Finding, Severity
 from callprobe.analysis.diagnostics.rules.room import ROOM_ANSWER_HINT
 from tests.analysis.diagnostics.timeline_fakes import ALICE, BOB, CTX, TL
 
@@ -154,24 +154,30 @@ def test_a_caller_outside_the_room_may_poll() -> None:
     assert errors(tl) == []
 
 
-def test_catalogue_hints_take_the_backends_words() -> None:
+def test_hints_take_the_backends_words() -> None:
     tl = TL()
     tl("", "run_started", backend="rooms")
     tl.probe("probe_no_token", "refused", 500)
     [f] = errors(tl)
-    assert f.hint != CATALOGUE["HANDSHAKE_REFUSED"].hint
     assert "room join" in f.hint and "1602" not in f.hint
     kkim = TL()
     kkim("", "run_started", backend="kkim")
     kkim.probe("probe_no_token", "refused", 500)
     [g] = errors(kkim)
-    assert g.hint == CATALOGUE["HANDSHAKE_REFUSED"].hint
+    assert "1602" in g.hint and g.hint != f.hint
+    refused = TL()
+    refused("", "run_started", backend="rooms")
+    refused.connect(ALICE)
+    refused(BOB, "ws_refused", status=403)
+    [h] = [x for x in errors(refused) if x.code == "HANDSHAKE_REFUSED"]
+    assert h.hint == BACKEND_WORDS["rooms"]["HANDSHAKE_REFUSED"][1] != CATALOGUE["HANDSHAKE_REFUSED"].hint
 
 
 def test_every_backend_hint_speaks_of_its_backend_only() -> None:
-    for code, info in CATALOGUE.items():
-        for hint in info.backend_hints.values():
-            assert not any(word in hint for word in ("1601", "1004", "errCode", "sendID", "contentType")), code
+    for backend, words in BACKEND_WORDS.items():
+        for code, (title, hint) in words.items():
+            assert not any(w in title + hint for w in ("1601", "1004", "errCode", "sendID", "contentType")), \
+                (backend, code)
 
 
 def test_rules_judge_join_notices_only_when_the_answer_link_was_tried() -> None:

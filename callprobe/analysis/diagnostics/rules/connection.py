@@ -53,10 +53,21 @@ AUTH_PROBE_TITLE = {
 }
 
 #: HANDSHAKE_REFUSED's hint when an auth probe, not a user's connect, crashed the handshake.
-PROBE_CRASH_HINT = ("The handshake handler must refuse a missing or invalid identity with an HTTP 4xx and an "
-                    "errCode (1602 ConnArgsErr, 1502 TokenInvalid), never fail: a 5xx or a dropped connection "
-                    "means it crashed, for example on a user id it did not check. Real users with valid "
-                    "tokens still connect; fix the handler's argument checks.")
+#: HANDSHAKE_REFUSED's hint for a crashed auth probe, in each backend's terms ("": KKIM's).
+PROBE_CRASH_HINTS = {
+    "": ("The handshake handler must refuse a missing or invalid identity with an HTTP 4xx and an "
+         "errCode (1602 ConnArgsErr, 1502 TokenInvalid), never fail: a 5xx or a dropped connection "
+         "means it crashed, for example on a user id it did not check. Real users with valid "
+         "tokens still connect; fix the handler's argument checks."),
+    "socketio": ("The connect handler must refuse a missing or invalid token with a connect_error (raise "
+                 "ConnectionRefusedError), never fail: a 5xx or a dropped connection means it crashed, for "
+                 "example on a user id it did not check. Real users with valid tokens still connect; fix the "
+                 "handler's argument checks."),
+    "rooms": ("The room join handler must refuse a room join without a valid identity with HTTP 401 (403 for "
+              "another user's), never fail: a 5xx or an empty reply means it crashed, for example on a user id "
+              "the request did not carry. Real users with valid tokens still join; fix the handler's argument "
+              "checks."),
+}
 
 #: LOGIN_FAILED's hints by what answered at the auth API address (``EndpointProbe``).
 LOGIN_NOTHING_HINT = ("Nothing answered at the auth API address (connection refused or no route): no reply, "
@@ -161,7 +172,8 @@ def rule_handshake_refused(v: TimelineView) -> Iterator[Finding]:
         answer = f"HTTP {fin.status}" if fin.status is not None else "no HTTP answer at all"
         # the probe's own handshake broke, not the users': say which one, once
         yield replace(make_finding(
-            F.HANDSHAKE_REFUSED, (fin, *inside), agent=fin.agent, hint=PROBE_CRASH_HINT,
+            F.HANDSHAKE_REFUSED, (fin, *inside), agent=fin.agent,
+            hint=PROBE_CRASH_HINTS.get(v.backend, PROBE_CRASH_HINTS[""]),
             title=f"{AUTH_PROBE_TITLE[w.step]} was answered with {answer}",
             detail="expected a refusal with an error code; the handshake handler failed on the missing or "
                    "invalid identity. Handshakes with a valid token (both checked above) are not affected"),
