@@ -252,7 +252,7 @@ def _judge_finding(code: str, absent: bool, events: Sequence[Event], window: Win
     found = [f for f in every if f.code == code]
     if found:
         f = found[0]
-        detail = f"{code}: {f.detail or f.title}"
+        detail = f"{code} ({f.severity.value}): {f.detail or f.title}"
         return Verdict(FAIL, f"{detail}, expected none") if absent else Verdict(PASS, detail)
     if now_ms < window.deadline_ms:
         return Verdict(PENDING)

@@ -306,8 +306,14 @@ class StepPlay:
                                "(answered, rejected, ...), or finding (a diagnostic code)")
             return None
         if len(given) > 1:
-            self.c.error(path + (given[1],), f"give one of event, outcome and finding, not both {given[0]} and "
-                                            f"{given[1]}; use one expect step each")
+            if "finding" in given:
+                for key in given:
+                    if key != "finding":
+                        self.c.error(path + (key,), f"{key} does not apply to a finding (the rules judge the whole "
+                                                    "run so far); use a separate expect step")
+            else:
+                self.c.error(path + (given[1],), f"give one of event, outcome and finding, not both {given[0]} "
+                                                f"and {given[1]}; use one expect step each")
             return None
         agent = None
         if "agent" in value and finding is None:

@@ -67,7 +67,7 @@ async def test_a_healthy_server_has_no_findings_and_walks_both_join_orders() -> 
 
 
 @pytest.mark.parametrize(("fault", "code", "link", "words"), [
-    ("handshake-crash", "HANDSHAKE_REFUSED", "handshake", "got HTTP 500 instead of a refusal"),
+    ("handshake-crash", "HANDSHAKE_REFUSED", "auth_probes", "a refusal was expected"),
     ("trust-user-id", "UNAUTHENTICATED_ACCEPTED", "auth_probes", "naming bob (user 2) as its user id was accepted"),
     ("default-identity", "DEFAULT_IDENTITY", "auth_probes", "was let in as 'test-user-"),
     ("join-lost-callee-first", "JOIN_NOTICE_MISSING", "answer",

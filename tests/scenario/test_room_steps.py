@@ -71,15 +71,3 @@ def test_expect_finding_and_its_absence() -> None:
     assert isinstance(absent, Expectation) and (absent.finding, absent.for_s, absent.absent) == ("ICE_FAILED", 1.0, True)
     assert found.event is None and found.outcome is None
 
-
-@pytest.mark.parametrize(("expect", "where", "words"), [
-    ("{finding: ICE_FAIL}", "expect.finding", "did you mean 'ICE_FAILED'"),
-    ("{finding: ice_failed}", "expect.finding", "a finding code in capitals"),
-    ("{finding: ICE_FAILED, agent: bob}", "expect.agent", "does not apply to a finding"),
-    ("{finding: ICE_FAILED, event: ringing}", "expect.event", "does not apply to a finding"),
-    ("{finding: ICE_FAILED, absent: true, within: 1s}", "expect.within", "takes 'for'"),
-    ("{finding: ICE_FAILED, for: 1s}", "expect.for", "goes with absent: true"),
-])
-def test_finding_mistakes(expect: str, where: str, words: str) -> None:
-    text = problem(f"  - expect: {expect}\n", server="")
-    assert where in text and words in text, text

@@ -228,7 +228,7 @@ class RoomsClient:
             return Outcome(False, status, msg, why)
         self.token, self.user_id = login.token, login.user_id
         self._record(LoginOk(mode="password", latency_ms=round(latency_ms, 3), steps=["login"],
-                             user_id=self.user_id))
+                             user_id=self.user_id, username=self.username))
         return Outcome(True, status)
 
     # ------------------------------------------------------------ invite

@@ -103,7 +103,7 @@ def test_the_loader_reports_file_line_and_field() -> None:
 def test_the_documented_example_with_other_names_is_valid() -> None:
     """The ``server.backend`` example of scenarios/README.md, with steps added, loads and means what it says."""
     readme = (SCENARIOS / "README.md").read_text()
-    block = re.search(r"#### rooms.*?```yaml\n(.*?)```", readme, re.S)
+    block = re.search(r"#### family rooms.*?```yaml\n(.*?)```", readme, re.S)
     assert block is not None
     text = "name: documented\n" + block.group(1) + "steps:\n  - connect: [alice, bob]\n"
     scenario = load_scenario_text(text, file="readme.yaml")

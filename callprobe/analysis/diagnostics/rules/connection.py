@@ -175,8 +175,8 @@ def rule_handshake_refused(v: TimelineView) -> Iterator[Finding]:
             F.HANDSHAKE_REFUSED, (fin, *inside), agent=fin.agent,
             hint=PROBE_CRASH_HINTS.get(v.backend, PROBE_CRASH_HINTS[""]),
             title=f"{AUTH_PROBE_TITLE[w.step]} was answered with {answer}",
-            detail="expected a refusal with an error code; the handshake handler failed on the missing or "
-                   "invalid identity. Handshakes with a valid token (both checked above) are not affected"),
+            detail="a refusal was expected: the handler failed on the missing or invalid identity. "
+                   "Handshakes with a valid token (both checked above) are not affected"),
             link=Link.AUTH_PROBES.value)
 
 
