@@ -114,14 +114,14 @@ class MemoryGateway:
 
 def recorded(outputs: list[Any]) -> list[Event]:
     """The timeline events among a client's outputs."""
-    from callprobe.backends.kkim.client import Record
+    from callprobe.backends.base import Record
 
     return [o.event for o in outputs if isinstance(o, Record)]
 
 
 def delivered(outputs: list[Any]) -> list[Any]:
     """The notices among a client's outputs."""
-    from callprobe.backends.kkim.client import Deliver
+    from callprobe.backends.base import Deliver
 
     return [o.notice for o in outputs if isinstance(o, Deliver)]
 

@@ -20,7 +20,7 @@ from callprobe.errors import CallprobeError, ExitCode
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import LoginConfig
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import EventT
+from callprobe.timeline.events import Event, EventT
 from callprobe.timeline.recorder import Timeline
 
 MediaKind = Literal["audio", "video"]
@@ -54,6 +54,20 @@ class DriverNotice:
     peer: str = ""
     path: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A client core's output: put ``event`` on the timeline."""
+
+    event: Event
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """A client core's output: hand ``notice`` to the agent (every family's core has these two)."""
+
+    notice: DriverNotice
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.backends.base import DriverNotice
+from callprobe.backends.base import Deliver, DriverNotice, Record
 from callprobe.backends.kkim import requests
 from callprobe.backends.kkim.calls import (
     ACTION_NOTICE,
@@ -64,7 +64,6 @@ from callprobe.timeline.events import (
     ActionRefused,
     ActionSent,
     CancelSent,
-    Event,
     EventT,
     FrameIn,
     FrameOut,
@@ -113,16 +112,6 @@ ACTION_SENT: dict[str, type[ActionSent]] = {
 @dataclass(frozen=True)
 class Send:
     frame: bytes | str
-
-
-@dataclass(frozen=True)
-class Record:
-    event: Event
-
-
-@dataclass(frozen=True)
-class Deliver:
-    notice: DriverNotice
 
 
 @dataclass(frozen=True)

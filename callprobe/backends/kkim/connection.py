@@ -20,8 +20,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI, WebSocketException
 
-from callprobe.backends.base import DriverNotice
-from callprobe.backends.kkim.client import Deliver, Fail, KkimClient, Record, Reply, Send, parse_refusal, request_name
+from callprobe.backends.base import Deliver, DriverNotice, Record
+from callprobe.backends.kkim.client import Fail, KkimClient, Reply, Send, parse_refusal, request_name
 from callprobe.backends.kkim.handshake import ConnectionLost, HandshakeRefused, build_ws_url, redact_url
 from callprobe.backends.kkim.protocol.constants import explain_err_code
 from callprobe.backends.kkim.protocol.envelope import Response

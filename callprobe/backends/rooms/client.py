@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.backends.base import DriverNotice
+from callprobe.backends.base import Deliver, DriverNotice, Record
 from callprobe.backends.rooms import protocol
 from callprobe.backends.rooms.config import RoomsOptions
 from callprobe.backends.rooms.protocol import END, TRANSITIONS, CallState, Message, explain_status
@@ -40,7 +40,6 @@ from callprobe.timeline.events import (
     ActionRefused,
     ActionSent,
     CancelSent,
-    Event,
     EventT,
     HangupSent,
     InviteAcked,
@@ -84,16 +83,6 @@ _BODY_PREVIEW = 300
 
 
 # ---------------------------------------------------------------- outputs
-
-
-@dataclass(frozen=True)
-class Record:
-    event: Event
-
-
-@dataclass(frozen=True)
-class Deliver:
-    notice: DriverNotice
 
 
 @dataclass(frozen=True)

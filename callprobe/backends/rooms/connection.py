@@ -31,9 +31,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from callprobe.backends.base import DriverNotice
+from callprobe.backends.base import Deliver, DriverNotice, Record
 from callprobe.backends.rooms import protocol
-from callprobe.backends.rooms.client import Deliver, Frame, JoinPlan, Leave, Record, RoomsClient, Timer
+from callprobe.backends.rooms.client import Frame, JoinPlan, Leave, RoomsClient, Timer
 from callprobe.errors import ConfigError, DeadlineExceeded, ServerUnreachable
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import Note, stamped

@@ -33,7 +33,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.backends.base import DriverNotice
+from callprobe.backends.base import Deliver, DriverNotice, Record
 from callprobe.backends.socketio.config import SocketioOptions
 from callprobe.backends.socketio.protocol import Invitation, Payloads, first_arg, get, id_text, json_size
 from callprobe.timeline.events import (
@@ -41,7 +41,6 @@ from callprobe.timeline.events import (
     ActionAcked,
     ActionRefused,
     CancelSent,
-    Event,
     EventT,
     FrameIn,
     FrameOut,
@@ -90,16 +89,6 @@ class Emit:
     ack_id: str
     event: str
     payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Record:
-    event: Event
-
-
-@dataclass(frozen=True)
-class Deliver:
-    notice: DriverNotice
 
 
 @dataclass(frozen=True)

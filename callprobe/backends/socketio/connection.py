@@ -32,8 +32,8 @@ import engineio
 import socketio
 from engineio import packet as eio_packet
 
-from callprobe.backends.base import DriverError, DriverNotice
-from callprobe.backends.socketio.client import Deliver, Emit, Fail, Record, Reply, SocketioClient
+from callprobe.backends.base import Deliver, DriverError, DriverNotice, Record
+from callprobe.backends.socketio.client import Emit, Fail, Reply, SocketioClient
 from callprobe.backends.socketio.config import SocketioOptions
 from callprobe.backends.socketio.protocol import Payloads
 from callprobe.errors import CallprobeError, DeadlineExceeded, ExitCode, ServerUnreachable

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from callprobe.backends.socketio.client import Deliver, Emit, Record, SocketioClient
+from callprobe.backends.base import Deliver, Record
+from callprobe.backends.socketio.client import Emit, SocketioClient
 from callprobe.backends.socketio.config import SocketioOptions
 from callprobe.timeline.events import Event
 
