@@ -33,13 +33,24 @@ if TYPE_CHECKING:
 @click.option("-v", "--verbose", is_flag=True,
               help="Also draw the ladder diagram of every frame and notice, and show the "
                    "embedded gateway's log.")
+@click.option("--repeat", "repeat", type=click.IntRange(min=1), metavar="N",
+              help="Play the scenario N times, each with fresh users and a fresh call; report every run "
+                   "and the aggregate (JUnit: one test case per run).")
+@click.option("--require", "require", metavar="K/N",
+              help="With --repeat: pass when at least K of the N runs pass (default: all).")
+@click.option("--parallel", "parallel", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --repeat: runs played at a time.")
+@click.option("--keep-users", is_flag=True,
+              help="With --repeat: every run with the scenario's own users, not numbered ones (--parallel 1).")
 def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
             json_path: Path | None, junit_path: Path | None, html_path: Path | None,
-            verbose: bool) -> None:
+            verbose: bool, repeat: int | None = None, require: str | None = None, parallel: int = 1,
+            keep_users: bool = False) -> None:
     """Run a call scenario against a gateway and report the call's figures.
 
-    Exit codes: 0 every expectation held; 1 an expectation failed;
-    3 the scenario file is invalid; 4 the server could not be reached.
+    Exit codes: 0 every expectation held (with --repeat: at least K of N
+    runs passed); 1 an expectation failed; 3 the scenario file is invalid;
+    4 the server could not be reached.
     """
     from callprobe.commands.checks import check_output, check_server, quiet_embedded_gateway
     from callprobe.scenario.loader import load_scenario
@@ -53,8 +64,15 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
         raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
                           "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
 
+    if repeat is not None or require is not None or parallel != 1 or keep_users:
+        from callprobe.commands.repeat import play_repeated
+
+        play_repeated(scenario, times=repeat or 1, require=require, parallel=parallel, ws_url=ws_url,
+                      api_url=api_url, keep_users=keep_users, json_path=json_path, junit_path=junit_path,
+                      html_path=html_path)
+        return
+
     from callprobe.engine.runner import Runner
-    from callprobe.reporters.console import render
 
     err = Console(stderr=True)
     out = Console()
@@ -77,6 +95,8 @@ def command(scenario_file: Path, ws_url: str | None, api_url: str | None,
         # the runner tore everything down on its way out; report what it saw
         interrupted = True
         result = runner.result(time.monotonic() - started, "interrupted (Ctrl-C)")
+
+    from callprobe.reporters.console import render  # after the run: the first login waits for nothing
 
     _attach_findings(result, scenario)
     render(result, out, verbose=verbose)

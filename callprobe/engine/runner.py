@@ -17,7 +17,7 @@ from typing import Any
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.analysis.metrics import TEARDOWN_NOTE, derive_calls
 from callprobe.analysis.results import RunResult, StepResult
-from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints, MediaKind
+from callprobe.backends.base import AgentIdentity, Driver, DriverSpec, Endpoints, MediaKind
 from callprobe.backends.registry import family
 from callprobe.engine.agent import Agent
 from callprobe.engine.services import (
@@ -27,7 +27,6 @@ from callprobe.engine.services import (
     services_for,
 )
 from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
-from callprobe.net.ice_check import probe_turn_event
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.settings import ClientSettings
@@ -39,6 +38,7 @@ from callprobe.timeline.events import (
     RunStarted,
     StepFinished,
     StepStarted,
+    TurnProbe,
 )
 from callprobe.timeline.recorder import Timeline
 
@@ -91,8 +91,12 @@ class Runner:
                                      nickname=cfg.nickname or name, username=cfg.user_id)
             driver = create(DriverSpec(identity, self.timeline, self.settings, endpoints, cfg, self.scenario.server))
             media: MediaKind = "audio" if cfg.media == "audio" else "video"
-            self.agents[name] = Agent(name, driver, self.timeline, self.settings, self._ice(name),
-                                      media, netns=cfg.netns, turn_prober=probe_turn_event)
+            self.agents[name] = self._agent(name, driver, media, cfg.netns)
+
+    def _agent(self, name: str, driver: Driver, media: MediaKind, netns: str | None) -> Agent:
+        """One scenario agent around its driver (a load run plays its own kinds of agent)."""
+        return Agent(name, driver, self.timeline, self.settings, self._ice(name), media, netns=netns,
+                     turn_prober=probe_turn)
 
     # ---------------------------------------------------------------- steps
 
@@ -186,10 +190,11 @@ class Runner:
         aborted = ""
         self.timeline.record(RunStarted(scenario=self.scenario.name, file=self.scenario.file,
                                         backend=self.scenario.server.family))
-        warm = asyncio.create_task(self._warm_media())
+        warm: asyncio.Task[None] | None = None
         try:
             await self._start_gateway()
             self._make_agents()
+            warm = asyncio.create_task(self._warm_media())
             await self._play()
         except ServerUnreachable as exc:
             aborted = f"{exc} ({exc.hint})" if exc.hint else str(exc)
@@ -200,20 +205,22 @@ class Runner:
             self.unreachable = _looks_unreachable(failed.cause)
         finally:
             await self._teardown()
-            with contextlib.suppress(Exception):
-                await warm
+            if warm is not None:
+                with contextlib.suppress(Exception):
+                    await warm
             self.timeline.record(RunFinished(aborted=aborted))
         return self.result(time.monotonic() - started, aborted)
 
     async def _warm_media(self) -> None:
-        """Encode the synthetic clips while logins run, not when a call connects."""
-        from callprobe.rtc.media import load_clip
+        """Encode the synthetic clips while logins run, not when a call connects.
 
+        The media modules (aiortc, av, numpy) are imported in the worker
+        thread too, so the first login does not wait for them.
+        """
         kinds = {"audio"} | {"video" for a in self.scenario.agents.values() if a.media == "video"}
         kinds |= {"video" for s in self.scenario.steps
                   if isinstance(s, Action) and s.params.get("media") == "video"}
-        for kind in sorted(kinds):
-            await load_clip(kind)
+        await asyncio.to_thread(warm_clips, sorted(kinds))
 
     async def _teardown(self) -> None:
         # calls the scenario left open are cancelled or hung up, so the next run
@@ -249,6 +256,22 @@ def _looks_unreachable(exc: BaseException) -> bool:
         return True
     status, err_code = getattr(exc, "status", None), getattr(exc, "err_code", 0)
     return status is not None and not err_code and status != 200
+
+
+def warm_clips(kinds: list[str]) -> None:
+    """Import the media modules and encode the clips of ``kinds`` (call it in a worker thread)."""
+    from callprobe.rtc.media import encode_clip
+
+    for kind in kinds:
+        encode_clip(kind)
+
+
+async def probe_turn(url: str, username: str, credential: str, timeout_s: float) -> TurnProbe:
+    """The TURN probe a peer runs when no relay candidate came (``rtc.peer.TurnProber``),
+    imported when first needed: most runs never need it."""
+    from callprobe.net.ice_check import probe_turn_event
+
+    return await probe_turn_event(url, username, credential, timeout_s)
 
 
 async def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:
