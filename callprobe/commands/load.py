@@ -79,8 +79,8 @@ def command(scenario_file: Path, pairs: int | None, rate_text: str | None, ramp_
     every call is played by numbered users (alice-000001, ...).
 
     Exit codes: 0 every threshold held; 1 a threshold failed (or a worker
-    failed); 3 the scenario file or an option is invalid; 4 the server could
-    not be reached.
+    failed); 2 an option or a threshold is invalid; 3 the scenario file is
+    invalid; 4 the server could not be reached; 130 interrupted; 143 terminated.
     """
     from callprobe.analysis.load.thresholds import parse_threshold
     from callprobe.commands.checks import check_output, check_server
@@ -139,6 +139,8 @@ def command(scenario_file: Path, pairs: int | None, rate_text: str | None, ramp_
     ctx = click.get_current_context()
     if report.unreachable:
         ctx.exit(int(ExitCode.SERVER_UNREACHABLE))
-    if report.stop_reason.startswith("interrupted") or report.stop_reason.startswith("terminated"):
-        ctx.exit(130)
+    if report.stop_reason.startswith("interrupted"):
+        ctx.exit(int(ExitCode.INTERRUPTED))
+    if report.stop_reason.startswith("terminated"):
+        ctx.exit(int(ExitCode.TERMINATED))
     ctx.exit(int(ExitCode.OK if report.verdict == "pass" else ExitCode.EXPECTATION_FAILED))
