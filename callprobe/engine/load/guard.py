@@ -107,6 +107,7 @@ def guard(root: int, temp_dir: str) -> None:
     for pid in _naming(temp_dir):
         noted.setdefault(pid, _start_time(pid))
     noted.pop(root, None)
+    noted.pop(os.getpid(), None)
     for pid, started in noted.items():
         if started is not None and _start_time(pid) == started:
             try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import tempfile
 import time
 from typing import Any
@@ -51,9 +52,12 @@ class LoadActor:
 
         quiet_logging()
         raise_fd_limit()
-        self._worker = LoadWorker(plan, self._ticks.append)
+        self._worker = LoadWorker(plan, self._emit)
         await self._worker.prepare()
         return {"worker": plan.index, "ready": True, "pid": os.getpid(), "host": self._worker.host}
+
+    def _emit(self, tick: dict[str, Any]) -> None:
+        self._ticks.append(tick)  # whichever list poll() left in place
 
     async def go(self, start_wall: float) -> None:
         self._worker.go(start_wall)
@@ -100,6 +104,15 @@ class RayWorkers:
     def _connect(self) -> None:
         if ray.is_initialized():
             return  # this process joined or started Ray already (a test, an embedding program)
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._init()
+        finally:  # Ray installs its own handlers in the driver; the controller's stay in charge
+            for sig, handler in handlers.items():
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(sig, handler)
+
+    def _init(self) -> None:
         common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False,
                   "runtime_env": {"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}}}
         if self.address != "auto":
