@@ -16,6 +16,7 @@ import sys
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from callprobe.cli import COMMANDS, SUMMARIES, cli
 
@@ -57,6 +58,6 @@ def test_the_help_table_says_what_each_command_says(name: str) -> None:
 
 
 def test_help_lists_every_command() -> None:
-    out = click.testing.CliRunner().invoke(cli, ["--help"]).output
+    out = CliRunner().invoke(cli, ["--help"]).output
     for name in COMMANDS:
         assert f"  {name} " in out

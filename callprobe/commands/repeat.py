@@ -1,4 +1,4 @@
-"""``callprobe run FILE --repeat N``: the repeated-run side of the run command (docs/load.md#repeat-and-flake-control)."""
+"""``callprobe run FILE --repeat N``: the repeated side of ``run`` (docs/load.md#repeat-and-flake-control)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def play_repeated(scenario: Scenario, *, times: int, require: str | None, parall
     def progress(run: RepeatRun) -> None:
         done[0] += 1
         verdict = run.result.verdict
-        err.print(f"run {run.number}: {verdict} ({done[0]}/{times} done)", style="green" if verdict == "pass" else "red",
-                  highlight=False)
+        err.print(f"run {run.number}: {verdict} ({done[0]}/{times} done)",
+                  style="green" if verdict == "pass" else "red", highlight=False)
 
     result = asyncio.run(run_repeated(scenario, times=times, parallel=parallel, required=required, ws_url=ws_url,
                                       api_url=api_url, keep_users=keep_users, on_run=progress))

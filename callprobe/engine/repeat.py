@@ -19,7 +19,7 @@ from callprobe.analysis.diagnostics.findings import Severity
 from callprobe.analysis.diagnostics.run_rules import findings_for_run
 from callprobe.analysis.load.records import make_record
 from callprobe.analysis.repeat import RepeatResult, RepeatRun, parse_require
-from callprobe.engine.load.plan import on_loopback, numbered, user_number
+from callprobe.engine.load.plan import numbered, on_loopback, user_number
 from callprobe.engine.load.server import ServerProcess
 from callprobe.engine.runner import Runner
 from callprobe.engine.services import embedded_config

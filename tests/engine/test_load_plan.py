@@ -83,3 +83,17 @@ def test_scenarios_a_load_run_cannot_replay_are_refused(tmp_path: Path) -> None:
         prepare(no_call)
     with pytest.raises(ConfigError, match="--media"):
         prepare(base, media="smoke")
+
+
+@pytest.mark.parametrize("family_name", ["kkim", "socketio", "rooms"])
+def test_a_load_run_lifts_the_limits_its_family_names(family_name: str) -> None:
+    from callprobe.backends.base import EmbeddedConfig
+    from callprobe.backends.registry import family
+
+    module = family(family_name).module("server")
+    plain = module.embedded(EmbeddedConfig())
+    loaded = module.embedded(EmbeddedConfig(load=True))
+    assert module.LOAD_LIMITS, "a family says what a load run lifts"
+    for name, value in module.LOAD_LIMITS.items():
+        assert getattr(loaded.settings, name) == value
+        assert getattr(plain.settings, name) != value
