@@ -33,6 +33,8 @@ from callprobe.settings import ClientSettings
 from callprobe.timeline.events import (
     Event,
     ExpectationJudged,
+    LoginFailed,
+    LoginOk,
     Note,
     RunFinished,
     RunStarted,
@@ -43,6 +45,9 @@ from callprobe.timeline.events import (
 from callprobe.timeline.recorder import Timeline
 
 Progress = Callable[[int, int, str, str], None]
+
+#: The clips are encoded once the first login is answered, or after this many seconds.
+WARM_AFTER_S = 2.0
 
 
 class Runner:
@@ -212,14 +217,27 @@ class Runner:
         return self.result(time.monotonic() - started, aborted)
 
     async def _warm_media(self) -> None:
-        """Encode the synthetic clips while logins run, not when a call connects.
+        """Encode the synthetic clips while agents connect, not when a call connects.
 
-        The media modules (aiortc, av, numpy) are imported in the worker
-        thread too, so the first login does not wait for them.
+        The media modules (aiortc, av, numpy) are imported in a worker thread,
+        and only once the first login has been answered: an import holds the
+        interpreter, and the first login must not wait for it.
         """
         kinds = {"audio"} | {"video" for a in self.scenario.agents.values() if a.media == "video"}
         kinds |= {"video" for s in self.scenario.steps
                   if isinstance(s, Action) and s.params.get("media") == "video"}
+        logged_in = asyncio.Event()
+
+        def watch(event: Event) -> None:
+            if isinstance(event, (LoginOk, LoginFailed)):
+                logged_in.set()
+
+        self.timeline.subscribe(watch)
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(logged_in.wait(), WARM_AFTER_S)
+        finally:
+            self.timeline.unsubscribe(watch)
         await asyncio.to_thread(warm_clips, sorted(kinds))
 
     async def _teardown(self) -> None:
