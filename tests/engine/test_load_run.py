@@ -53,7 +53,8 @@ def test_signaling_only_pairs_all_pass_and_every_output_follows_its_format(tmp_p
     assert t.figure("ice").count == 0 and t.media == {}
     assert report.verdict == "pass" and all(r.passed for r in report.thresholds)
     assert report.server["embedded"] and report.server["process"] == "own"
-    assert report.server["limits_raised"] == {"max_connections": None, "api_max_connections": 4096}
+    assert report.server["limits_raised"] == {"max_connections": None, "api_max_connections": 4096,
+                                              "listen_backlog": 4096}
     assert {w["place"] for w in report.workers} == {"process"} and len(report.workers) == 2
     assert report.peak_active_agents >= 2
     assert sum(r["completed"] for r in report.series) == 4

@@ -53,7 +53,9 @@ class Aggregate:
             self.unreachable += int(record.unreachable)
         self.outcomes[record.outcome] += 1
         for name, values in record.figures.items():
-            hist = self.hist.setdefault(name, Histogram())
+            hist = self.hist.get(name)
+            if hist is None:
+                hist = self.hist[name] = Histogram()
             for value in values:
                 hist.record_ms(value)
         self.findings.update(record.findings)
@@ -74,7 +76,10 @@ class Aggregate:
         if other.worst_leg is not None:
             self.worst_leg = other.worst_leg if self.worst_leg is None else min(self.worst_leg, other.worst_leg)
         for name, hist in other.hist.items():
-            self.hist.setdefault(name, Histogram()).merge(hist)
+            mine = self.hist.get(name)
+            if mine is None:
+                self.hist[name] = mine = Histogram()
+            mine.merge(hist)
         self.findings.update(other.findings)
         self.failures.update(other.failures)
         self.outcomes.update(other.outcomes)

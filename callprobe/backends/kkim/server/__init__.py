@@ -27,7 +27,7 @@ from callprobe.settings import GatewaySettings
 
 #: Limits a load run lifts (``EmbeddedConfig.load``): thousands of agents on one machine open more
 #: WebSocket and auth API connections than one deployment's clients would from one address.
-LOAD_LIMITS: dict[str, Any] = {"max_connections": None, "api_max_connections": 4096}
+LOAD_LIMITS: dict[str, Any] = {"max_connections": None, "api_max_connections": 4096, "listen_backlog": 4096}
 
 
 def embedded(config: EmbeddedConfig) -> EmbeddedGateway:
