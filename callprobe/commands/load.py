@@ -10,6 +10,9 @@ import click
 
 from callprobe.errors import ConfigError, ExitCode
 
+#: Without --threshold, a load run passes as a run does: when every call passed.
+DEFAULT_THRESHOLD = "failed==0"
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|m))?\s*$")
 
@@ -47,7 +50,7 @@ def parse_rate(text: str) -> float:
                                                             "with --ray, one per CPU of the cluster).")
 @click.option("--threshold", "thresholds", multiple=True, metavar="EXPR",
               help="A pass/fail criterion, e.g. 'ring.p99<200ms', 'success>=99.5%', 'media.delivered>=95%'. "
-                   "Repeatable.")
+                   "Repeatable. Default: 'failed==0' (every call passes).")
 @click.option("--abort-on-fail", is_flag=True, help="Stop the run as soon as a threshold fails.")
 @click.option("--server", "server_url", metavar="URL",
               help="Load this server instead of the embedded one (the URL --server takes in `run`).")
@@ -78,7 +81,8 @@ def command(scenario_file: Path, pairs: int | None, rate_text: str | None, ramp_
     FILE is an ordinary scenario whose agents and steps describe one call;
     every call is played by numbered users (alice-000001, ...).
 
-    Exit codes: 0 every threshold held; 1 a threshold failed (or a worker
+    Exit codes: 0 every threshold held (without --threshold: every call
+    passed); 1 a threshold failed (or a worker
     failed); 2 an option or a threshold is invalid; 3 the scenario file is
     invalid; 4 the server could not be reached; 130 interrupted; 143 terminated.
     """
@@ -92,9 +96,7 @@ def command(scenario_file: Path, pairs: int | None, rate_text: str | None, ramp_
         raise ConfigError("give one of --pairs N (calls at a time) or --rate R/s (new calls a second)")
     for path, option in ((json_path, "--json"), (csv_path, "--csv"), (junit_path, "--junit"), (html_path, "--html")):
         check_output(path, option)
-    parsed = [parse_threshold(t) for t in thresholds]
-    if abort_on_fail and not parsed:
-        raise ConfigError("--abort-on-fail needs at least one --threshold")
+    parsed = [parse_threshold(t) for t in thresholds or (DEFAULT_THRESHOLD,)]
     rate = parse_rate(rate_text) if rate_text is not None else None
     duration = parse_duration(duration_text, "--duration") if duration_text else (60.0 if rate else None)
     scenario = load_scenario(scenario_file)
@@ -108,7 +110,8 @@ def command(scenario_file: Path, pairs: int | None, rate_text: str | None, ramp_
         pairs=pairs, rate=rate, ramp_s=parse_duration(ramp_text, "--ramp"), duration_s=duration,
         hold_s=parse_duration(hold_text, "--hold") if hold_text else None, media=media or "scenario",
         workers=workers if workers is not None else default_workers(), grace_s=parse_duration(grace_text, "--grace"),
-        max_active=max_active, keep_failed=keep_failed, thresholds=tuple(thresholds), abort_on_fail=abort_on_fail,
+        max_active=max_active, keep_failed=keep_failed, thresholds=tuple(t.text for t in parsed),
+        abort_on_fail=abort_on_fail,
         server=server_url, api=api_url, ray=ray_address,
     )
 

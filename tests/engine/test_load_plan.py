@@ -97,3 +97,18 @@ def test_a_load_run_lifts_the_limits_its_family_names(family_name: str) -> None:
     for name, value in module.LOAD_LIMITS.items():
         assert getattr(loaded.settings, name) == value
         assert getattr(plain.settings, name) != value
+
+
+def test_a_family_without_a_driver_is_named_before_anything_starts() -> None:
+    from callprobe.backends.registry import FAMILIES
+
+    base = load_scenario(SCENARIOS / "basic.yaml")
+    for name, fam in FAMILIES.items():
+        scenario = dataclasses.replace(base, server=dataclasses.replace(base.server, family=name))
+        try:
+            fam.module("driver")
+        except ModuleNotFoundError:
+            with pytest.raises(ConfigError, match="no driver"):
+                prepare(scenario)
+        else:
+            prepare(scenario)  # every family with a driver is loadable the same way

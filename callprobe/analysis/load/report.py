@@ -65,7 +65,7 @@ class LoadReport:
 
     @property
     def verdict(self) -> str:
-        """``pass`` when every threshold held and no worker failed; without thresholds, ``pass`` too (as k6)."""
+        """``pass`` when every threshold held and no worker failed (``load`` adds ``failed==0`` when none is given)."""
         return "pass" if self.thresholds_passed and not self.errors else "fail"
 
     @property

@@ -15,6 +15,7 @@ cuts calls short). Whatever happens, every process it started is stopped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
 import signal
@@ -92,6 +93,8 @@ class LoadController:
         self._stop_reason = ""
         self._phase = "starting"
         self._started_mono = 0.0
+        self._count = 0
+        self._workers_info: list[dict[str, Any]] = []
         self._peaks = [0, 0]
         self.server: ServerProcess | None = None
         self.workers: Workers | None = None
@@ -142,9 +145,7 @@ class LoadController:
             if not url:
                 raise ConfigError(f"{prepared.file}: no server to load: the scenario names none and no --server")
             return url, api or ""
-        config = embedded_config(prepared)
-        config = type(config)(host=config.host, faults=config.faults, ring_timeout_s=config.ring_timeout_s,
-                              login=config.login, load=True)
+        config = dataclasses.replace(embedded_config(prepared), load=True)
         self.server = ServerProcess(server.family, config)
         endpoints = self.server.start()
         if self.server.limits:
@@ -284,14 +285,14 @@ class LoadController:
         options = self.options
         target = f"{options.pairs} pairs" if options.pairs is not None else f"{options.rate:g}/s"
         snapshot = LiveSnapshot(
-            phase=self._phase if len(self._done) < getattr(self, "_count", 1) else "done",
+            phase=self._phase if len(self._done) < self._count else "done",
             elapsed_s=max(0.0, time.monotonic() - self._started_mono) if self._started_mono else 0.0,
             duration_s=options.duration_s, model=options.model, target=target,
             active_calls=sum(int(m.get("active_calls", 0)) for m in latest),
             active_agents=sum(int(m.get("active_agents", 0)) for m in latest),
             offered_per_s=sum(r["offered"] for r in recent) / span,
             completed_per_s=sum(r["completed"] for r in recent) / span,
-            workers=getattr(self, "_count", 0),
+            workers=self._count,
             thresholds=evaluate(self.thresholds, self.totals) if self.thresholds else [],
             **snapshot_figures(self.totals),
         )
@@ -304,7 +305,7 @@ class LoadController:
         workers = self.workers
         if workers is not None:
             with contextlib.suppress(BaseException):
-                if len(self._done) < getattr(self, "_count", 0):
+                if len(self._done) < self._count:
                     workers.stop(abort=True)
                     deadline = time.monotonic() + self.options.grace_s + 5.0
                     while len(self._done) < self._count and time.monotonic() < deadline:
@@ -327,7 +328,7 @@ class LoadController:
     def _report(self, started_at: str, duration_s: float, embedded: bool) -> LoadReport:
         options = self.options
         workers = []
-        for info in getattr(self, "_workers_info", []):
+        for info in self._workers_info:
             index = info.get("index")
             latest = self._latest.get(int(index)) if index is not None else None
             workers.append({**info, "host": (latest or {}).get("host", info.get("host")),
@@ -338,7 +339,10 @@ class LoadController:
         else:
             server = {"embedded": False, "server": options.server or self.scenario.server.remote_url,
                       "api": options.api or None, "family": self.scenario.server.family}
-        measured = {"figures": "each call's timeline, derived as callprobe run derives them"}
+        from callprobe.engine.load.procs import event_loop_kind
+
+        measured = {"figures": "each call's timeline, derived as callprobe run derives them",
+                    "event_loop": event_loop_kind() if not options.ray else "Ray's (actors)"}
         if options.media != "none":
             measured["media_delivery"] = (
                 "frames the sender's synthetic tracks handed to aiortc, against frames received, "
@@ -349,7 +353,7 @@ class LoadController:
             scenario=self.scenario.name, file=self.scenario.file, backend=self.scenario.server.family,
             options={"model": options.model, "pairs": options.pairs, "rate": options.rate, "ramp_s": options.ramp_s,
                      "duration_s": options.duration_s, "hold_s": options.hold_s, "media": options.media,
-                     "workers": getattr(self, "_count", options.workers),
+                     "workers": self._count or options.workers,
                      "place": "ray" if options.ray else "process", "ray": options.ray,
                      "grace_s": options.grace_s, "max_active": options.max_active,
                      "abort_on_fail": options.abort_on_fail, "thresholds": [t.text for t in self.thresholds]},

@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from callprobe.engine.load.plan import WorkerPlan
-from callprobe.engine.load.procs import setup_child
+from callprobe.engine.load.procs import run_loop, setup_child
 
 JOIN_TIMEOUT_S = 10.0
 
@@ -117,7 +117,7 @@ def _worker_main(conn: Connection, plan: WorkerPlan, parent: int) -> None:
     thread = threading.Thread(target=sender, name="load-sender", daemon=True)
     thread.start()
     try:
-        asyncio.run(_work(conn, plan, outbox.put))
+        run_loop(_work(conn, plan, outbox.put))
     except BaseException as exc:  # the controller reports it; the process ends either way
         outbox.put({"worker": plan.index, "done": True, "error": f"{type(exc).__name__}: {exc}",
                     "traceback": traceback.format_exc(limit=8)})

@@ -17,6 +17,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from callprobe.backends.registry import family
 from callprobe.engine.services import LOOPBACK_HOSTS
 from callprobe.errors import ConfigError
 from callprobe.scenario.model import Action, AgentConfig, Expectation, Scenario, Step
@@ -119,6 +120,16 @@ def numbered(scenario: Scenario, number: int) -> Scenario:
     return dataclasses.replace(scenario, agents=agents)
 
 
+def require_driver(family_name: str) -> None:
+    """The family's driver can be loaded (through the registry), or a ``ConfigError`` says it has none yet."""
+    fam = family(family_name)
+    try:
+        fam.module("driver")
+    except ModuleNotFoundError:
+        raise ConfigError(f"the {fam.title} ({fam.name}) has no driver in this version of callprobe: "
+                          "its calls cannot be placed yet") from None
+
+
 def prepare(scenario: Scenario, *, media: str = "scenario", hold_s: float | None = None,
             loopback: bool = False) -> tuple[Scenario, tuple[str, ...]]:
     """The scenario as a load run plays it, and notes saying what was changed.
@@ -132,6 +143,7 @@ def prepare(scenario: Scenario, *, media: str = "scenario", hold_s: float | None
     Raises:
         ConfigError: the scenario cannot be numbered or replayed.
     """
+    require_driver(scenario.server.family)
     if media not in MEDIA_MODES:
         raise ConfigError(f"--media must be one of {', '.join(MEDIA_MODES[1:])}, not {media!r}")
     if scenario.server.login.mode == "fixed":

@@ -102,6 +102,7 @@ class ServerProcess:
 def _serve(conn: Connection, family_name: str, config: EmbeddedConfig, parent: int) -> None:
     setup_child(parent)
     try:
+        # the server's own loop: a family's server may rely on the standard event loop (KKIM's guarded listener does)
         asyncio.run(_serve_async(conn, family_name, config))
     finally:
         with contextlib.suppress(OSError):

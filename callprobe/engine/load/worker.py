@@ -34,6 +34,9 @@ from callprobe.scenario.model import Action
 
 Emit = Callable[[dict[str, Any]], None]
 
+#: Closed model: after a failed call a pair waits this long before its next one.
+FAILED_PAUSE_S = 1.0
+
 
 class LoadWorker:
     """Places one worker's calls. ``await run()``; ``stop()`` or ``abort()`` from the same loop."""
@@ -43,7 +46,7 @@ class LoadWorker:
         self._emit = emit
         self._interval = Aggregate()
         self._active: dict[int, CallRun] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
         self._aborting = asyncio.Event()
         self._kept: list[dict[str, Any]] = []
@@ -147,10 +150,13 @@ class LoadWorker:
             number = j + 1 + round_ * plan.pairs
             task = asyncio.create_task(self._call(number, j + 1), name=f"load-call-{number}")
             self._track(task)
-            await asyncio.shield(task)
+            passed = await asyncio.shield(task)
             round_ += 1
             if plan.duration_s is None:
                 return
+            if not passed:  # a failing server is not hammered: the pair pauses before its next call
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), FAILED_PAUSE_S)
 
     async def _arrivals(self) -> None:
         """Open model: this worker's arrivals (every ``workers``-th), each a new call whatever the others do."""
@@ -169,13 +175,13 @@ class LoadWorker:
                 self._track(asyncio.create_task(self._call(k + 1, k + 1), name=f"load-call-{k + 1}"))
             k += plan.workers
 
-    def _track(self, task: asyncio.Task[None]) -> None:
+    def _track(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # ----------------------------------------------------------------- call
 
-    async def _call(self, number: int, users: int) -> None:
+    async def _call(self, number: int, users: int) -> bool:
         plan = self.plan
         scenario = numbered(plan.scenario, users)
         run = CallRun(scenario, server=plan.server, api=plan.api, webrtc=plan.webrtc)
@@ -208,6 +214,7 @@ class LoadWorker:
                 "findings": [f.to_json() for f in findings],
                 "events": [e.to_json() for e in result.events],
             })
+        return passed
 
     def _keep(self, passed: bool, number: int) -> bool:
         """Failed calls until ``keep_failed`` are kept; good ones once in ``sample_every``, up to ``keep_good``."""
