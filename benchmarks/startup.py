@@ -15,7 +15,10 @@ Prints medians over N tries (default 7) of:
 Each is measured twice: as the process environment has it (with
 ``PYTHONDONTWRITEBYTECODE`` set, nothing of callprobe's is cached and every
 module is compiled at each start) and with compiled modules cached, as an
-installed callprobe runs. Usage: ``python benchmarks/startup.py [N]``.
+installed callprobe runs. Usage: ``python benchmarks/startup.py [N] [--source DIR]``;
+``--source`` measures another checkout of callprobe (e.g. ``git archive`` of
+an older commit unpacked in DIR), so two versions can be compared on the same
+machine at the same time.
 """
 
 from __future__ import annotations
@@ -61,9 +64,13 @@ def _markers(stderr: str, tag: str) -> dict[str, object]:
     return {}
 
 
+SOURCE = ROOT
+
+
 def one(args: list[str], env: dict[str, str]) -> dict[str, object]:
     start = time.time()
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=SOURCE, capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": str(SOURCE)})
     wall = time.time() - start
     if proc.returncode not in (0,):
         print(proc.stdout[-1500:], proc.stderr[-1500:], file=sys.stderr)
@@ -102,8 +109,14 @@ def measure(n: int, cached: bool) -> None:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    global SOURCE
+    args = sys.argv[1:]
+    if "--source" in args:
+        at = args.index("--source")
+        SOURCE = Path(args[at + 1]).resolve()
+        del args[at:at + 2]
+    n = int(args[0]) if args else 7
+    print(f"{SOURCE}: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     measure(n, cached=False)
     measure(n, cached=True)
 
