@@ -49,6 +49,9 @@ Progress = Callable[[int, int, str, str], None]
 #: The clips are encoded once the first login is answered, or after this many seconds.
 WARM_AFTER_S = 2.0
 
+#: Steps that start a call: they wait for the media modules and clips, so no figure counts an import.
+CALL_START_VERBS = ("invite", "accept")
+
 
 class Runner:
     """Plays one scenario once. Use ``await Runner(...).run()``."""
@@ -68,6 +71,7 @@ class Runner:
         self.embedded = ws_url is None and scenario.server.embedded
         self.unreachable = False
         self._placement: dict[str, Any] = {}
+        self._warm: asyncio.Task[None] | None = None
 
     # --------------------------------------------------------------- set-up
 
@@ -170,6 +174,10 @@ class Runner:
                 self.steps.append(StepResult(step.line, step.text, passed, verdict.detail,
                                              t_ms=now, duration_ms=now - began))
                 continue
+            if step.verb in CALL_START_VERBS and self._warm is not None and not self._warm.done():
+                # a call's first peer must not wait for an import mid-call: that would show in its figures
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._warm)
             self._anchor_ms = self.timeline.now_ms()
             try:
                 await self._act(step)
@@ -195,11 +203,10 @@ class Runner:
         aborted = ""
         self.timeline.record(RunStarted(scenario=self.scenario.name, file=self.scenario.file,
                                         backend=self.scenario.server.family))
-        warm: asyncio.Task[None] | None = None
         try:
             await self._start_gateway()
             self._make_agents()
-            warm = asyncio.create_task(self._warm_media())
+            self._warm = asyncio.create_task(self._warm_media())
             await self._play()
         except ServerUnreachable as exc:
             aborted = f"{exc} ({exc.hint})" if exc.hint else str(exc)
@@ -210,8 +217,10 @@ class Runner:
             self.unreachable = _looks_unreachable(failed.cause)
         finally:
             await self._teardown()
+            warm = self._warm
             if warm is not None:
-                with contextlib.suppress(Exception):
+                warm.cancel()  # done long ago when a call was placed; else no call needs the clips
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await warm
             self.timeline.record(RunFinished(aborted=aborted))
         return self.result(time.monotonic() - started, aborted)
@@ -221,7 +230,8 @@ class Runner:
 
         The media modules (aiortc, av, numpy) are imported in a worker thread,
         and only once the first login has been answered: an import holds the
-        interpreter, and the first login must not wait for it.
+        interpreter, and the first login must not wait for it. The first step
+        that starts a call waits for this to finish (``CALL_START_VERBS``).
         """
         kinds = {"audio"} | {"video" for a in self.scenario.agents.values() if a.media == "video"}
         kinds |= {"video" for s in self.scenario.steps
