@@ -63,8 +63,8 @@ class Workers(Protocol):
     def close(self) -> None: ...
 
 
-class _Terminated(Exception):
-    """SIGTERM reached the controller."""
+class _Terminated(BaseException):
+    """SIGTERM reached the controller (a BaseException, like KeyboardInterrupt: no ``except Exception`` eats it)."""
 
 
 class LoadController:
