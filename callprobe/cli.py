@@ -27,6 +27,25 @@ COMMANDS = {
     "lab": "lab",
     "agent": "agent",
     "profile": "profile",
+    "load": "load",
+}
+
+#: command name -> the first paragraph of its help, so that ``callprobe --help``
+#: lists the commands without importing them (tests/test_startup.py keeps these
+#: equal to the commands' own help).
+SUMMARIES = {
+    "serve": "Run an embedded reference server (default: the KKIM gateway, WebSocket + auth API).",
+    "run": "Run a call scenario against a gateway and report the call's figures.",
+    "validate": "Check scenario files (or directories of them) without running anything.",
+    "diagnose": "Walk every link of a call (login, handshake, auth, heartbeat, push, invite, ring, accept notice, "
+                "SDP/ICE relay, ICE, media, hangup, history, stale state) and name the first broken one with "
+                "evidence and a hint.",
+    "ice-check": "Check STUN and TURN servers the way a browser's ICE agent uses them.",
+    "lab": "Build or remove the NAT lab: a caller and a callee behind NATs (root, Linux).",
+    "agent": "Play one agent of a scenario run elsewhere (`callprobe run --remote-agents NAME`).",
+    "profile": "Named servers, so `run`, `diagnose` and `ice-check` take `--profile NAME` instead of the same "
+               "URLs every day.",
+    "load": "Place many calls of one scenario at once, or at a rate, and report percentiles and thresholds.",
 }
 
 
@@ -41,6 +60,25 @@ class LazyGroup(click.Group):
         if module is None or not _available(module):
             return None
         return importlib.import_module(f"callprobe.commands.{module}").command  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from ``SUMMARIES``: listing them imports none (a command without one is imported)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            summary = SUMMARIES.get(name)
+            if summary is None:
+                cmd = self.get_command(ctx, name)
+                if cmd is None or cmd.hidden:
+                    continue
+                rows.append((name, cmd.get_short_help_str(limit)))
+            else:
+                rows.append((name, click.Command(name, help=summary).get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 def _available(module: str) -> bool:

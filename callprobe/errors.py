@@ -30,7 +30,8 @@ class ExitCode(IntEnum):
 EXIT_CODE_MEANING: dict[ExitCode, str] = {
     ExitCode.OK: "success: every expectation held (run), every link held with no error finding "
                  "(diagnose), every server works (ice-check)",
-    ExitCode.EXPECTATION_FAILED: "an expectation or an action failed (run); a server answered but failed "
+    ExitCode.EXPECTATION_FAILED: "an expectation or an action failed (run), fewer runs passed than --require "
+                                 "(run --repeat), a threshold failed (load); a server answered but failed "
                                  "(ice-check); findings alone never change a run's exit code",
     ExitCode.USAGE: "bad command-line usage: the option is named (an http:// --server, a missing folder, "
                     "--json - with --events -...)",
@@ -54,6 +55,13 @@ COMMAND_EXIT_CODES: dict[str, tuple[ExitCode, ...]] = {
     "diagnose": (ExitCode.OK, ExitCode.USAGE, ExitCode.SCENARIO_INVALID, ExitCode.SERVER_UNREACHABLE,
                  ExitCode.DIAGNOSIS_FOUND_ERRORS, ExitCode.SERVER_START_FAILED, ExitCode.INTERNAL,
                  ExitCode.INTERRUPTED, ExitCode.TERMINATED),
+    "load": (ExitCode.OK, ExitCode.EXPECTATION_FAILED, ExitCode.USAGE, ExitCode.SCENARIO_INVALID,
+             ExitCode.SERVER_UNREACHABLE, ExitCode.SERVER_START_FAILED, ExitCode.INTERNAL,
+             ExitCode.INTERRUPTED, ExitCode.TERMINATED),
+    "validate": (ExitCode.OK, ExitCode.USAGE, ExitCode.SCENARIO_INVALID, ExitCode.INTERNAL),
+    "ice-check": (ExitCode.OK, ExitCode.EXPECTATION_FAILED, ExitCode.USAGE, ExitCode.SERVER_UNREACHABLE,
+                  ExitCode.INTERNAL),
+    "serve": (ExitCode.OK, ExitCode.USAGE, ExitCode.SERVER_START_FAILED, ExitCode.INTERNAL),
 }
 
 

@@ -64,6 +64,9 @@ class GatewaySettings:
     api_max_body_bytes: int = 1024 * 1024   # a request body over this size is refused with 1001
     #: running out of file descriptors (connections shed) is logged at most once per interval
     fd_log_interval_s: float = 10.0
+    #: connections each port lets wait to be accepted; beyond it the kernel drops new ones and clients
+    #: retry a second later (a load run raises it: docs/load.md#workers-and-the-controller)
+    listen_backlog: int = 100
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,9 @@ class EmbeddedConfig:
     faults: tuple[str, ...] = ()
     ring_timeout_s: float | None = None
     login: Any = None
+    #: a load run: the family lifts the limits its server package names in ``LOAD_LIMITS`` (connection
+    #: counts made for one client per address, not thousands of agents from one machine)
+    load: bool = False
 
 
 class EmbeddedServer(Protocol):

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from callprobe.commands.checks import alias_option, take_aliases, turn_credential_options
-from callprobe.errors import ConfigError
+from callprobe.errors import ConfigError, exit_codes_epilog
 from callprobe.settings import ClientSettings
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ _STYLE = {"stun-ok": "green", "turn-ok": "green", "turn-auth-failed": "red",
           "unreachable": "yellow", "error": "red"}
 
 
-@click.command("ice-check")
+@click.command("ice-check", epilog=exit_codes_epilog("ice-check"))
 @click.option("--profile", "profile_name", metavar="NAME", envvar="CALLPROBE_PROFILE",
               help="Take the STUN and TURN servers and the TURN credentials from this profile "
                    "(`callprobe profile`); options and their environment variables win over it. "

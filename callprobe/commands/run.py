@@ -45,15 +45,26 @@ if TYPE_CHECKING:
 @click.option("-v", "--verbose", is_flag=True,
               help="Also draw the ladder diagram of every frame and notice, and show the "
                    "embedded gateway's log.")
+@click.option("--repeat", "repeat", type=click.IntRange(min=1), metavar="N",
+              help="Play the scenario N times, each with fresh users and a fresh call; report every run "
+                   "and the aggregate (JUnit: one test case per run).")
+@click.option("--require", "require", metavar="K/N",
+              help="With --repeat: pass when at least K of the N runs pass (default: all).")
+@click.option("--parallel", "parallel", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --repeat: runs played at a time.")
+@click.option("--keep-users", is_flag=True,
+              help="With --repeat: every run with the scenario's own users, not numbered ones (--parallel 1).")
 def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, api_url: str | None,
             json_path: Path | None, events_path: Path | None, junit_path: Path | None,
             html_path: Path | None, remote_agents: tuple[str, ...], control_listen: str,
-            verbose: bool) -> None:
+            verbose: bool, repeat: int | None = None, require: str | None = None, parallel: int = 1,
+            keep_users: bool = False) -> None:
     """Run a call scenario against a gateway and report the call's figures.
 
     Each step and expectation is printed as it completes (with its time), and
     each wait with what it waits for and its deadline. Ctrl-C or SIGTERM stop
-    the run; the reports are still written with what was seen.
+    the run; the reports are still written with what was seen. With --repeat,
+    the run passes when at least K of N runs passed (--require).
     """
     from callprobe.commands.checks import (
         check_output,
@@ -79,6 +90,17 @@ def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, a
     if ws_url and (scenario.server.faults or scenario.server.ring_timeout_s is not None):
         raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
                           "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
+
+    if repeat is not None or require is not None or parallel != 1 or keep_users:
+        for value, option in ((events_path, "--events"), (remote_agents, "--remote-agents")):
+            if value:
+                raise ConfigError(f"{option} plays one run; drop it, or drop --repeat")
+        from callprobe.commands.repeat import play_repeated
+
+        play_repeated(scenario, times=repeat or 1, require=require, parallel=parallel, ws_url=ws_url,
+                      api_url=api_url, keep_users=keep_users, json_path=json_path, junit_path=junit_path,
+                      html_path=html_path, to_stdout=to_stdout)
+        return
 
     from rich.console import Console
 
@@ -124,6 +146,7 @@ def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, a
         # the runner tore everything down on its way out; report what it saw
         result = runner.result(time.monotonic() - started, f"interrupted ({stopped})")
         result.interrupted = stopped
+
 
     _attach_findings(result, scenario)
     render(result, out, verbose=verbose, live=True)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from callprobe.backends.registry import FAMILIES, fault_tables
-from callprobe.errors import ConfigError
+from callprobe.errors import ConfigError, exit_codes_epilog
 
 #: Options that only one family's server takes.
 _KKIM_ONLY = ("ws_port", "api_port", "admin_users", "no_auto_register", "invite_timeout", "peer_port")
@@ -24,7 +24,7 @@ def _fault_epilog() -> str:
     for name, faults in fault_tables().items():
         lines = [f"  {spec.form}: {spec.meaning}" for spec in faults.values()]
         blocks.append("\b\n" + f"Faults of --backend {name}:\n" + "\n".join(lines))
-    return "\n\n".join(blocks)
+    return "\n\n".join(blocks) + "\n\n" + exit_codes_epilog("serve")
 
 
 @click.command("serve", epilog=_fault_epilog())

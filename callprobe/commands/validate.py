@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from callprobe.errors import ExitCode, ScenarioError
+from callprobe.errors import ExitCode, ScenarioError, exit_codes_epilog
 from callprobe.scenario import InvalidScenario, format_problem, load_scenario
 
 _SUFFIXES = (".yaml", ".yml")
@@ -35,7 +35,7 @@ def check_file(path: Path) -> tuple[bool, list[str]]:
     return True, [f"{path}: ok ({agents} agent{'s' * (agents != 1)}, {steps} step{'s' * (steps != 1)})"]
 
 
-@click.command("validate")
+@click.command("validate", epilog=exit_codes_epilog("validate"))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def command(files: tuple[Path, ...]) -> None:
     """Check scenario files (or directories of them) without running anything.

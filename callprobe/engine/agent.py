@@ -25,16 +25,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callprobe.backends.base import AgentIdentity, Driver, DriverError, DriverNotice, MediaKind
 from callprobe.errors import CallprobeError
 from callprobe.net.netns import placed
 from callprobe.rtc.ice_config import IceConfig
-from callprobe.rtc.peer import CallPeer, TurnProber
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import ENDING_NOTICES, Note, PartyInfo
 from callprobe.timeline.recorder import Scoped, Timeline
+
+if TYPE_CHECKING:  # aiortc, av and numpy load with the first call leg, not with the agent
+    from callprobe.rtc.peer import CallPeer, TurnProber
 
 #: Notices after which a call leg is over for this agent.
 _ENDING = tuple(cls.KIND for cls in ENDING_NOTICES)
@@ -360,6 +362,8 @@ class Agent:
         leg.media_task = asyncio.create_task(watch(), name=f"media-{self.name}-{leg.room_id}")
 
     def _new_peer(self, leg: CallLeg) -> CallPeer:
+        from callprobe.rtc.peer import CallPeer
+
         scoped = Scoped(self.timeline, leg.room_id)
         return CallPeer(agent=self.name, timeline=scoped, media=leg.media, ice=self.ice,
                         settings=self.settings, turn_prober=self._turn_prober)

@@ -12,14 +12,14 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from callprobe.backends.base import AgentIdentity, DriverSpec, Endpoints, MediaKind
+from callprobe.backends.base import AgentIdentity, Driver, DriverSpec, Endpoints, MediaKind
 from callprobe.backends.registry import family
 from callprobe.engine.agent import Agent
 from callprobe.engine.party import ExternalParty, Party
-from callprobe.net.ice_check import probe_turn_event
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Scenario
 from callprobe.settings import ClientSettings
+from callprobe.timeline.events import TurnProbe
 from callprobe.timeline.recorder import Timeline
 
 if TYPE_CHECKING:
@@ -27,6 +27,17 @@ if TYPE_CHECKING:
 
 #: Called with a party's name and why, when a party callprobe plays stops answering.
 LostCallback = Callable[[str, str], None]
+
+#: Builds a simulated agent around its driver: (name, driver, media, netns) -> Agent.
+MakeAgent = Callable[[str, Driver, MediaKind, "str | None"], Agent]
+
+
+async def probe_turn(url: str, username: str, credential: str, timeout_s: float) -> TurnProbe:
+    """The TURN probe a peer runs when no relay candidate came (``rtc.peer.TurnProber``),
+    imported when first needed: most runs never need it."""
+    from callprobe.net.ice_check import probe_turn_event
+
+    return await probe_turn_event(url, username, credential, timeout_s)
 
 
 def identity_of(scenario: Scenario, name: str) -> AgentIdentity:
@@ -50,11 +61,12 @@ class PartyFactory:
         ice_for: each party's ICE configuration (embedded servers and addresses decided).
         on_lost: told when a browser stops answering.
         register: create the accounts first (a server callprobe started itself has none).
+        make_agent: builds a simulated agent around its driver (a load run plays its own kinds).
     """
 
     def __init__(self, scenario: Scenario, timeline: Timeline, settings: ClientSettings, endpoints: Endpoints,
                  ice_for: Callable[[str], IceConfig], on_lost: LostCallback | None = None,
-                 register: bool = False) -> None:
+                 register: bool = False, make_agent: MakeAgent | None = None) -> None:
         self.scenario = scenario
         self.timeline = timeline
         self.settings = settings
@@ -62,6 +74,7 @@ class PartyFactory:
         self.ice_for = ice_for
         self.on_lost = on_lost
         self.register = register
+        self.make_agent = make_agent
         self._browsers: BrowserHost | None = None
 
     def make(self, name: str) -> Party:
@@ -80,8 +93,10 @@ class PartyFactory:
         create = family(self.scenario.server.family).module("driver").create_driver
         driver = create(DriverSpec(identity, self.timeline, self.settings, self.endpoints, cfg, self.scenario.server,
                                    register=self.register))
+        if self.make_agent is not None:
+            return self.make_agent(name, driver, media, cfg.netns)
         return Agent(name, driver, self.timeline, self.settings, self.ice_for(name), media,
-                     netns=cfg.netns, turn_prober=probe_turn_event)
+                     netns=cfg.netns, turn_prober=probe_turn)
 
     def browsers(self) -> BrowserHost:
         """The run's one browser host (page server and Chromium), made on first use."""

@@ -19,8 +19,9 @@ from callprobe.analysis.diagnostics.run_rules import findings_for_run
 from callprobe.analysis.expectations import FAIL, PASS, PENDING, Verdict, Window, judge
 from callprobe.analysis.metrics import TEARDOWN_NOTE, derive_calls
 from callprobe.analysis.results import RunResult, StepResult
-from callprobe.backends.base import Endpoints, MediaKind
-from callprobe.engine.parties import PartyFactory
+from callprobe.backends.base import Driver, Endpoints, MediaKind
+from callprobe.engine.agent import Agent
+from callprobe.engine.parties import PartyFactory, probe_turn
 from callprobe.engine.party import Party
 from callprobe.engine.reachability import looks_unreachable, probe_endpoints
 from callprobe.engine.services import (
@@ -36,6 +37,8 @@ from callprobe.settings import ClientSettings
 from callprobe.timeline.events import (
     Event,
     ExpectationJudged,
+    LoginFailed,
+    LoginOk,
     Note,
     PartyLost,
     RunFinished,
@@ -47,6 +50,12 @@ from callprobe.timeline.events import (
 from callprobe.timeline.recorder import Timeline
 
 Progress = Callable[[int, int, str, str], None]
+
+#: The clips are encoded once the first login is answered, or after this many seconds.
+WARM_AFTER_S = 2.0
+
+#: Steps that start a call: they wait for the media modules and clips, so no figure counts an import.
+CALL_START_VERBS = ("invite", "accept")
 
 
 class RemoteParties(Protocol):
@@ -82,6 +91,7 @@ class Runner:
         self.unreachable = False
         self.start_failed = False
         self._placement: dict[str, Any] = {}
+        self._warm: asyncio.Task[None] | None = None
 
     # --------------------------------------------------------------- set-up
 
@@ -106,13 +116,18 @@ class Runner:
         """Every party of the scenario: simulated, browser, external or remote (``engine.party``)."""
         endpoints = Endpoints(str(self.ws_url), str(self.api_url or ""))
         self._factory = PartyFactory(self.scenario, self.timeline, self.settings, endpoints, self._ice,
-                                     on_lost=self._party_lost, register=self.embedded)
+                                     on_lost=self._party_lost, register=self.embedded, make_agent=self._agent)
         for name in self.scenario.agents:
             if name in self.remote_agents and self.remote is not None:
                 self.agents[name] = self.remote.make(name, self.scenario, endpoints, self._ice(name),
                                                      self._party_lost, self.timeline, register=self.embedded)
             else:
                 self.agents[name] = self._factory.make(name)
+
+    def _agent(self, name: str, driver: Driver, media: MediaKind, netns: str | None) -> Agent:
+        """One simulated agent around its driver (a load run plays its own kinds of agent)."""
+        return Agent(name, driver, self.timeline, self.settings, self._ice(name), media, netns=netns,
+                     turn_prober=probe_turn)
 
     async def _start_agents(self) -> None:
         """Launch browsers, wait for remote agents; then each party says what it is."""
@@ -228,6 +243,10 @@ class Runner:
                 self.steps.append(StepResult(step.line, step.text, passed, verdict.detail,
                                              t_ms=now, duration_ms=now - began))
                 continue
+            if step.verb in CALL_START_VERBS and self._warm is not None and not self._warm.done():
+                # a call's first peer must not wait for an import mid-call: that would show in its figures
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._warm)
             self._anchor_ms = self.timeline.now_ms()
             try:
                 await self._guarded(self._act(step))
@@ -259,7 +278,6 @@ class Runner:
         aborted = ""
         self.timeline.record(RunStarted(scenario=self.scenario.name, file=self.scenario.file,
                                         backend=self.scenario.server.family))
-        warm = asyncio.create_task(self._warm_media())
         try:
             try:
                 await self._start_gateway()
@@ -268,6 +286,7 @@ class Runner:
                     raise
                 raise _StartFailed(exc) from None
             self._make_agents()
+            self._warm = asyncio.create_task(self._warm_media())
             await self._start_agents()
             await self._play()
         except _StartFailed as failed:
@@ -286,8 +305,11 @@ class Runner:
             await self._probe_endpoints()
         finally:
             await self._teardown()
-            with contextlib.suppress(Exception):
-                await warm
+            warm = self._warm
+            if warm is not None:
+                warm.cancel()  # done long ago when a call was placed; else no call needs the clips
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await warm
             self.timeline.record(RunFinished(aborted=aborted))
         return self.result(time.monotonic() - started, aborted)
 
@@ -299,16 +321,31 @@ class Runner:
             await probe_endpoints(self.timeline, str(self.ws_url), str(self.api_url or ""))
 
     async def _warm_media(self) -> None:
-        """Encode the synthetic clips while logins run, not when a call connects."""
-        from callprobe.rtc.media import load_clip
+        """Encode the synthetic clips while agents connect, not when a call connects.
 
+        The media modules (aiortc, av, numpy) are imported in a worker thread,
+        and only once the first login has been answered: an import holds the
+        interpreter, and the first login must not wait for it. The first step
+        that starts a call waits for this to finish (``CALL_START_VERBS``).
+        """
         if not any(a.kind == "agent" for n, a in self.scenario.agents.items() if n not in self.remote_agents):
             return  # no simulated agent here: nothing to encode
         kinds = {"audio"} | {"video" for a in self.scenario.agents.values() if a.media == "video"}
         kinds |= {"video" for s in self.scenario.steps
                   if isinstance(s, Action) and s.params.get("media") == "video"}
-        for kind in sorted(kinds):
-            await load_clip(kind)
+        logged_in = asyncio.Event()
+
+        def watch(event: Event) -> None:
+            if isinstance(event, (LoginOk, LoginFailed)):
+                logged_in.set()
+
+        self.timeline.subscribe(watch)
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(logged_in.wait(), WARM_AFTER_S)
+        finally:
+            self.timeline.unsubscribe(watch)
+        await asyncio.to_thread(warm_clips, sorted(kinds))
 
     async def _teardown(self) -> None:
         # calls the scenario left open are cancelled or hung up, so the next run
@@ -357,6 +394,15 @@ class _ConnectFailed(Exception):
 def _looks_unreachable(exc: BaseException) -> bool:
     """A handshake that timed out, or an HTTP answer with no KKIM refusal in it."""
     return looks_unreachable(exc)
+
+
+def warm_clips(kinds: list[str]) -> None:
+    """Import the media modules and encode the clips of ``kinds`` (call it in a worker thread)."""
+    from callprobe.rtc.media import encode_clip
+
+    for kind in kinds:
+        encode_clip(kind)
+
 
 
 async def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:

@@ -132,10 +132,14 @@ def pattern_clip() -> EncodedClip:
 _CLIPS: dict[str, Callable[[], EncodedClip]] = {"audio": tone_clip, "video": pattern_clip}
 
 
+def encode_clip(kind: str) -> EncodedClip:
+    """The clip for ``kind``, encoded now the first time (blocking: call it in a worker thread)."""
+    return _CLIPS[kind]()
+
+
 async def load_clip(kind: str) -> EncodedClip:
     """The clip for ``kind``, encoded in a worker thread the first time."""
-    make = _CLIPS[kind]
-    return await asyncio.to_thread(make)
+    return await asyncio.to_thread(encode_clip, kind)
 
 
 class ClipTrack(MediaStreamTrack):
@@ -154,6 +158,11 @@ class ClipTrack(MediaStreamTrack):
         self._clip = clip
         self._index = 0
         self._start: float | None = None
+
+    @property
+    def frames_sent(self) -> int:
+        """Encoded frames handed to aiortc so far (each one is sent)."""
+        return self._index
 
     async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
@@ -202,6 +211,15 @@ class FrameCounter:
                         self._on_first(kind)
         except MediaStreamError:
             return
+
+    def count(self, kind: str) -> None:
+        """Count one frame of ``kind`` received some other way (``rtc.rtp_count``: depacketised, not decoded)."""
+        self.frames[kind] = self.frames.get(kind, 0) + 1
+        first = self._event(kind)
+        if not first.is_set():
+            first.set()
+            if self._on_first is not None:
+                self._on_first(kind)
 
     def has_first(self, kind: str) -> bool:
         return self._event(kind).is_set()

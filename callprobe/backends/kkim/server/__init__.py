@@ -12,6 +12,9 @@ connections and call transitions. A command that embeds the gateway keeps it
 off the user's terminal by setting that one logger's level.
 """
 
+import dataclasses
+from typing import Any
+
 from callprobe.backends.base import EmbeddedConfig
 from callprobe.backends.kkim.faults import FAULTS
 from callprobe.backends.kkim.server.faults import Faults, parse_fault
@@ -22,15 +25,23 @@ from callprobe.backends.kkim.server.server import (
 )
 from callprobe.settings import GatewaySettings
 
+#: Limits a load run lifts (``EmbeddedConfig.load``): thousands of agents on one machine open more
+#: WebSocket and auth API connections than one deployment's clients would from one address.
+LOAD_LIMITS: dict[str, Any] = {"max_connections": None, "api_max_connections": 4096, "listen_backlog": 4096}
+
 
 def embedded(config: EmbeddedConfig) -> EmbeddedGateway:
     """The gateway a run or walk starts: free ports, the login's secret and admin, the faults."""
     login = config.login
     secret = getattr(login, "secret", "") or GatewaySettings.secret
     admin = getattr(login, "admin_user", "") or "imAdmin"
-    return EmbeddedGateway(GatewaySettings(
+    settings = GatewaySettings(
         host=config.host, ws_port=0, api_port=0, secret=secret, admin_users=(admin,),
-        invite_timeout_override_s=config.ring_timeout_s, faults=tuple(parse_fault(f) for f in config.faults)))
+        invite_timeout_override_s=config.ring_timeout_s, faults=tuple(parse_fault(f) for f in config.faults))
+    if config.load:
+        settings = dataclasses.replace(settings, **LOAD_LIMITS)
+    return EmbeddedGateway(settings)
 
 
-__all__ = ["FAULTS", "LOGGER_NAME", "EmbeddedGateway", "Faults", "ThreadedGateway", "embedded", "parse_fault"]
+__all__ = ["FAULTS", "LOAD_LIMITS", "LOGGER_NAME", "EmbeddedGateway", "Faults", "ThreadedGateway", "embedded",
+           "parse_fault"]

@@ -246,7 +246,7 @@ class EmbeddedGateway:
             raise ConfigError("the embedded gateway is not started: call start() first")
 
     def _listen(self, host: str, port: int, what: str) -> GuardedListener:
-        sock = open_listener(host, port)
+        sock = open_listener(host, port, self.settings.listen_backlog)
         self._listeners.append(sock)
         sock.arm(fd_shortage_log(log, f"{what} ({host}:{sock.getsockname()[1]})", self.settings.fd_log_interval_s))
         return sock
