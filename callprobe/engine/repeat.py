@@ -59,7 +59,7 @@ async def run_repeated(scenario: Scenario, *, times: int, parallel: int = 1, req
         async def one(number: int) -> None:
             async with gate:
                 played = base if keep_users else numbered(base, number)
-                result = await Runner(played, ws_url=ws_url, api_url=api_url).run()
+                result = await Runner(played, ws_url=ws_url, api_url=api_url, register=embedded).run()
                 result.server = {**result.server, "embedded": embedded}
                 result.findings = findings_for_run(result.events, played)
                 run = RepeatRun(number, "" if keep_users else user_number(number), result)

@@ -72,7 +72,8 @@ class Runner:
 
     def __init__(self, scenario: Scenario, *, ws_url: str | None = None, api_url: str | None = None,
                  progress: Progress | None = None, settings: ClientSettings | None = None,
-                 remote: RemoteParties | None = None, remote_agents: tuple[str, ...] = ()) -> None:
+                 remote: RemoteParties | None = None, remote_agents: tuple[str, ...] = (),
+                 register: bool | None = None) -> None:
         self.scenario = scenario
         self.settings = settings or scenario.settings
         self.ws_url, self.api_url = ws_url, api_url
@@ -88,6 +89,8 @@ class Runner:
         self._services: EmbeddedServices | None = None
         # decided once: _start_gateway fills ws_url in, so it cannot be asked later
         self.embedded = ws_url is None and scenario.server.embedded
+        # accounts are created first on a server callprobe started (it starts empty), here or for a load run
+        self.register = self.embedded if register is None else register
         self.unreachable = False
         self.start_failed = False
         self._placement: dict[str, Any] = {}
@@ -116,11 +119,11 @@ class Runner:
         """Every party of the scenario: simulated, browser, external or remote (``engine.party``)."""
         endpoints = Endpoints(str(self.ws_url), str(self.api_url or ""))
         self._factory = PartyFactory(self.scenario, self.timeline, self.settings, endpoints, self._ice,
-                                     on_lost=self._party_lost, register=self.embedded, make_agent=self._agent)
+                                     on_lost=self._party_lost, register=self.register, make_agent=self._agent)
         for name in self.scenario.agents:
             if name in self.remote_agents and self.remote is not None:
                 self.agents[name] = self.remote.make(name, self.scenario, endpoints, self._ice(name),
-                                                     self._party_lost, self.timeline, register=self.embedded)
+                                                     self._party_lost, self.timeline, register=self.register)
             else:
                 self.agents[name] = self._factory.make(name)
 

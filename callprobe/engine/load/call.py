@@ -71,10 +71,11 @@ class CallRun(Runner):
         scenario: the prepared, numbered scenario (``plan.prepare``, ``plan.numbered``).
         server: what ``--server`` would say; api: KKIM's auth API (else empty).
         webrtc: False for signaling only.
+        register: create the numbered accounts first (the load run's own embedded server starts empty).
     """
 
-    def __init__(self, scenario: Scenario, *, server: str, api: str, webrtc: bool) -> None:
-        super().__init__(scenario, ws_url=server, api_url=api or None)
+    def __init__(self, scenario: Scenario, *, server: str, api: str, webrtc: bool, register: bool = False) -> None:
+        super().__init__(scenario, ws_url=server, api_url=api or None, register=register)
         self.webrtc = webrtc
         self.ledger: DeliveryLedger | None = None
         if webrtc:

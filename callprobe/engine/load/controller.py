@@ -112,7 +112,7 @@ class LoadController:
         with self._signals():
             try:
                 server, api = self._start_server(prepared, embedded)
-                self._start_workers(prepared, server, api)
+                self._start_workers(prepared, server, api, register=embedded)
                 self._play()
             except KeyboardInterrupt:
                 self._stop_reason = self._stop_reason or "interrupted (Ctrl-C)"
@@ -165,7 +165,7 @@ class LoadController:
 
         return LocalWorkers()
 
-    def _start_workers(self, prepared: Scenario, server: str, api: str) -> None:
+    def _start_workers(self, prepared: Scenario, server: str, api: str, register: bool = False) -> None:
         options = self.options
         self.workers = workers = self._make_workers()
         count = options.workers
@@ -180,7 +180,7 @@ class LoadController:
                             rate=options.rate or 0.0, ramp_s=options.ramp_s, duration_s=options.duration_s,
                             grace_s=options.grace_s, max_active=options.max_active,
                             keep_failed=options.keep_failed, keep_good=options.keep_good,
-                            sample_every=options.sample_every)
+                            sample_every=options.sample_every, register=register)
                  for i in range(count)]
         self._count = count
         workers.start(plans)

@@ -76,6 +76,7 @@ class WorkerPlan:
     keep_good: int
     sample_every: int
     start_wall: float = 0.0
+    register: bool = False               # the load run's own embedded server: create the accounts first
     notes: tuple[str, ...] = field(default=())
 
     def my_pairs(self) -> range:

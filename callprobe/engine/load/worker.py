@@ -184,7 +184,7 @@ class LoadWorker:
     async def _call(self, number: int, users: int) -> bool:
         plan = self.plan
         scenario = numbered(plan.scenario, users)
-        run = CallRun(scenario, server=plan.server, api=plan.api, webrtc=plan.webrtc)
+        run = CallRun(scenario, server=plan.server, api=plan.api, webrtc=plan.webrtc, register=plan.register)
         self._active[number] = run
         self._interval.started += 1
         try:
