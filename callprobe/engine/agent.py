@@ -72,6 +72,8 @@ class Agent:
     """One scenario agent: a driver, plus a ``CallPeer`` per active call (an ``engine.party.Party``)."""
 
     kind = "agent"
+    #: whether calls get WebRTC legs (a load run's signaling-only agents say no)
+    webrtc = True
 
     def __init__(self, name: str, driver: Driver, timeline: Timeline,
                  settings: ClientSettings, ice: IceConfig, media: MediaKind = "video",
@@ -206,7 +208,7 @@ class Agent:
         self.ringing.remove(notice)
         media: MediaKind = "audio" if notice.data.get("media") == "audio" else "video"
         leg = CallLeg(notice.room_id, notice.peer, media, "callee", answered=True)
-        if self.driver.peer_media:  # else the backend's media runs elsewhere (a conference room)
+        if self._peer_media:
             leg.peer = self._new_peer(leg)
         self.calls[leg.room_id] = leg
         try:
@@ -293,7 +295,7 @@ class Agent:
                         leg.peer_user = notice.peer or leg.peer_user
                         if leg.join_order == "callee-first":
                             await self._enter(leg.room_id)  # the callee is in: now the caller comes
-                        if self.driver.peer_media:
+                        if self._peer_media:
                             await self._send_offer(leg)
                 else:
                     await self._on_signal(leg, notice)
@@ -360,6 +362,12 @@ class Agent:
                 await leg.peer.wait_media()
 
         leg.media_task = asyncio.create_task(watch(), name=f"media-{self.name}-{leg.room_id}")
+
+    @property
+    def _peer_media(self) -> bool:
+        """Whether a call gets a WebRTC leg here: not when the backend's media runs elsewhere (a
+        conference room), nor for an agent that only signals."""
+        return self.webrtc and self.driver.peer_media
 
     def _new_peer(self, leg: CallLeg) -> CallPeer:
         from callprobe.rtc.peer import CallPeer

@@ -81,6 +81,19 @@ def test_signaling_only_pairs_all_pass_and_every_output_follows_its_format(tmp_p
     assert "<script" not in page
 
 
+@pytest.mark.parametrize("scenario", ["socketio/basic.yaml", "rooms/answered-callee-first.yaml"])
+def test_the_password_backends_register_their_numbered_users_and_pass(scenario: str) -> None:
+    """Their embedded server starts empty: each numbered user is created, logs in, rings and is answered;
+    on call rooms the callee still enters the room with no WebRTC leg."""
+    options = LoadOptions(pairs=3, media="none", workers=1, thresholds=("failed==0",))
+    report = LoadController(load_scenario(SCENARIOS / scenario), options,
+                            [parse_threshold(t) for t in options.thresholds]).run()
+    t = report.totals
+    assert (t.started, t.passed, t.failed) == (3, 3, 0), (report.errors, dict(t.failures))
+    assert t.figure("ring").count == 3 and t.figure("accept_notice").count == 3
+    assert report.server["embedded"] and report.verdict == "pass"
+
+
 def test_audio_calls_measure_delivery_from_rtp(tmp_path: Path) -> None:
     options = LoadOptions(pairs=2, media="audio", hold_s=1.0, workers=1)
     report = LoadController(load_scenario(SCENARIOS / "basic.yaml"), options, []).run()

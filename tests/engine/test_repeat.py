@@ -29,6 +29,11 @@ async def test_runs_side_by_side_use_their_own_users_and_all_pass() -> None:
     assert result.server["embedded"] and result.server["process"] == "own"
 
 
+async def test_the_password_backends_register_each_runs_users() -> None:
+    result = await run_repeated(load_scenario(SCENARIOS / "socketio" / "reject.yaml"), times=2, parallel=2)
+    assert result.passed == 2, [r.result.aborted or [s.detail for s in r.result.failures] for r in result.runs]
+
+
 def test_require_reads_k_of_n() -> None:
     assert parse_require(None, 50) == 50
     assert parse_require("49/50", 50) == 49

@@ -15,12 +15,11 @@ never starts one.
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from callprobe.analysis.load.records import CallRecord, LegDelivery, make_record
 from callprobe.analysis.results import RunResult
-from callprobe.backends.base import Driver, DriverError, MediaKind
+from callprobe.backends.base import Driver, MediaKind
 from callprobe.engine.agent import Agent, CallLeg
 from callprobe.engine.runner import Runner
 from callprobe.scenario.model import Scenario
@@ -34,18 +33,7 @@ if TYPE_CHECKING:
 class SignalingAgent(Agent):
     """Signals calls like any agent and opens no WebRTC leg (``--media none``)."""
 
-    async def accept(self, room_id: str | None = None) -> str:
-        notice = await self._ringing_room(room_id)
-        self.ringing.remove(notice)
-        media: MediaKind = "audio" if notice.data.get("media") == "audio" else "video"
-        leg = CallLeg(notice.room_id, notice.peer, media, "callee", answered=True)
-        self.calls[leg.room_id] = leg
-        with contextlib.suppress(DriverError):
-            await self.driver.accept(leg.room_id)
-        return leg.room_id
-
-    async def _send_offer(self, leg: CallLeg) -> None:
-        return  # the answer is the end of signaling here: no offer follows
+    webrtc = False  # the answer is the end of signaling here: no peer, no offer
 
     async def _on_signal(self, leg: CallLeg, notice: Any) -> None:
         return
