@@ -36,7 +36,8 @@ COMMANDS = {
 SUMMARIES = {
     "serve": "Run an embedded reference server (default: the KKIM gateway, WebSocket + auth API).",
     "run": "Run a call scenario against a gateway and report the call's figures.",
-    "validate": "Check scenario files (or directories of them) without running anything.",
+    "validate": "Check scenario files (or directories of them, subdirectories included) without running "
+                "anything.",
     "diagnose": "Walk every link of a call (login, handshake, auth, heartbeat, push, invite, ring, accept notice, "
                 "SDP/ICE relay, ICE, media, hangup, history, stale state) and name the first broken one with "
                 "evidence and a hint.",

@@ -96,7 +96,7 @@ Report = Callable[[FieldPath, str], None]
 class ProfileError(ConfigError):
     """A profile file with problems, or a profile that cannot be used; each line names file, line and field."""
 
-    hint = "callprobe profile show NAME prints a profile; see README.md#profiles for the format"
+    hint = "callprobe profile list names the profiles; see README.md#profiles for the format"
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,10 @@ def check_server(ws_url: str | None, api_url: str | None, family: str = "kkim",
     if ws_url is None:
         raise ConfigError("--api needs --server too: without --server the embedded gateway is used, "
                           "which has its own auth API")
+    if ws_url.split(":", 1)[0].lower() in ("http", "https"):
+        raise ConfigError(f"--server {ws_url} is an http URL: the KKIM gateway takes ws://host:10001",
+                          hint="for the Socket.IO chat backend or the call-room service, name the family: "
+                               "diagnose --backend socketio|rooms, or server.backend.family in a scenario")
     if api_url is None and api_needed:
         raise ConfigError("--server needs --api too (the auth API that issues tokens)")
     _check_url("--server", ws_url, ("ws", "wss"), "ws://host:10001")

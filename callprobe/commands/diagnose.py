@@ -137,6 +137,10 @@ def command(**options: Any) -> None:
         plan = _plan_from_scenario(o.scenario_file, o.faults)
     else:
         plan = _plan_from_options(o)
+    from callprobe.backends.registry import parse_fault
+
+    for fault in plan.faults:  # a fault of another family is refused before anything starts or prints
+        parse_fault(plan.family, fault)
     if o.deadline is not None:
         plan.settings = replace(plan.settings, default_expect_within_s=o.deadline)
 
@@ -268,7 +272,7 @@ def _plan_from_options(o: _Options) -> _Plan:
     absolute_login = login.mode == "custom" and "://" in login.url
     check_server(o.ws_url, o.api_url, family, api_needed=not (fixed or absolute_login))
     if o.faults and o.ws_url:
-        raise ConfigError("--fault applies to the embedded gateway only; drop --server")
+        raise ConfigError("--fault applies to the embedded server only; drop --server")
     caller = o.caller if o.caller is not None else "probe_caller"
     callee = o.callee if o.callee is not None else "probe_callee"
     if caller == callee:
@@ -416,7 +420,7 @@ def _plan_from_scenario(path: Path, faults: tuple[str, ...]) -> _Plan:
     if a.user_id == b.user_id:
         raise ConfigError(f"{path}: caller {caller} and callee {callee} are the same user {a.user_id}")
     if faults and not scenario.server.embedded:
-        raise ConfigError("--fault applies to the embedded gateway only; the scenario names a remote one")
+        raise ConfigError("--fault applies to the embedded server only; the scenario names a remote one")
     media = str((invite.params.get("media") if invite is not None else None) or a.media)
     return _Plan(ws_url=scenario.server.remote_url or None, api_url=scenario.server.api_url or None,
                  caller=a.user_id, callee=b.user_id, caller_platform=a.platform_id,

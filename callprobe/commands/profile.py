@@ -51,8 +51,11 @@ def _help(key: str) -> str:
 @click.option("--turn-secret-env", metavar="VAR", help=_help("turn_secret_env"))
 @click.option("--replace", is_flag=True, help="Overwrite a profile of that name.")
 def add_command(name: str, replace: bool, **values: object) -> None:
-    """Add profile NAME (e.g. `callprobe profile add prod --server wss://... --api https://...
-    --login admin_user_token --secret-env PROD_IM_SECRET`)."""
+    """Add profile NAME (--replace overwrites an existing one).
+
+    For example `callprobe profile add prod --server wss://... --api https://...
+    --login admin_user_token --secret-env PROD_IM_SECRET`.
+    """
     from callprobe.profiles import save_profile
 
     if isinstance(values.get("login_method"), str):

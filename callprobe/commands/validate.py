@@ -13,11 +13,11 @@ _SUFFIXES = (".yaml", ".yml")
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; a directory stands for its ``*.yaml``/``*.yml`` files."""
+    """Files as given; a directory stands for its ``*.yaml``/``*.yml`` files, in its subdirectories too."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.is_file()))
+            out.extend(sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file()))
         else:
             out.append(path)
     return out
@@ -38,7 +38,7 @@ def check_file(path: Path) -> tuple[bool, list[str]]:
 @click.command("validate", epilog=exit_codes_epilog("validate"))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def command(files: tuple[Path, ...]) -> None:
-    """Check scenario files (or directories of them) without running anything.
+    """Check scenario files (or directories of them, subdirectories included) without running anything.
 
     Prints "FILE: ok (N agents, M steps)" for a good file, and one
     "FILE:LINE: FIELD: problem" line per problem otherwise. Exits 0 when every

@@ -35,6 +35,7 @@ from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import Action, Expectation, Scenario
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import (
+    INTERRUPTED,
     Event,
     ExpectationJudged,
     LoginFailed,
@@ -306,6 +307,9 @@ class Runner:
             # no WebSocket answer at all, or not a KKIM gateway there: unreachable
             self.unreachable = _looks_unreachable(failed.cause)
             await self._probe_endpoints()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            aborted = INTERRUPTED  # a signal: the run_finished event says so, then the caller reports
+            raise
         finally:
             await self._teardown()
             warm = self._warm

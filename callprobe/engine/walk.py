@@ -61,6 +61,7 @@ from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import AgentConfig, ServerConfig
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import (
+    INTERRUPTED,
     Answered,
     Event,
     HungUp,
@@ -500,6 +501,9 @@ class Walk:
             current = self._current or LinkResult(Link.LOGIN.value, STEP_LOGIN, "", False)
             self.links.append(LinkResult(current.link, current.step, current.agent, False))
             await self._probe_endpoints()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            aborted = INTERRUPTED  # a signal: the run_finished event says so, then the caller reports
+            raise
         finally:
             self.timeline.record(Note(note=TEARDOWN_NOTE, text="teardown: releasing open calls"))
             await asyncio.gather(*(a.release_calls() for a in self.agents.values()), return_exceptions=True)

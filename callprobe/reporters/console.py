@@ -230,9 +230,14 @@ def verdict_line(result: RunResult) -> Text:
     if result.verdict == "pass":
         return Text(f"PASS  {total}/{total} expectations held in {result.duration_ms / 1000:.2f} s",
                     style="bold green")
-    first = result.failures[0] if result.failures else None
-    why = result.aborted or (f"line {first.line}: {first.text}: {first.detail}" if first else "")
-    line = Text(f"FAIL  {failed}/{total} failed — {why}", style="bold red")
+    if result.interrupted:
+        held = sum(1 for s in result.steps if s.passed)
+        line = Text(f"INTERRUPTED  {result.interrupted} after {held} step(s) held and {failed} failed; the reports "
+                    "hold what was seen", style="bold red")
+    else:
+        first = result.failures[0] if result.failures else None
+        why = result.aborted or (f"line {first.line}: {first.text}: {first.detail}" if first else "")
+        line = Text(f"FAIL  {failed}/{total} failed — {why}", style="bold red")
     broken = first_broken_link(result.findings)
     if broken is not None:
         line.append(f"\n      {first_words(broken)}")

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from callprobe.analysis.diagnostics.findings import Severity
 from callprobe.analysis.results import WalkResult
 from callprobe.reporters.findings import first_words, render_findings
 from callprobe.reporters.html_report import link_words, walk_checks
@@ -87,8 +88,12 @@ def verdict_line(result: WalkResult) -> Text:
         if result.first is None:
             return Text("BROKEN  a link failed; see the checklist above", style="bold red")
         return Text(f"BROKEN  {first_words(result.first)}", style="bold red")
-    return Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s",
-                style="bold green")
+    warnings = sorted({f.code for f in result.findings if f.severity is Severity.WARNING})
+    said = f"; {len(warnings)} warning(s): {', '.join(warnings)}" if warnings else ""
+    return Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s{said}",
+                style="bold yellow" if warnings else "bold green")
+
+
 def _missing_steps(result: WalkResult) -> list[StepFinished]:
     """Steps the walk skipped because the backend has no such link (``exists: false``)."""
     return [e for e in result.events if isinstance(e, StepFinished) and e.extra.get("exists") is False]

@@ -194,15 +194,19 @@ def user_id_problem(user_id: str) -> str | None:
     return None
 
 
-def url_problem(url: str, schemes: Iterable[str]) -> str | None:
-    """Why a client cannot open ``url`` (scheme, host, port from 1 to 65535), or None."""
-    allowed = tuple(schemes)
+def url_problem(url: str, schemes: Iterable[str] | None = None) -> str | None:
+    """Why a client cannot open ``url`` (scheme, host, port from 1 to 65535), or None.
+
+    ``schemes`` None: any scheme (the schema checked it already).
+    """
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port  # urllib checks the port only when asked for it
     except ValueError as exc:  # "http://[::1" (an unclosed bracket), "http://h:99999"
+        if "Port" in str(exc):  # urllib says "Port out of range 0-65535" or "Port could not be cast..."
+            return f"{quoted(url)}: the port must be a number from 1 to 65535"
         return f"{quoted(url)} is not a usable URL: {exc}"
-    if parts.scheme not in allowed:
+    if schemes is not None and parts.scheme not in (allowed := tuple(schemes)):
         return f"{quoted(url)} is not a {'/'.join(allowed)} URL"
     if not host:
         return f"{quoted(url)} has no host"

@@ -78,6 +78,10 @@ class RunStarted(Event):
     backend: str = ""
 
 
+#: ``RunFinished.aborted`` of a run or walk a signal stopped (Ctrl-C, SIGTERM), so an event stream says so.
+INTERRUPTED = "interrupted"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunFinished(Event):
     KIND: ClassVar[str] = "run_finished"

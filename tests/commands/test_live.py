@@ -108,18 +108,18 @@ def test_ctrl_c_during_diagnose_writes_the_reports(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["run", "diagnose"])
 def test_sigterm_is_handled_like_ctrl_c(command: str, tmp_path: Path) -> None:
-    report = tmp_path / "r.json"
+    report, events = tmp_path / "r.json", tmp_path / "e.ndjson"
     if command == "run":
         scenario = tmp_path / "long.yaml"
         scenario.write_text("name: long wait\nagents: {alice: {media: audio}, bob: {}}\nsteps:\n"
                             "  - connect: [alice, bob]\n  - invite: {from: alice, to: bob}\n"
                             "  - expect: {agent: bob, event: ringing}\n  - wait: 30s\n  - cancel: alice\n"
                             "  - expect: {agent: bob, event: cancelled}\n")
-        proc = start("run", str(scenario), "--json", str(report))
+        proc = start("run", str(scenario), "--json", str(report), "--events", str(events))
         read_until(proc, "waiting for 30 s")
     else:
         proc = start("diagnose", "--fault", "invite-not-pushed", "--deadline", "20", "--no-ladder",
-                     "--json", str(report))
+                     "--json", str(report), "--events", str(events))
         read_until(proc, "waiting for ringing at callee")
     proc.send_signal(signal.SIGTERM)
     code, out, err = finish(proc)
@@ -127,9 +127,11 @@ def test_sigterm_is_handled_like_ctrl_c(command: str, tmp_path: Path) -> None:
     data = json.loads(report.read_text())
     validate_report(data)
     assert data["interrupted"] == "SIGTERM" and "SIGTERM" in data["aborted"]
+    last = json.loads(events.read_text().splitlines()[-1])  # the stream says it too, not a clean finish
+    assert (last["kind"], last["aborted"]) == ("run_finished", "interrupted")
     if command == "run":
         assert data["verdict"] == "fail" and [x["passed"] for x in data["expectations"]] == [True]
-        assert "FAIL" in out
+        assert "INTERRUPTED  SIGTERM after 1 step(s) held" in out
 
 
 def test_a_server_that_answers_http_is_unreachable_for_both_commands(tmp_path: Path) -> None:

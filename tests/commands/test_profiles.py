@@ -91,7 +91,7 @@ def test_the_default_folder_is_dot_config(tmp_path: Path, monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize(("args", "words"), [
     (("--server", "http://[::1"), "--server: 'http://[::1' is not a usable URL"),
-    (("--server", "ws://h:1", "--api", "http://h:99999"), "--api: 'http://h:99999' is not a usable URL"),
+    (("--server", "ws://h:1", "--api", "http://h:99999"), "--api: 'http://h:99999': the port must be a number from 1 to 65535"),
     (("--secret-env", "not a name"), "--secret-env: expected the name of an environment variable"),
     (("--secret-env", "hunter2!"), "not the secret itself"),
     (("--stun", "stun:h:99999"), "port out of range"),

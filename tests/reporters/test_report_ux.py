@@ -170,6 +170,11 @@ def test_silences_show_as_gaps_and_teardown_is_muted() -> None:
     text = text_of(render_ladder(ladder, width=100, legend=False))
     assert re.search(r"⋮.*6\.0 s later", text)
     assert len(re.findall(r"s later", text)) == 1  # short steps get no gap line
+    for width in (60, 80):  # narrow: the gap still reads as time elapsed, whole, within the width
+        narrow = text_of(render_ladder(ladder, width=width, legend=False), width=width)
+        gaps = [line for line in narrow.splitlines() if "6.0 s" in line]
+        assert len(gaps) == 1 and len(gaps[0].rstrip()) <= width, gaps
+        assert "later" in gaps[0] or "+6.0 s" in gaps[0]
 
 
 @pytest.mark.parametrize("width", [80, 140])
@@ -327,3 +332,14 @@ def test_codes_helper_still_reads_findings() -> None:
     tl = TL()
     probes(tl)
     assert not codes(diagnose_timeline(tl.finish(), CTX))
+
+
+def test_a_healthy_walk_with_a_warning_says_so_on_the_verdict_line() -> None:
+    from tests.analysis.diagnostics.test_diagnose import signals_lost_one_way
+
+    tl = TL()
+    signals_lost_one_way(tl)
+    result = walk_result(tl.finish(), [LinkResult("media", "media", ALICE, True)])
+    assert result.healthy and result.first is None
+    line = walk_report.verdict_line(result).plain
+    assert line.startswith("HEALTHY") and line.endswith("; 1 warning(s): SIGNALS_LOST")

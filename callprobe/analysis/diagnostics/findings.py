@@ -285,9 +285,17 @@ CODES: tuple[str, ...] = tuple(CATALOGUE)
 
 #: The catalogue's words where they name one backend's protocol (KKIM errCodes, 1004, 1601...):
 #: per backend family, a title and hint for the same meaning in that backend's terms ("" keeps
+#: KICKED_BY_OTHER_LOGIN in the terms of the backends that log in by password.
+_ANOTHER_LOGIN_HINT = ("Another login of the same user ended this connection. Check the server's policy for "
+                       "several sessions of one user: a device whose connection a newer login ends can no "
+                       "longer ring or be told of a call.")
+
 #: the catalogue's). ``for_backend`` applies them to findings whose words a rule did not sharpen.
 BACKEND_WORDS: dict[str, dict[str, tuple[str, str]]] = {
     "socketio": {
+        KICKED_BY_OTHER_LOGIN: (
+            "",
+            _ANOTHER_LOGIN_HINT),
         LOGIN_FAILED: (
             "",
             ("The login endpoint refused the account; its HTTP status and detail say why: 401 a wrong "
@@ -370,20 +378,28 @@ BACKEND_WORDS: dict[str, dict[str, tuple[str, str]]] = {
             "and the ring timeout, and when a party's last socket closes.")),
     },
     "rooms": {  # docs/backends/rooms.md
+        HEARTBEAT_UNANSWERED: (
+            "The room connection stopped answering",
+            ("A room socket carries no heartbeat of its own: a connection that stops answering while a call "
+             "lasts is closed by something between the client and the server. Check proxies and load balancers "
+             "for an idle timeout shorter than a call, and that the server keeps room sockets open.")),
+        KICKED_BY_OTHER_LOGIN: (
+            "",
+            _ANOTHER_LOGIN_HINT),
         LOGIN_FAILED: (
             "",
             ("Check the server URL, the username and the password (--password); HTTP 401 is an unknown user or a "
              "wrong password alike (--register creates missing accounts through the register endpoint), 422 a "
              "missing or malformed field; the reply's error text says which.")),
         HANDSHAKE_REFUSED: (
-            "",
+            "The server refused the room join",
             ("A browser only says 'WebSocket connection failed'; the HTTP status and body of the refused room join"
              " here say why: 401 no or a bad token (give it as the token query parameter or Authorization: "
              "Bearer), 403 a user_id / X-User-ID naming someone else or a user who is not a party of the call, 404"
              " an unknown call. HTTP 5xx, or an empty body, means the room handler crashed (a known failure: it "
              "read a user id the request did not carry); it must refuse with 401 instead.")),
         UNAUTHENTICATED_ACCEPTED: (
-            "",
+            "The server let a room join in without a valid identity",
             ("A room join must be refused without a valid token (HTTP 401), and a user_id / X-User-ID naming "
              "another user than the token must be refused (403): take the identity from the token, never from "
              "user_id / X-User-ID alone (a known failure: the fix of a crashing handshake trusted them, so anyone "

@@ -67,8 +67,9 @@ class LoginError(CallprobeError):
         if status:
             text += f"; HTTP {status}"
         if err_code:
-            text += f"; errCode {err_code} {err_msg or ''}".rstrip()
-            text += f" = {explain_err_code(err_code, 'openim')}"
+            meaning = explain_err_code(err_code, "openim")  # "1002 NoPermissionError (OpenIM)"
+            said = f" ({err_msg})" if err_msg and err_msg.lower() not in meaning.lower() else ""
+            text += f"; errCode {meaning}{said}"
         super().__init__(text)
         self.mode, self.url, self.reason = mode, url, reason
         self.status, self.err_code, self.err_msg, self.body = status, err_code, err_msg, body

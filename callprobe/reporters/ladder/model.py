@@ -268,7 +268,8 @@ def _columns(v: TimelineView, ctx: RuleContext) -> tuple[LadderColumn, ...]:
     cols: list[LadderColumn] = []
     if caller:
         cols.append(LadderColumn(caller, f"{caller} (caller)", "caller"))
-    cols.append(LadderColumn(GATEWAY, "gateway", "gateway"))
+    # the middle column is the server: the KKIM gateway, or the other families' server
+    cols.append(LadderColumn(GATEWAY, "gateway" if v.backend in ("", "kkim") else "server", "gateway"))
     for i, a in enumerate(callees):
         cols.append(LadderColumn(a, f"{a} (callee)" if i == 0 else f"{a} (callee device)", "callee"))
     for a in agents:

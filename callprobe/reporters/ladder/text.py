@@ -105,9 +105,14 @@ def _gap(ms: float, total: int, centers: dict[str, int]) -> Text:
     for x in centers.values():
         chars[x] = "┆"
     words = f"{ms / 1000:.1f} s later" if ms >= 1000 else f"{ms:.0f} ms later"
+    # the words go right of the last lifeline when they fit in the width, else in the time column
+    start = max(centers.values(), default=TIME_WIDTH) + 3
+    if start + len(words) > total:
+        short = f"+{ms / 1000:.1f} s" if ms >= 1000 else f"+{ms:.0f} ms"
+        return Text(f"{short:>{TIME_WIDTH - 2}}  " + "".join(chars)[TIME_WIDTH:].rstrip(), style="italic dim")
     line = Text(f"{'⋮':>8}  ", style="dim")
-    line.append("".join(chars)[TIME_WIDTH:].rstrip(), style="dim")
-    line.append(f"  {words}", style="italic dim")
+    line.append("".join(chars)[TIME_WIDTH:start].rstrip().ljust(start - TIME_WIDTH), style="dim")
+    line.append(words, style="italic dim")
     return line
 
 

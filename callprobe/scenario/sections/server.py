@@ -6,7 +6,6 @@ import ipaddress
 import json
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from callprobe.backends.options import BackendOptions
 from callprobe.errors import CallprobeError
@@ -123,16 +122,9 @@ def check_backend(c: Checker, given: Any) -> tuple[str, BackendOptions | None]:
 
 def check_url(c: Checker, path: FieldPath, url: str) -> None:
     """A URL a client can actually open: a host, and a port from 1 to 65535 when one is given."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:
-        c.error(path, f"{quoted(url)} is not a usable URL: {exc}")
-        return
-    if not host:
-        c.error(path, f"{quoted(url)} has no host")
-    elif port == 0:
-        c.error(path, f"{quoted(url)}: port 0 cannot be connected to")
+    problem = url_problem(url)
+    if problem is not None:
+        c.error(path, problem)
 
 
 def check_faults(c: Checker, faults: tuple[str, ...], family_name: str = "kkim") -> None:

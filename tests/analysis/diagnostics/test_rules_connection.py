@@ -212,3 +212,21 @@ def test_unreachable_auth_api_is_a_login_failure_in_words_not_http_0() -> None:
     found = diagnose_timeline(tl.finish(), CTX)
     assert codes(found) == {"LOGIN_FAILED"}
     assert "connection refused" in found[0].detail and "HTTP 0" not in found[0].detail
+
+
+def test_a_password_backends_login_failure_speaks_of_its_server_not_of_an_auth_api() -> None:
+    for backend in ("socketio", "rooms"):
+        refused = TL()
+        refused("", "run_started", backend=backend)
+        refused(ALICE, "login_failed", mode="password", status=401, err_msg="Incorrect username or password")
+        [f] = diagnose_timeline(refused.finish(), CTX)
+        assert "--register" in f.hint and "--api" not in f.hint and "errCode" not in f.hint, (backend, f.hint)
+        silent = TL()
+        silent("", "run_started", backend=backend)
+        silent(ALICE, "login_failed", mode="password", status=0, reason="connection refused")
+        [g] = diagnose_timeline(silent.finish(), CTX)
+        assert "--server" in g.hint and "--api" not in g.hint and "nothing answered" in g.title, (backend, g)
+    kkim = TL()
+    kkim(ALICE, "login_failed", mode="admin", status=0, reason="connection refused")
+    [k] = diagnose_timeline(kkim.finish(), CTX)
+    assert "--api" in k.hint

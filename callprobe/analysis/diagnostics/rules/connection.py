@@ -81,6 +81,10 @@ LOGIN_NO_REPLY_HINT = ("The auth API address took the connection but sent no HTT
                        "http://)? --api takes the auth API's base URL, e.g. http://host:10002.")
 LOGIN_HTTP_HINT = ("An HTTP server answered, but not as the auth API (no errCode in its reply): check --api's "
                    "base URL, its port and path prefix.")
+#: ... on the backends that log in at --server itself (socketio, rooms), when no HTTP reply came.
+LOGIN_SERVER_SILENT_HINT = ("Nothing answered the login at --server (connection refused, no route or no HTTP "
+                            "reply): check --server's scheme, host and port (http://host:port) and that the "
+                            "server is running and reachable from here.")
 
 #: HANDSHAKE_REFUSED's hint when --server answered plain HTTP where a WebSocket upgrade was expected.
 NOT_A_GATEWAY_HINT = ("An HTTP server answered at --server, without upgrading to a WebSocket and without a "
@@ -100,7 +104,7 @@ def rule_login_failed(v: TimelineView) -> Iterator[Finding]:
             continue
         mode = f" ({e.mode} login)" if e.mode else ""
         probe = _probe(v, "api", i)
-        hint, title = _login_words(e, probe)
+        hint, title = _login_words(e, probe) if v.backend in ("", "kkim") else _server_login_words(e)
         yield make_finding(F.LOGIN_FAILED, (e,) + ((probe,) if probe else ()), agent=agent, hint=hint,
                            title=title, detail=f"{agent}{mode}: {err_words(e)}")
 
@@ -121,6 +125,14 @@ def _login_words(e: LoginFailed, probe: EndpointProbe | None) -> tuple[str | Non
     if not e.status:
         return LOGIN_NO_REPLY_HINT, "Login failed: the auth API address sent no HTTP reply"
     return LOGIN_HTTP_HINT, None
+
+
+def _server_login_words(e: LoginFailed) -> tuple[str | None, str | None]:
+    """(hint, title) for a backend whose login is an HTTP endpoint of --server: an HTTP status is the
+    backend's to explain (its catalogue words); no reply at all is the address."""
+    if e.status:
+        return None, None
+    return LOGIN_SERVER_SILENT_HINT, "Login failed: nothing answered at --server"
 
 
 def _not_a_gateway(v: TimelineView, i: int, e: WsRefused) -> tuple[str, str, EndpointProbe | None] | None:

@@ -162,9 +162,9 @@ def _ice_failed(v: TimelineView, agent: str, lo: int, hi: int, i: int, fail: Eve
     hint: str | None = None
     if not remote and sent and not got:
         detail += f"; none of the {len(sent)} candidate(s) {', '.join(others)} sent arrived"
-        hint = ("The peer's candidates travel through the signaling server as candidate messages; the "
-                "server accepted them but relayed none. Check it relays every signal, not only offers "
-                "and answers.")
+        hint = ("The peer's ICE candidates travel through the signaling server, each in a message of its "
+                "own; the server accepted them but relayed none. Check it relays every signal, not only "
+                "offers and answers.")
         evidence.append(sent[0])
     elif not remote:
         detail += "; no remote candidate reached this peer"
