@@ -12,6 +12,7 @@ from callprobe.errors import ConfigError, ExitCode, exit_codes_epilog
 
 if TYPE_CHECKING:
     from callprobe.analysis.results import RunResult
+    from callprobe.engine.remote.hub import RemoteHub
     from callprobe.scenario.model import Scenario
 
 
@@ -66,30 +67,15 @@ def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, a
     the run; the reports are still written with what was seen. With --repeat,
     the run passes when at least K of N runs passed (--require).
     """
-    from callprobe.commands.checks import (
-        check_output,
-        check_server,
-        quiet_embedded_gateway,
-        stdout_output,
-        write_output,
-    )
+    from callprobe.commands.checks import check_output, quiet_embedded_gateway, stdout_output
     from callprobe.commands.live import STOPPED_BY, run_until_signal
-    from callprobe.scenario.loader import load_scenario
 
     quiet_embedded_gateway(verbose)
     outputs = ((json_path, "--json"), (events_path, "--events"), (junit_path, "--junit"), (html_path, "--html"))
     to_stdout = stdout_output(*outputs)
     for path, option in outputs:
         check_output(path, option)
-    scenario = load_scenario(scenario_file)
-    if profile_name:
-        scenario, ws_url, api_url = _with_profile(scenario, profile_name, ws_url, api_url)
-    login = scenario.server.login
-    api_needed = not (login.mode == "fixed" or (login.mode == "custom" and "://" in login.url))
-    check_server(ws_url, api_url, scenario.server.family, api_needed=api_needed)
-    if ws_url and (scenario.server.faults or scenario.server.ring_timeout_s is not None):
-        raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
-                          "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
+    scenario, ws_url, api_url = _scenario_for(scenario_file, profile_name, ws_url, api_url)
 
     if repeat is not None or require is not None or parallel != 1 or keep_users:
         for value, option in ((events_path, "--events"), (remote_agents, "--remote-agents")):
@@ -110,15 +96,8 @@ def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, a
     from callprobe.reporters.progress import Progress
 
     out = Console(stderr=to_stdout)
-    err = Console(stderr=True)
     names = _remote_names(remote_agents, scenario)
-    hub = None
-    if names:
-        from callprobe.engine.remote.hub import RemoteHub
-
-        host, port = _listen(control_listen)
-        hub = RemoteHub(names, scenario_file.read_text(encoding="utf-8"), host=host, port=port,
-                        settings=scenario.settings, file=scenario.file)
+    hub = _remote_hub(names, control_listen, scenario_file, scenario)
     runner = Runner(scenario, ws_url=ws_url, api_url=api_url, remote=hub, remote_agents=names)
     stream = EventStream(events_path) if events_path else None
     progress = Progress(out, title=f"{scenario.name}  ({scenario.file})")
@@ -129,10 +108,7 @@ def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, a
     async def play() -> RunResult:
         if hub is not None:
             await hub.start()
-            err.print(f"control: {hub.url}\ntoken:   {hub.token}   (this run only; give it to each agent "
-                      "in CALLPROBE_AGENT_TOKEN)", highlight=False, soft_wrap=True)
-            for name in names:
-                err.print(f"  on {name}'s host: {hub.command_for(name)}", highlight=False, soft_wrap=True)
+            _tell_remote_agents(hub, names)
         return await runner.run()
 
     started = time.monotonic()
@@ -146,10 +122,56 @@ def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, a
         # the runner tore everything down on its way out; report what it saw
         result = runner.result(time.monotonic() - started, f"interrupted ({stopped})")
         result.interrupted = stopped
-
-
     _attach_findings(result, scenario)
     render(result, out, verbose=verbose, live=True)
+    _write_reports(result, json_path, junit_path, html_path)
+    click.get_current_context().exit(int(exit_code(result, STOPPED_BY)))
+
+
+def _scenario_for(path: Path, profile_name: str | None, ws_url: str | None,
+                  api_url: str | None) -> tuple[Scenario, str | None, str | None]:
+    """The scenario, pointed at a profile's server when one is named, and the server URLs checked."""
+    from callprobe.commands.checks import check_server
+    from callprobe.scenario.loader import load_scenario
+
+    scenario = load_scenario(path)
+    if profile_name:
+        scenario, ws_url, api_url = _with_profile(scenario, profile_name, ws_url, api_url)
+    login = scenario.server.login
+    api_needed = not (login.mode == "fixed" or (login.mode == "custom" and "://" in login.url))
+    check_server(ws_url, api_url, scenario.server.family, api_needed=api_needed)
+    if ws_url and (scenario.server.faults or scenario.server.ring_timeout_s is not None):
+        raise ConfigError(f"{scenario.file}: server.faults and server.ring_timeout_s set the embedded "
+                          "gateway; they cannot apply to the --server gateway (use an invite's timeout_s)")
+    return scenario, ws_url, api_url
+
+
+def _remote_hub(names: tuple[str, ...], control_listen: str, path: Path, scenario: Scenario) -> RemoteHub | None:
+    """The control endpoint remote agents join (``--remote-agents``), or None."""
+    if not names:
+        return None
+    from callprobe.engine.remote.hub import RemoteHub
+
+    host, port = _listen(control_listen)
+    return RemoteHub(names, path.read_text(encoding="utf-8"), host=host, port=port,
+                     settings=scenario.settings, file=scenario.file)
+
+
+def _tell_remote_agents(hub: RemoteHub, names: tuple[str, ...]) -> None:
+    """Where the remote agents join, on the operator's terminal only (the token is for this run)."""
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    err.print(f"control: {hub.url}\ntoken:   {hub.token}   (this run only; give it to each agent "
+              "in CALLPROBE_AGENT_TOKEN)", highlight=False, soft_wrap=True)
+    for name in names:
+        err.print(f"  on {name}'s host: {hub.command_for(name)}", highlight=False, soft_wrap=True)
+
+
+def _write_reports(result: RunResult, json_path: Path | None, junit_path: Path | None,
+                   html_path: Path | None) -> None:
+    from callprobe.commands.checks import write_output
+
     if json_path:
         from callprobe.reporters.json_report import write_json
 
@@ -163,7 +185,6 @@ def command(scenario_file: Path, profile_name: str | None, ws_url: str | None, a
 
         page = run_html(result)
         write_output(html_path, lambda path: path.write_text(page))
-    click.get_current_context().exit(int(exit_code(result, STOPPED_BY)))
 
 
 def exit_code(result: RunResult, stopped_by: dict[str, ExitCode]) -> ExitCode:
