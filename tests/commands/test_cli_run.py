@@ -85,7 +85,7 @@ def test_unreachable_server_exits_4(tmp_path: Path) -> None:
 
 def test_bad_options_are_refused_before_any_work(tmp_path: Path) -> None:
     cases = [
-        (("--server", "http://127.0.0.1:1", "--api", "http://127.0.0.1:2"), "is not a ws/wss URL"),
+        (("--server", "http://127.0.0.1:1", "--api", "http://127.0.0.1:2"), "is an http URL: the KKIM gateway takes ws://"),
         (("--api", "http://127.0.0.1:2"), "--api needs --server"),
         (("--server", "ws://127.0.0.1:1"), "--server needs --api"),
         (("--json", str(tmp_path / "missing" / "r.json")), "does not exist"),
