@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from callprobe.analysis.diagnostics.run_rules import findings_for_run
 from callprobe.analysis.results import RunResult
 from callprobe.backends.kkim.server import EmbeddedGateway
@@ -103,3 +105,40 @@ async def test_a_call_from_anyone_can_be_rejected(gateway: EmbeddedGateway) -> N
     _passed(calling)
     _passed(rejecting)
     assert rejecting.calls[0].inbound and rejecting.calls[0].outcome == "rejected"
+
+
+@pytest.mark.parametrize(("family_name", "register"), [("socketio", "auto_register: true"),
+                                                        ("rooms", "register: true")])
+async def test_external_parties_on_the_password_backends(family_name: str, register: str) -> None:
+    """The same two runs on the Socket.IO chat backend and the call-room service. The Socket.IO backend
+    names users by the id its login returns, so the caller names the external user by that id."""
+    from callprobe.backends.base import EmbeddedConfig
+    from callprobe.backends.registry import family
+    from callprobe.engine.runner import Runner
+    from callprobe.timeline.events import LoginOk
+
+    head = f"server: {{backend: {{family: {family_name}, {register}}}}}\n"
+    server = family(family_name).module("server").embedded(EmbeddedConfig())
+    await server.start()
+    try:
+        url = server.endpoints.server
+        answerer = Runner(load_scenario_text(head + ANSWERER, file="a.yaml"), ws_url=url)
+        answering = asyncio.create_task(answerer.run())
+        for _ in range(100):  # bob's login: his id, which the other run only knows as an external user
+            login = next((e for e in answerer.timeline.events if isinstance(e, LoginOk)), None)
+            if login is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert login is not None
+        phone = login.user_id if family_name == "socketio" else "bob"
+        caller = CALLER.replace("user_id: bob", f"user_id: \"{phone}\"")
+        called = await run_scenario(load_scenario_text(head + caller, file="c.yaml"), ws_url=url)
+        answered = await answering
+    finally:
+        await server.stop()
+    _passed(called)
+    _passed(answered)
+    [call] = called.calls
+    assert call.outcome == "answered" and call.external == ["phone"] and call.join_notice.observed is not False
+    [inbound] = answered.calls
+    assert inbound.inbound and inbound.outcome == "answered"
