@@ -13,6 +13,10 @@ A call placed by a party callprobe does not play (an external user,
 first ring, and is *inbound*. Its invite and reply are stand-ins made from
 that ring (the caller's own side cannot be seen), so figures measured from
 the caller's invite are left out.
+
+A ring in a room whose invitation a diagnose probe forged to test the server
+(the ``forged_room`` of its step marker, ``analysis.diagnostics.links``) is
+no call's: it is judged by that probe alone.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from callprobe.timeline.events import (
     RequestFailed,
     RequestTimeout,
     Ringing,
+    StepFinished,
 )
 
 #: The reqIdentifier of a KKIM signaling request (its failures refuse an invite).
@@ -130,6 +135,15 @@ class Call:
 
 Resolver = Callable[[str, tuple[str, ...]], tuple[str, ...]]
 
+#: The step-marker field naming a room whose invitation a probe forged.
+FORGED_ROOM_FIELD = "forged_room"
+
+
+def forged_rooms(index: TimelineIndex) -> frozenset[str]:
+    """Rooms whose invitation a diagnose probe forged to test the server: a ring in one is no call's."""
+    return frozenset(str(e.extra[FORGED_ROOM_FIELD]) for _, e in index.of(StepFinished)
+                     if e.extra.get(FORGED_ROOM_FIELD))
+
 
 def build_calls(index: TimelineIndex, callee_agents: Resolver | None = None) -> list[Call]:
     """Every invite of the timeline, with its reply, its rings and each invitee's part.
@@ -140,6 +154,7 @@ def build_calls(index: TimelineIndex, callee_agents: Resolver | None = None) -> 
     """
     invites = index.of(InviteSent)
     caller_users = {index.user_of(e.agent) for _, e in invites}
+    forged = forged_rooms(index)
     calls: list[Call] = []
     for n, (i, e) in enumerate(invites):
         nxt = next((j for j, f in invites[n + 1:] if f.agent == e.agent), len(index))
@@ -152,15 +167,18 @@ def build_calls(index: TimelineIndex, callee_agents: Resolver | None = None) -> 
         other_callers = caller_users - {call.caller_user}
         start = index.receipt_start(i)
         for j, ring in index.of(Ringing, agents=agents):
+            if ring.room_id in forged:
+                continue
             if start <= j < nxt and not (ring.inviter and ring.inviter in other_callers):
                 call.ringing.append((j, ring))
         call.invitees = _invitees(index, call)
         calls.append(call)
-    calls += _inbound_calls(index, calls, caller_users)
+    calls += _inbound_calls(index, calls, caller_users, forged)
     return sorted(calls, key=lambda c: c.invite_idx)
 
 
-def _inbound_calls(index: TimelineIndex, placed: list[Call], caller_users: set[str]) -> list[Call]:
+def _inbound_calls(index: TimelineIndex, placed: list[Call], caller_users: set[str],
+                   forged: frozenset[str]) -> list[Call]:
     """Calls whose invite no agent sent: rings from a user no agent of this run called as.
 
     Every ring of one room is one call; its caller is the party playing the
@@ -171,7 +189,8 @@ def _inbound_calls(index: TimelineIndex, placed: list[Call], caller_users: set[s
     rooms = {r for call in placed for r in call.rooms}
     by_room: dict[str, list[Hit[Ringing]]] = {}
     for j, ring in index.of(Ringing):
-        if j in claimed or not ring.room_id or ring.room_id in rooms or ring.inviter in caller_users:
+        if (j in claimed or not ring.room_id or ring.room_id in rooms or ring.room_id in forged
+                or ring.inviter in caller_users):
             continue
         by_room.setdefault(ring.room_id, []).append((j, ring))
     starts = sorted((hits[0][0], room) for room, hits in by_room.items())

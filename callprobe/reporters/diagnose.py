@@ -70,6 +70,8 @@ def render(result: WalkResult, out: Console, show_ladder: bool, echoes: bool = F
             out.print(Text(f"  {'✓' if link.ok else '✗'} {link_words(link)}", style="green" if link.ok else "red"))
     for step in _missing_steps(result):
         out.print(Text(f"  – {step.step}: not on this backend ({step.reason})", style="dim"))
+    for step in _unchecked_steps(result):
+        out.print(Text(f"  – {step.step}: {step.reason}", style="dim"))
     if show_ladder and result.events:
         out.print(render_ladder(ladder(result, echoes), width=min(out.width, 140), legend=False))
     render_findings(result.findings, out, result.first)
@@ -90,6 +92,8 @@ def verdict_line(result: WalkResult) -> Text:
         return Text(f"BROKEN  {first_words(result.first)}", style="bold red")
     warnings = sorted({f.code for f in result.findings if f.severity is Severity.WARNING})
     said = f"; {len(warnings)} warning(s): {', '.join(warnings)}" if warnings else ""
+    unchecked = [e.step for e in _unchecked_steps(result)]
+    said += f"; could not check {', '.join(unchecked)}" if unchecked else ""
     return Text(f"HEALTHY  {len(result.links)} links checked in {result.duration_ms / 1000:.2f} s{said}",
                 style="bold yellow" if warnings else "bold green")
 
@@ -98,6 +102,11 @@ def _missing_steps(result: WalkResult) -> list[StepFinished]:
     """Steps the walk skipped because the backend has no such link (``exists: false``)."""
     return [e for e in result.events if isinstance(e, StepFinished) and e.extra.get("exists") is False]
 
+
+
+def _unchecked_steps(result: WalkResult) -> list[StepFinished]:
+    """Probes the server kept from running to their end (``checked: false``): neither healthy nor broken."""
+    return [e for e in result.events if isinstance(e, StepFinished) and e.extra.get("checked") is False]
 
 
 def write_bundle(result: WalkResult, path: Path) -> None:

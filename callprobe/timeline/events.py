@@ -477,6 +477,8 @@ class Ringing(Event):
     invitees: list[str] = field(default_factory=list)
     room_name: str = ""             # a conference room both parties join (backends that name one)
     ring_paths: list[str] = field(default_factory=list)  # every path this backend rings by, when several
+    sender: str = ""                # who the notice came from, when the backend says (KKIM: the 1601's sendID)
+    msg_from: int = 0               # KKIM: the 1601's msgFrom (100 a user, 200 the system)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -20,6 +20,8 @@ from callprobe.backends.kkim.server.faults import parse_fault
 from callprobe.engine.walk import Walk
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.settings import ClientSettings, GatewaySettings
+from callprobe.timeline.events import AcceptSent, RejectSent, Ringing, StepFinished
+from tests.backends.kkim.server.rawclient import admin_token, api_post
 from tests.fakes import fields
 from tests.paths import ROOT
 
@@ -28,11 +30,17 @@ FAST = replace(ClientSettings(), default_expect_within_s=1.5, diagnose_late_wind
                heartbeat_reply_timeout_s=1.0, ice_connect_timeout_s=3.0, media_timeout_s=3.0)
 
 
-async def walk(*faults: str, settings: ClientSettings = FAST) -> WalkResult:
-    gw_settings = GatewaySettings(ws_port=0, api_port=0, faults=tuple(parse_fault(f) for f in faults))
+async def walk(*faults: str, settings: ClientSettings = FAST, auto_register: bool = True) -> WalkResult:
+    gw_settings = GatewaySettings(ws_port=0, api_port=0, faults=tuple(parse_fault(f) for f in faults),
+                                  auto_register=auto_register)
     gateway = EmbeddedGateway(gw_settings)
     await gateway.start()
     try:
+        if not auto_register:  # only the walk's two users exist
+            users = [{"userID": user, "nickname": user, "faceURL": ""} for user in ("alice", "bob")]
+            status, body = await api_post(gateway.api_url, "/user/user_register", {"users": users},
+                                          {"operationID": "test-op", "token": await admin_token(gateway.api_url)})
+            assert status == 200 and body["errCode"] == 0, body
         target = WalkTarget(server=gateway.ws_url, api=gateway.api_url, caller="alice",
                             callee="bob", ice=IceConfig(host_addresses=("127.0.0.1",)))
         return await Walk(target, settings).run()
@@ -44,12 +52,28 @@ def errors(result: WalkResult) -> list[str]:
     return [f.code for f in result.findings if f.severity == Severity.ERROR]
 
 
+def marker(result: WalkResult, step: str) -> StepFinished:
+    [found] = [e for e in result.events if isinstance(e, StepFinished) and e.step == step]
+    return found
+
+
 async def test_healthy_gateway_has_no_error_findings() -> None:
     result = await walk()
     assert errors(result) == [] and result.healthy and result.first is None
-    walked = [link.link for link in result.links if link.ok]
-    assert walked[-4:] == ["media", "hangup", "history", "stale_state"]
+    walked = [(link.link, link.step) for link in result.links if link.ok]
+    assert walked[-6:] == [("media", "media"), ("hangup", "hangup"), ("history", "history"),
+                           ("history", "conversation_leak"), ("stale_state", "stale_state"),
+                           ("auth_probes", "forged_invite")]
     assert all(link.ok for link in result.links)
+    assert result.findings == []
+    # both of the server-trust probes ran to their end and found the server sound
+    leak = marker(result, "conversation_leak")
+    reader = leak.extra["reader"]
+    assert leak.extra["checked"] is True and leak.extra["pulled"], leak.to_json()
+    assert {m["send_id"] for m in leak.extra["pulled"]} == {reader}  # only its own message
+    forged = marker(result, "forged_invite")
+    assert forged.extra["checked"] is True and forged.refused and forged.err_code == 1002
+    assert not [e for e in result.events if isinstance(e, Ringing) and e.room_id == forged.extra["forged_room"]]
 
 
 @pytest.mark.parametrize(("fault", "code", "link"), [
@@ -67,6 +91,8 @@ async def test_healthy_gateway_has_no_error_findings() -> None:
     ("stale-call-state", "STALE_CALL_STATE", "stale_state"),
     ("room-id-mismatch", "ROOM_ID_MISMATCH", "ringing"),
     ("drop-all-pushes", "PUSH_PATH_BROKEN", "text_push"),
+    ("conversation-by-id", "CONVERSATION_LEAK", "history"),
+    ("relay-forged-notices", "FORGED_INVITE_RELAYED", "auth_probes"),  # found last, an auth link
 ])
 async def test_each_fault_gives_its_finding(fault: str, code: str, link: str) -> None:
     result = await walk(fault)
@@ -75,6 +101,43 @@ async def test_each_fault_gives_its_finding(fault: str, code: str, link: str) ->
     assert set(errors(result)) == {code}
     assert result.first.evidence, "a finding carries its evidence"
     assert not result.healthy
+
+
+async def test_a_conversation_leak_names_both_pairs_and_carries_the_pull() -> None:
+    result = await walk("conversation-by-id")
+    [leak] = [f for f in result.findings if f.code == "CONVERSATION_LEAK"]
+    [step] = leak.evidence
+    assert isinstance(step, StepFinished) and step.step == "conversation_leak"
+    (a, b_c), (a_b, c) = step.extra["pairs"]
+    conv = step.extra["conversation"]
+    assert conv == f"si_{a}_{b_c}" == f"si_{a_b}_{c}" and a.startswith("alice_") and c not in (a, b_c)
+    assert f"({a}, {b_c}) and ({a_b}, {c})" in leak.detail and conv in leak.detail
+    assert [(m["send_id"], m["recv_id"]) for m in step.extra["pulled"]] == [(c, a_b), (a, b_c)]
+    assert "never from the conversation ID string" in leak.hint
+
+
+async def test_a_relayed_forgery_carries_the_forged_message_and_the_callees_ring() -> None:
+    result = await walk("relay-forged-notices")
+    [forged] = [f for f in result.findings if f.code == "FORGED_INVITE_RELAYED"]
+    step, ring = forged.evidence
+    assert isinstance(step, StepFinished) and isinstance(ring, Ringing)
+    sent = step.extra["forged"]
+    assert (sent["msg_from"], sent["content_type"], sent["inviter"], sent["recv_id"]) == (200, 1601, "alice", "bob")
+    assert ring.agent == "callee" and ring.room_id == step.extra["forged_room"] != result.events[0].room_id
+    assert (ring.inviter, ring.sender, ring.msg_from) == ("alice", sent["send_id"], 200)
+    # the callee never tried to answer it, and the walk's own calls are untouched
+    assert not [e for e in result.events if isinstance(e, (AcceptSent, RejectSent)) and e.room_id == ring.room_id]
+    assert all(link.ok for link in result.links if link.step != "forged_invite")
+
+
+async def test_probes_the_server_refuses_to_run_are_not_findings() -> None:
+    """Throwaway users cannot log in when the gateway registers nobody on its own: could not be checked."""
+    result = await walk(auto_register=False)
+    assert result.findings == [] and result.healthy and all(link.ok for link in result.links)
+    for step in ("conversation_leak", "forged_invite"):
+        found = marker(result, step)
+        assert found.extra["checked"] is False and found.reason.startswith("could not be checked"), found.reason
+        assert "1004" in found.reason  # the login refusal, in the server's words
 
 
 async def test_handshake_crash_evidence_carries_http_500() -> None:
@@ -115,6 +178,15 @@ def test_cli_exit_codes_and_outputs(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=120)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "HEALTHY" in healthy.stdout
+
+
+@pytest.mark.parametrize(("fault", "code"), [("conversation-by-id", "CONVERSATION_LEAK"),
+                                           ("relay-forged-notices", "FORGED_INVITE_RELAYED")])
+def test_cli_the_server_trust_faults_exit_5_naming_their_finding(fault: str, code: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "callprobe", "diagnose", "--fault", fault, "--no-ladder"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert code in proc.stdout and "BROKEN  first broken link" in proc.stdout and "Traceback" not in proc.stderr
 
 
 def test_cli_unreachable_server_exits_4() -> None:

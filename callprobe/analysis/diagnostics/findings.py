@@ -120,6 +120,8 @@ INVITE_ACKED_OFFLINE = "INVITE_ACKED_OFFLINE"
 ID_TYPE_DECIDES_DELIVERY = "ID_TYPE_DECIDES_DELIVERY"
 JOIN_NOTICE_MISSING = "JOIN_NOTICE_MISSING"
 DEFAULT_IDENTITY = "DEFAULT_IDENTITY"
+CONVERSATION_LEAK = "CONVERSATION_LEAK"
+FORGED_INVITE_RELAYED = "FORGED_INVITE_RELAYED"
 
 #: The hint ICE_FAILED carries when no relay candidate was gathered.
 TURN_HINT = ("no relay candidates: configure TURN (a turn: URL with username and credential in "
@@ -279,20 +281,51 @@ CATALOGUE: dict[str, CodeInfo] = {
         "connections the room holds one user and no join notice can be sent. Refuse a join that carries no "
         "valid token (HTTP 401) instead of falling back to a default or test user, and take the identity "
         "from the token only."),
+    CONVERSATION_LEAK: CodeInfo(
+        Link.HISTORY, "A user read another pair's conversation",
+        "A single chat's ID is si_ + the two user IDs sorted and joined by _, so with _ in user IDs two "
+        "pairs can make the same ID: (a, b_c) and (a_b, c) both give si_a_b_c. The server let a user of "
+        "one pair read what the other pair said. The server must decide who may read a conversation from "
+        "the pair of users it stored the conversation for, never from the conversation ID string (parsed, "
+        "or matched against a list of IDs the user has), and keep each pair's messages and seqs apart "
+        "(or refuse user IDs containing _)."),
+    FORGED_INVITE_RELAYED: CodeInfo(
+        Link.AUTH_PROBES, "The server relayed a forged call invitation",
+        "An ordinary user sent a call invitation (contentType 1601, msgFrom 200) naming another user as "
+        "the inviter through SendMsg (1003), and the callee rang as if that user called: anyone can ring "
+        "anyone in anyone's name. A server must refuse system content from ordinary users (msgFrom 200, "
+        "and the notification content types 1000-5000) with errCode 1002, except a 1601 that names the "
+        "sender itself as the inviter; only the server (or an app server's admin account) makes "
+        "invitations, from 1004 requests."),
 }
 
 CODES: tuple[str, ...] = tuple(CATALOGUE)
 
-#: The catalogue's words where they name one backend's protocol (KKIM errCodes, 1004, 1601...):
-#: per backend family, a title and hint for the same meaning in that backend's terms ("" keeps
 #: KICKED_BY_OTHER_LOGIN in the terms of the backends that log in by password.
 _ANOTHER_LOGIN_HINT = ("Another login of the same user ended this connection. Check the server's policy for "
                        "several sessions of one user: a device whose connection a newer login ends can no "
                        "longer ring or be told of a call.")
 
+#: CONVERSATION_LEAK and FORGED_INVITE_RELAYED (probes only the KKIM walk runs) in no backend's terms.
+_CONVERSATION_LEAK_WORDS = (
+    "",
+    ("A user read messages of a conversation between two other users. Decide who may read a conversation from "
+     "the members the server stored for it, never from its id or name as a string (parsed, or matched against "
+     "the ids a user has), and keep each conversation's messages apart."))
+_FORGED_INVITE_WORDS = (
+    "",
+    ("An ordinary user sent a message claiming to be a system message or a call invitation in another user's "
+     "name, and the callee was shown a call from someone who never placed it. The server must refuse system "
+     "content from ordinary users, except an invitation in the sender's own name; only the server makes "
+     "invitations, from the requests that place calls."))
+
+#: The catalogue's words where they name one backend's protocol (KKIM errCodes, 1004, 1601...):
+#: per backend family, a title and hint for the same meaning in that backend's terms ("" keeps
 #: the catalogue's). ``for_backend`` applies them to findings whose words a rule did not sharpen.
 BACKEND_WORDS: dict[str, dict[str, tuple[str, str]]] = {
     "socketio": {
+        CONVERSATION_LEAK: _CONVERSATION_LEAK_WORDS,
+        FORGED_INVITE_RELAYED: _FORGED_INVITE_WORDS,
         KICKED_BY_OTHER_LOGIN: (
             "",
             _ANOTHER_LOGIN_HINT),
@@ -378,6 +411,8 @@ BACKEND_WORDS: dict[str, dict[str, tuple[str, str]]] = {
             "and the ring timeout, and when a party's last socket closes.")),
     },
     "rooms": {  # docs/backends/rooms.md
+        CONVERSATION_LEAK: _CONVERSATION_LEAK_WORDS,
+        FORGED_INVITE_RELAYED: _FORGED_INVITE_WORDS,
         HEARTBEAT_UNANSWERED: (
             "The room connection stopped answering",
             ("A room socket carries no heartbeat of its own: a connection that stops answering while a call "

@@ -70,6 +70,33 @@ walk's own invite, the caller places one short invite with the callee's id in
 the other JSON type (``InviteSent.id_type``) and cancels it. Invites inside
 the marker are judged only against the walk's own invite
 (ID_TYPE_DECIDES_DELIVERY), never on their own.
+
+Conversation leak (``step="conversation_leak"``, KKIM, after history):
+throwaway users whose single-chat IDs collide, (a, b_c) and (a_b, c) both
+making ``si_a_b_c``; ``c`` sends ``a_b`` a text (so it has a conversation of
+that ID of its own), ``a`` sends ``b_c`` one, then ``c`` asks for its
+newest seqs (1001) and pulls that ID (1002). The marker carries:
+
+* ``checked``: the probe ran to its end; ``False`` when the server refused a
+  throwaway login, a send or the pull (``reason`` says which): the link could
+  not be checked, which is no finding;
+* ``conversation``: the shared ID; ``pairs``: ``[[a, b_c], [a_b, c]]``, the
+  first pair the one whose message must stay private; ``reader``: ``c``;
+* ``newest_seq``: what 1001 told the reader of that ID (0: not listed);
+* ``pulled``: the messages the pull returned, each ``seq``, ``send_id``,
+  ``recv_id``, ``content_type``, ``client_msg_id``, ``text``.
+
+A pulled message between the first pair's users gives CONVERSATION_LEAK.
+
+Forged invite (``step="forged_invite"``, KKIM, last): a throwaway user sends
+the callee, through SendMsg (1003), a contentType 1601 message with msgFrom
+200 whose invitation names the caller as the inviter, under a room of its
+own. The marker carries ``checked`` and ``reason`` as above; ``forged_room``,
+that room (a ring in it belongs to no call: ``analysis.calls``); ``forged``,
+the message sent (``send_id``, ``recv_id``, ``msg_from``, ``content_type``,
+``inviter``, ``invitees``, ``client_msg_id``); ``refused`` with ``err_code``
+and ``err_msg`` (the healthy outcome: errCode 1002); ``rang``. A ``Ringing``
+in ``forged_room`` gives FORGED_INVITE_RELAYED.
 """
 
 from __future__ import annotations
@@ -119,6 +146,11 @@ STEP_STALE_STATE = "stale_state"
 #: the id in the other JSON type, judged only against the walk's own invite
 #: (``analysis.diagnostics.rules.callee_lookup``).
 STEP_ID_TYPE = "id_type"
+
+#: KKIM: throwaway users with colliding single-chat IDs; may one pair read the other's messages?
+STEP_CONVERSATION_LEAK = "conversation_leak"
+#: KKIM: a throwaway user sends the callee a call invitation in the caller's name; does it ring?
+STEP_FORGED_INVITE = "forged_invite"
 
 AUTH_PROBE_STEPS: tuple[str, ...] = (STEP_PROBE_NO_TOKEN, STEP_PROBE_WRONG_TOKEN, STEP_PROBE_OTHER_USER)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from callprobe.analysis.calls import END_EVENTS, Call, build_calls
+from callprobe.analysis.calls import END_EVENTS, Call, build_calls, forged_rooms
 from callprobe.analysis.diagnostics.context import RuleContext
 from callprobe.analysis.diagnostics.links import AUTH_PROBE_STEPS, STEP_HEARTBEAT, STEP_HISTORY
 from callprobe.analysis.index import Hit, TimelineIndex, as_ids
@@ -176,8 +176,9 @@ class TimelineView(TimelineIndex):
             room.agents |= {call.caller}
             for _, r in call.ringing:
                 room.agents.add(r.agent)
+        forged = forged_rooms(self)
         for j, ring in self.of(Ringing):
-            if not ring.room_id:
+            if not ring.room_id or ring.room_id in forged:
                 continue
             room = rooms.setdefault(ring.room_id, Room(ring.room_id, j, set(), set()))
             room.start = min(room.start, j)

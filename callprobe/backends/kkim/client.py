@@ -100,6 +100,9 @@ DROP_CAUSES = (
     "the frame was over the 51200-byte read limit (close 1009)",
 )
 
+#: ``_Action`` names of messages (SendMsg 1003), not call actions.
+MESSAGE_ACTIONS = ("send_text", "send_signal", "send_message")
+
 #: The call action a request carries, by the SignalReq oneof name.
 ACTION_SENT: dict[str, type[ActionSent]] = {
     "accept": AcceptSent, "reject": RejectSent, "cancel": CancelSent, "hungUp": HangupSent,
@@ -384,6 +387,15 @@ class KkimClient:
         return self.send_request(ReqIdentifier.SEND_MSG, msg.SerializeToString(), now_ms,
                                  what=_Action("send_signal", client_msg_id=msg.clientMsgID))
 
+    def send_message(self, msg: sdkws_pb2.MsgData, now_ms: float) -> str:
+        """Queue a whole ``MsgData`` as given (SendMsg 1003), whatever it claims: the walk's probes
+        send what another client could, to see whether the server refuses it."""
+        self._record(Note(note="message_sent", extra={
+            "to": msg.recvID, "content_type": msg.contentType, "msg_from": msg.msgFrom,
+            "client_msg_id": msg.clientMsgID}))
+        return self.send_request(ReqIdentifier.SEND_MSG, msg.SerializeToString(), now_ms,
+                                 what=_Action("send_message", client_msg_id=msg.clientMsgID))
+
     def invite_outcome(self, msg_incr: str) -> InviteOutcome:
         return self._invites.pop(msg_incr, InviteOutcome(refused=True, explanation="no reply"))
 
@@ -546,7 +558,7 @@ class KkimClient:
             self._record(ActionRefused(room_id=what.room_id, action=what.action, client_msg_id=what.client_msg_id,
                                        err_code=resp.err_code, err_msg=resp.err_msg, explanation=explanation))
             return ActionOutcome(True, resp.err_code, resp.err_msg, explanation)
-        if what.action in ("send_text", "send_signal"):
+        if what.action in MESSAGE_ACTIONS:
             # fields 1-3 only: a field 4 (seq int64 in some servers, modify MsgData upstream) is skipped
             ack = sdkws_pb2.UserSendMsgResp()
             try:
@@ -682,7 +694,7 @@ class KkimClient:
         self.calls.add(room, inv, "invitee", now_ms)
         self._record(Ringing(room_id=room, inviter=inv.inviterUserID, media=inv.mediaType, dialect=dialect,
                              via=PATH_1601, platform=self.platform_id, timeout_s=inv.timeout, seq=msg.seq,
-                             invitees=list(inv.inviteeUserIDList)))
+                             invitees=list(inv.inviteeUserIDList), sender=msg.sendID, msg_from=msg.msgFrom))
         self._deliver(DriverNotice("ringing", room_id=room, peer=inv.inviterUserID, path=PATH_1601,
                                    data={"media": inv.mediaType, "dialect": dialect, "timeout_s": inv.timeout,
                                          "invitees": list(inv.inviteeUserIDList)}))

@@ -240,24 +240,39 @@ class KkimDriver(Driver):
         await conn.send(incr)
         self._raise_refusal("send_signal", conn.client.action_outcome(incr))
 
-    async def pull_history(self, peer: str) -> list[sdkws_pb2.MsgData]:
-        """Every stored message of the ``si_`` conversation with ``peer`` (1001 then 1002)."""
-        conv = single_chat_id(self.user_id, peer)
+    async def send_message(self, msg: sdkws_pb2.MsgData) -> None:
+        """Send a whole ``MsgData`` as given (SendMsg 1003); a refusal raises ``DriverError`` with its errCode."""
+        conn = self._open_connection("send_message")
+        incr = conn.client.send_message(msg, conn.now_ms())
+        await conn.send(incr)
+        self._raise_refusal("send_message", conn.client.action_outcome(incr))
+
+    async def newest_seqs(self) -> dict[str, int]:
+        """1001 GetNewestSeq: the newest seq of each conversation the server lists for this user."""
         resp = await self._request(ReqIdentifier.GET_NEWEST_SEQ, requests.newest_seq(self.user_id).SerializeToString())
         if resp.err_code:
             raise DriverError("GetNewestSeq", resp.err_code, resp.err_msg, explain_err_code(resp.err_code))
-        max_seq = parse(sdkws_pb2.GetMaxSeqResp, resp.data).maxSeqs.get(conv, 0)
+        return dict(parse(sdkws_pb2.GetMaxSeqResp, resp.data).maxSeqs)
+
+    async def pull_conversation(self, conversation_id: str, max_seq: int) -> list[sdkws_pb2.MsgData]:
+        """1002 PullMsgBySeqList: seqs 1 to ``max_seq`` of a conversation named by its ID."""
         if max_seq <= 0:
             return []
-        req = requests.pull_conversation(self.user_id, peer, max_seq)
+        req = requests.pull_range(self.user_id, conversation_id, max_seq)
         resp = await self._request(ReqIdentifier.PULL_MSG_BY_SEQ_LIST, req.SerializeToString())
         if resp.err_code:
             raise DriverError("PullMsgBySeqList", resp.err_code, resp.err_msg, explain_err_code(resp.err_code))
         pulled = parse(sdkws_pb2.PullMessageBySeqsResp, resp.data)
-        msgs = list(pulled.msgs[conv].Msgs) if conv in pulled.msgs else []
-        self._record(Note(note="history_pulled", extra={"conversation": conv, "max_seq": max_seq,
+        msgs = list(pulled.msgs[conversation_id].Msgs) if conversation_id in pulled.msgs else []
+        self._record(Note(note="history_pulled", extra={"conversation": conversation_id, "max_seq": max_seq,
                                                         "count": len(msgs)}))
         return msgs
+
+    async def pull_history(self, peer: str) -> list[sdkws_pb2.MsgData]:
+        """Every stored message of the ``si_`` conversation with ``peer`` (1001 then 1002)."""
+        conv = single_chat_id(self.user_id, peer)
+        max_seq = (await self.newest_seqs()).get(conv, 0)
+        return await self.pull_conversation(conv, max_seq)
 
 
 def create_driver(spec: DriverSpec) -> KkimDriver:

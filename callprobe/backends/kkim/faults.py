@@ -32,6 +32,18 @@ stale-call-state            a call ended by a hangup, or by a party's last
 room-id-mismatch            the invite pushed to the callee carries a roomID
                             different from the one in the inviter's reply
 drop-all-pushes             every request is acknowledged, nothing is pushed
+conversation-by-id          a single chat is stored under its wire ID alone,
+                            shared by every pair of users that makes the same
+                            ID, and a user may read every conversation whose
+                            ID reads as one of its own (``si_<user>_...`` or
+                            ``..._<user>``), as a server that parses the ID
+                            does: with ``_`` in user IDs, (a, b_c) and
+                            (a_b, c) share ``si_a_b_c`` and ``c`` reads what
+                            ``a`` sent ``b_c``
+relay-forged-notices        ordinary users may send what only the server
+                            sends (``msgFrom`` 200, content types 1000-5000,
+                            a 1601 naming another user as the inviter): it is
+                            stored and pushed like any message
 ==========================  ==================================================
 """
 
@@ -54,4 +66,8 @@ FAULTS = table(
               "never clear call state after a hangup or a disconnect: the next invite is busy"),
     FaultSpec("room-id-mismatch", None, "the invite push carries a roomID other than the reply's"),
     FaultSpec("drop-all-pushes", None, "acknowledge everything, push nothing"),
+    FaultSpec("conversation-by-id", None,
+              "one conversation per single-chat ID, readable by every user the ID seems to name"),
+    FaultSpec("relay-forged-notices", None,
+              "store and push system messages and call notices ordinary users send in another's name"),
 )

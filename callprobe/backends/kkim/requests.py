@@ -12,7 +12,7 @@ import json
 import uuid
 
 from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2, sdkws_pb2
-from callprobe.backends.kkim.protocol.constants import MsgFrom, MsgStatus, SessionType
+from callprobe.backends.kkim.protocol.constants import ContentType, MsgFrom, MsgStatus, SessionType
 from callprobe.backends.kkim.protocol.conversation import single_chat_id
 
 
@@ -77,6 +77,23 @@ def newest_seq(user_id: str) -> sdkws_pb2.GetMaxSeqReq:
 
 def pull_conversation(user_id: str, peer: str, max_seq: int) -> sdkws_pb2.PullMessageBySeqsReq:
     """Every message of the ``si_`` conversation with ``peer``, oldest first."""
+    return pull_range(user_id, single_chat_id(user_id, peer), max_seq)
+
+
+def pull_range(user_id: str, conversation_id: str, max_seq: int) -> sdkws_pb2.PullMessageBySeqsReq:
+    """Seqs 1 to ``max_seq`` of a conversation named by its ID, oldest first."""
     req = sdkws_pb2.PullMessageBySeqsReq(userID=user_id, order=sdkws_pb2.PullOrderAsc)
-    req.seqRanges.add(conversationID=single_chat_id(user_id, peer), begin=1, end=max_seq, num=max_seq)
+    req.seqRanges.add(conversationID=conversation_id, begin=1, end=max_seq, num=max_seq)
     return req
+
+
+def call_notice(sender: str, platform_id: int, recipient: str, invitation: rtc_pb2.InvitationInfo,
+                wall_ms: int, *, msg_from: int = MsgFrom.SYSTEM) -> sdkws_pb2.MsgData:
+    """A 1601 message carrying ``invitation`` as a bare ``SignalInviteReq`` (the dialect KKIM pushes),
+    as the server files a call's invitation: what only the server may send when the inviter is not
+    ``sender`` (``docs/backends/kkim.md#limits``)."""
+    inner = rtc_pb2.SignalInviteReq(invitation=invitation, userID=invitation.inviterUserID)
+    msg = msg_data(sender, platform_id, "", recipient, int(ContentType.SIGNALING_NOTIFICATION),
+                   inner.SerializeToString(), wall_ms)
+    msg.msgFrom = int(msg_from)
+    return msg

@@ -5,22 +5,70 @@ under a throwaway user (a server that wrongly lets a probe in must not kick
 the walk's own caller off). Heartbeat: one text ping. History: pull the
 caller's conversation with the callee and check the 1601 invitation record
 of the walked call came back whole (``docs/field-failures.md#history-loses-payload``).
+
+Two extra steps check what a server must not let an ordinary user do
+(``docs/backends/kkim.md#limits``), with throwaway users logged in through
+the walk's own login mode and kept off the walk's timeline (the step marker
+carries what they saw; ``analysis.diagnostics.links``):
+
+* conversation leak, after history: users whose single-chat IDs collide,
+  (a, b_c) and (a_b, c) both making ``si_a_b_c``; ``a`` sends ``b_c`` a text
+  and ``c`` pulls that ID (``docs/field-failures.md#conversation-read-by-another-pair``);
+* forged invite, last: a throwaway user sends the callee a 1601 system
+  message naming the caller as the inviter, under a room of its own; the
+  callee must not ring (``docs/field-failures.md#forged-call-invitation``).
+  It comes after every call of the walk, so nothing waits for a ring or
+  answers one any more, and its room is no call's.
+
+When the server refuses a throwaway login, a send or the pull, the step says
+the link could not be checked: no finding either way.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from callprobe.analysis.diagnostics.links import STEP_PROBE_NO_TOKEN, STEP_PROBE_WRONG_TOKEN
-from callprobe.backends.base import AgentIdentity, AuthProbe, Driver, WalkProbes, WalkTarget
+from callprobe.analysis.diagnostics.links import (
+    STEP_CONVERSATION_LEAK,
+    STEP_FORGED_INVITE,
+    STEP_HISTORY,
+    STEP_PROBE_NO_TOKEN,
+    STEP_PROBE_WRONG_TOKEN,
+    STEP_STALE_STATE,
+    Link,
+)
+from callprobe.backends.base import (
+    AgentIdentity,
+    AuthProbe,
+    Driver,
+    DriverError,
+    DriverNotice,
+    ExtraStep,
+    WalkContext,
+    WalkProbes,
+    WalkTarget,
+)
+from callprobe.backends.kkim import requests
+from callprobe.backends.kkim.client import read_text
 from callprobe.backends.kkim.connection import probe_handshake
 from callprobe.backends.kkim.driver import KkimDriver
 from callprobe.backends.kkim.handshake import build_ws_url
+from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2, sdkws_pb2
 from callprobe.backends.kkim.protocol.call_notice import CallNotice, decode_1601
-from callprobe.backends.kkim.protocol.constants import ContentType
+from callprobe.backends.kkim.protocol.constants import ContentType, SessionType
+from callprobe.backends.kkim.protocol.conversation import single_chat_id
 from callprobe.net.netns import placed
+from callprobe.scenario.model import LoginConfig
 from callprobe.settings import ClientSettings
+from callprobe.timeline.events import Ringing
+from callprobe.timeline.recorder import Timeline
+
+T = TypeVar("T")
 
 #: A forged token: well-formed JWT shape, signature that no secret produces.
 FORGED_TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJVc2VySUQiOiJjYWxscHJvYmUiLCJQbGF0Zm9ybUlEIjo1fQ."
@@ -68,6 +116,162 @@ class KkimProbes(WalkProbes):
             if not missing:
                 break
         return {"ok": True, **found}
+
+
+    # ------------------------------------------------------------ what users must not do
+
+    def extra_steps(self) -> list[ExtraStep]:
+        return [ExtraStep(STEP_HISTORY, Link.HISTORY.value, STEP_CONVERSATION_LEAK, "", self._conversation_leak),
+                ExtraStep(STEP_STALE_STATE, Link.AUTH_PROBES.value, STEP_FORGED_INVITE, "", self._forged_invite)]
+
+    async def _conversation_leak(self, ctx: WalkContext) -> dict[str, Any]:
+        """``a`` texts ``b_c``; ``c``, of the pair (a_b, c) with the same conversation ID, pulls that ID."""
+        base = f"{ctx.caller_driver.identity.user_id}_cp{uuid.uuid4().hex[:6]}"
+        a, b, c = f"{base}0", f"{base}1", f"{base}2"
+        first, second = (a, f"{b}_{c}"), (f"{a}_{b}", c)
+        conv = single_chat_id(*first)
+        fields: dict[str, Any] = {"ok": True, "checked": False, "conversation": conv,
+                                  "pairs": [list(first), list(second)], "reader": c}
+        if single_chat_id(*second) != conv:  # cannot happen: the caller's ID is a common prefix
+            return {**fields, "reason": f"the pairs make {conv} and {single_chat_id(*second)}, not one ID"}
+        async with _Throwaways(self.target, self.settings) as users:
+            try:
+                sender = await users.connect(a)
+                recipient = await users.connect(first[1])
+                reader = await users.connect(c)
+                await users.login(second[0])  # c's peer: never connected, but it must exist
+                await _step(f"{c}'s own message to {second[0]}",
+                            reader.send_text(users.identity(second[0]), "callprobe: the other pair's message"))
+                await _step(f"{a}'s message to {first[1]}",
+                            sender.send_text(users.identity(first[1]), f"callprobe: {a} to {first[1]}, private"))
+                # upstream files a message (and its seq) after acknowledging it: its push says it is stored
+                await users.notice(recipient, lambda n: n.kind == "text_received" and n.peer == a,
+                                   self.settings.default_expect_within_s + self.settings.diagnose_late_window_s)
+                newest = (await _step(f"{c}'s GetNewestSeq (1001)", reader.newest_seqs())).get(conv, 0)
+                # two seqs past what 1001 says: the two messages of the probe, however the server counts
+                pulled = await _step(f"{c}'s PullMsgBySeqList (1002) of {conv}",
+                                     reader.pull_conversation(conv, newest + 2))
+            except _NotChecked as exc:
+                return {**fields, "reason": f"could not be checked: {exc}"}
+        seen = [_summary(m) for m in pulled]
+        return {**fields, "checked": True, "newest_seq": newest, "pulled": seen,
+                "reason": f"{c} pulled {conv} (newest seq {newest}) and got {len(seen)} message(s)"}
+
+    async def _forged_invite(self, ctx: WalkContext) -> dict[str, Any]:
+        """A throwaway user sends the callee a 1601 system message naming the caller as the inviter."""
+        t, s = self.target, self.settings
+        caller, callee = ctx.caller_driver.identity.user_id, ctx.callee_driver.identity.user_id
+        forger = f"{caller}_cpforge{uuid.uuid4().hex[:6]}"
+        room = f"callprobe-forged-{uuid.uuid4().hex}"
+        invitation = rtc_pb2.InvitationInfo(
+            inviterUserID=caller, inviteeUserIDList=[callee], roomID=room, timeout=s.diagnose_ring_s,
+            mediaType=t.media, platformID=t.caller_platform, sessionType=int(SessionType.SINGLE_CHAT),
+            initiateTime=int(time.time() * 1000))
+        msg = requests.call_notice(forger, t.caller_platform, callee, invitation, int(time.time() * 1000))
+        forged = {"send_id": forger, "recv_id": callee, "msg_from": msg.msgFrom, "content_type": msg.contentType,
+                  "inviter": caller, "invitees": [callee], "client_msg_id": msg.clientMsgID}
+        fields: dict[str, Any] = {"ok": True, "checked": False, "forged_room": room, "forger": forger,
+                                  "forged": forged}
+        async with _Throwaways(self.target, self.settings) as users:
+            try:
+                sender = await users.connect(forger)
+            except _NotChecked as exc:
+                return {**fields, "reason": f"could not be checked: {exc}"}
+            since = ctx.timeline.now_ms()
+            try:
+                await sender.send_message(msg)
+            except DriverError as exc:
+                if not exc.err_code:  # no reply at all: nothing to judge
+                    return {**fields, "reason": f"could not be checked: the forged message got no answer ({exc})"}
+                return {**fields, "checked": True, "refused": True, "err_code": exc.err_code,
+                        "err_msg": exc.err_msg, "reason": f"the server refused the forged invitation: {exc}"}
+            except Exception as exc:
+                return {**fields, "reason": f"could not be checked: {type(exc).__name__}: {exc}"}
+            ring = await ctx.wait_for("callee", Ringing, s.default_expect_within_s + s.diagnose_late_window_s,
+                                      since, pred=lambda e: e.room_id == room)
+        said = (f"the callee rang for it at {ring.t_ms:.0f} ms" if ring is not None
+                else "it was accepted, but the callee did not ring")
+        return {**fields, "checked": True, "refused": False, "rang": ring is not None,
+                "reason": f"the server accepted the forged invitation from {forger}; {said}"}
+
+
+class _NotChecked(Exception):
+    """A throwaway login, send or pull the server refused: the step could not be checked."""
+
+
+async def _step(what: str, action: Awaitable[T]) -> T:
+    """Await ``action``; any failure is ``_NotChecked`` naming ``what``."""
+    try:
+        return await action
+    except _NotChecked:
+        raise
+    except Exception as exc:
+        raise _NotChecked(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+
+
+class _Throwaways:
+    """Users the probes log in besides the walk's two, through the walk's login mode.
+
+    They record on a timeline of their own: nothing they do is judged as the
+    walk's, only what the step marker says. Their sockets leave from the
+    caller's host, as the auth probes'.
+    """
+
+    def __init__(self, target: WalkTarget, settings: ClientSettings) -> None:
+        self.target = target
+        self.settings = settings
+        self.timeline = Timeline()
+        self.drivers: dict[str, KkimDriver] = {}
+
+    async def __aenter__(self) -> _Throwaways:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for driver in self.drivers.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(driver.close(), self.settings.teardown_timeout_s)
+
+    def identity(self, user_id: str) -> AgentIdentity:
+        return AgentIdentity(f"probe {user_id}", user_id, self.target.caller_platform, username=user_id)
+
+    async def login(self, user_id: str) -> KkimDriver:
+        t = self.target
+        config = t.login or LoginConfig()
+        if config.mode == "fixed":
+            raise _NotChecked("login mode 'fixed' has tokens for the walk's two users only; "
+                              "throwaway users cannot log in")
+        driver = KkimDriver(self.identity(user_id), self.timeline, self.settings, ws_url=t.server, api_url=t.api,
+                            login_config=config, password=t.password)
+        self.drivers[user_id] = driver
+        with placed(t.caller_netns):
+            await _step(f"the login of throwaway user {user_id}", driver.login())
+        return driver
+
+    async def connect(self, user_id: str) -> KkimDriver:
+        driver = await self.login(user_id)
+        with placed(self.target.caller_netns):
+            await _step(f"the connection of throwaway user {user_id}", driver.connect())
+        return driver
+
+    async def notice(self, driver: KkimDriver, pred: Callable[[DriverNotice], bool], seconds: float) -> bool:
+        """Whether ``driver`` got a notice matching ``pred`` within ``seconds``."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while (left := end - loop.time()) > 0:
+            try:
+                got = await asyncio.wait_for(driver.notices.get(), left)
+            except TimeoutError:
+                return False
+            if pred(got):
+                return True
+        return False
+
+
+def _summary(msg: sdkws_pb2.MsgData) -> dict[str, Any]:
+    """A pulled message in a step marker: who to whom, which seq, and its text."""
+    text = read_text(bytes(msg.content))[0] if msg.contentType == ContentType.TEXT else ""
+    return {"seq": msg.seq, "send_id": msg.sendID, "recv_id": msg.recvID, "content_type": msg.contentType,
+            "client_msg_id": msg.clientMsgID, "text": text[:120]}
 
 
 def missing_parts(notice: CallNotice | None) -> list[str]:

@@ -189,6 +189,16 @@ def default_identity(tl: TL) -> None:
        identity="test-user-r1", claimed="")
 
 
+def conversation_leak(tl: TL) -> None:
+    tl.conversation_probe(leaked=True)
+
+
+def forged_invite(tl: TL) -> None:
+    tl.connect(ALICE)
+    tl.connect(BOB)
+    tl.forged_invite_probe(relayed=True)
+
+
 BROKEN: dict[str, Callable[[TL], None]] = {
     "LOGIN_FAILED": login_failed,
     "HANDSHAKE_REFUSED": handshake_crash,
@@ -214,6 +224,8 @@ BROKEN: dict[str, Callable[[TL], None]] = {
     "ID_TYPE_DECIDES_DELIVERY": id_type_decides,
     "JOIN_NOTICE_MISSING": join_lost,
     "DEFAULT_IDENTITY": default_identity,
+    "CONVERSATION_LEAK": conversation_leak,
+    "FORGED_INVITE_RELAYED": forged_invite,
 }
 
 

@@ -14,6 +14,8 @@ from callprobe.backends.kkim.protocol.constants import explain_err_code
 from callprobe.timeline.events import Event, make_event
 
 ALICE, BOB, CAROL = "alice", "bob", "carol"
+#: The ID the conversation-leak probe's two pairs share, and the room of the forged invitation.
+CONVERSATION, FORGED_ROOM = "si_u_x0_u_x1_u_x2", "callprobe-forged-1"
 USERS = {ALICE: "u_alice", BOB: "u_bob", CAROL: "u_carol", "bob-2": "u_bob"}
 
 CTX = RuleContext(caller=ALICE, callee=BOB, caller_user="u_alice", callee_user="u_bob",
@@ -176,6 +178,38 @@ class TL:
     def join_notice(self, agent: str, about: str, room: str = "r1") -> None:
         self(agent, "join_notice", room_id=room, notice="join", user=USERS[about], username=about)
 
+    def conversation_probe(self, *, leaked: bool = False, checked: bool = True) -> None:
+        """The KKIM walk's conversation-leak step: u_x2 pulls si_u_x0_u_x1_u_x2, shared by two pairs."""
+        own = {"seq": 1, "send_id": "u_x2", "recv_id": "u_x0_u_x1", "content_type": 101, "client_msg_id": "c-own",
+               "text": "callprobe: the other pair's message"}
+        other = {"seq": 2, "send_id": "u_x0", "recv_id": "u_x1_u_x2", "content_type": 101, "client_msg_id": "c-a",
+                 "text": "callprobe: u_x0 to u_x1_u_x2, private"}
+        pulled = [own, other] if leaked else [own]
+        self("", "step_started", step="conversation_leak")
+        marker: dict[str, Any] = {"conversation": CONVERSATION, "pairs": [["u_x0", "u_x1_u_x2"], ["u_x0_u_x1", "u_x2"]],
+                                  "reader": "u_x2", "checked": checked}
+        if checked:
+            marker.update(newest_seq=len(pulled), pulled=pulled, reason=f"u_x2 pulled {CONVERSATION}")
+        else:
+            marker.update(reason="could not be checked: the login of throwaway user u_x0 failed")
+        self("", "step_finished", step="conversation_leak", ok=True, **marker)
+
+    def forged_invite_probe(self, *, relayed: bool = False, callee: str = BOB, room: str = FORGED_ROOM) -> None:
+        """The KKIM walk's forged-invite step: u_forger sends the callee a 1601 naming alice as the inviter."""
+        forged = {"send_id": "u_forger", "recv_id": USERS[callee], "msg_from": 200, "content_type": 1601,
+                  "inviter": USERS[ALICE], "invitees": [USERS[callee]], "client_msg_id": "c-forged"}
+        self("", "step_started", step="forged_invite")
+        if relayed:
+            self(callee, "frame_in", req_identifier=2001, msg_incr="", size=300, err_code=0)
+            self(callee, "ringing", dt=0.5, room_id=room, inviter=USERS[ALICE], media="video",
+                 dialect="bare-SignalInviteReq", via="push_1601", invitees=[USERS[callee]], msg_from=200,
+                 **{"from": "u_forger"})
+        outcome: dict[str, Any] = (
+            {"refused": False, "rang": True} if relayed
+            else {"refused": True, "err_code": 1002, "err_msg": "token invalid"})
+        self("", "step_finished", step="forged_invite", ok=True, checked=True, forged_room=room,
+             forger="u_forger", forged=forged, **outcome)
+
     def close_all(self, *agents: str) -> None:
         for a in agents:
             self(a, "ws_closed", code=1000, reason="", by="client", explanation="normal closure")
@@ -209,10 +243,12 @@ def healthy_walk() -> list[Event]:
     tl.media()
     tl.hangup()
     tl.history()
+    tl.conversation_probe()
     tl(ALICE, "step_started", step="stale_state")
     tl.invite(room="r2", own_room="tmp-2")
     tl.hangup(room="r2", cancel=True)
     tl(ALICE, "step_finished", step="stale_state", ok=True)
+    tl.forged_invite_probe()
     tl.close_all(ALICE, BOB)
     return tl.finish()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from callprobe.backends.kkim.client import Fail, KkimClient, Reply
 from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2
 from callprobe.timeline.events import (
+    ActionRefused,
     Answered,
     FrameIn,
     FrameOut,
@@ -108,6 +109,30 @@ def test_a_ring_is_filed_once_whichever_path_brings_it_first() -> None:
     assert ring.room_id == "R9" and ring.inviter == "carol" and ring.via == "push_1601"
     assert [n.kind for n in delivered(first)] == ["ringing"] and delivered(again) == []
     assert any(isinstance(e, Note) and e.note == "second_arrival" for e in recorded(again))
+
+
+def test_a_ring_records_who_sent_the_notice_as_well_as_whom_it_names() -> None:
+    """A 1601 pushed as sent by someone other than the inviter it names is filed as that inviter's call:
+    the ring keeps the notice's sender and msgFrom, so a forgery can be told apart."""
+    _c, gw = client("bob")
+    inv = invitation("alice", "bob", "FORGED")
+    bare = rtc_pb2.SignalInviteReq(invitation=inv, userID="alice").SerializeToString()
+    [ring] = [e for e in recorded(gw.push(msg("mallory", "bob", 1601, bare, msg_from=200))) if isinstance(e, Ringing)]
+    assert (ring.inviter, ring.sender, ring.msg_from) == ("alice", "mallory", 200)
+
+
+def test_a_message_sent_as_given_is_one_1003_and_its_refusal_comes_back() -> None:
+    c, gw = client("mallory")
+    forged = msg("mallory", "bob", 1601, b"x", msg_from=200)
+    incr = c.send_message(forged, gw.now_ms)
+    gw.pump()
+    [req] = gw.requests
+    assert req.req_identifier == 1003 and req.data == forged.SerializeToString()
+    out = gw.reply(req, err_code=1002, err_msg="token invalid")
+    [refused] = [e for e in recorded(out) if isinstance(e, ActionRefused)]
+    assert refused.action == "send_message" and refused.err_code == 1002
+    outcome = c.action_outcome(incr)
+    assert outcome.refused and outcome.err_code == 1002
 
 
 def test_a_missed_pong_is_recorded_and_a_late_pong_still_measured() -> None:

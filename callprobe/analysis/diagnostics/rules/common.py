@@ -24,8 +24,8 @@ from callprobe.timeline.events import (
 #: KKIM's "user is busy" code; other backends say ``busy`` in their refusal.
 USER_BUSY = 1802
 
-#: ActionRefused ``action`` values of ordinary messages (texts, SDP), not call actions.
-SEND_ACTIONS = ("send_text", "send_signal")
+#: ActionRefused ``action`` values of ordinary messages (texts, SDP, a message sent as given), not call actions.
+SEND_ACTIONS = ("send_text", "send_signal", "send_message")
 
 #: The call actions an agent sends.
 ACTION_SENDS = (AcceptSent, RejectSent, CancelSent, HangupSent, InviteSent)

@@ -3,7 +3,10 @@
 ``GatewayCore`` owns the store, the token authority, the hub and the call
 book, and is the single place where a push leaves for its connections, so
 the push faults (``drop-all-pushes``, ``push-delay``) apply to every push
-alike (2001 messages, unsolicited 1004 call notices, 2005 tips).
+alike (2001 messages, unsolicited 1004 call notices, 2005 tips). It also
+files messages in conversations and says which a user may read, where the
+``conversation-by-id`` fault makes it behave as a server that parses
+conversation IDs.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from callprobe.backends.kkim.protocol.constants import (
     Platform,
     ReqIdentifier,
 )
+from callprobe.backends.kkim.protocol.conversation import single_chat_id
 from callprobe.backends.kkim.protocol.envelope import Response, encode_response
 from callprobe.backends.kkim.server.auth import Authority
 from callprobe.backends.kkim.server.faults import Faults
 from callprobe.backends.kkim.server.hub import Hub, Peer
 from callprobe.backends.kkim.server.logsafe import quoted
-from callprobe.backends.kkim.server.store import Store
+from callprobe.backends.kkim.server.store import Conversation, Store
 from callprobe.settings import GatewaySettings
 
 log = logging.getLogger("callprobe.server.kkim")
@@ -124,12 +128,30 @@ class GatewayCore:
         self.stats["pushes"] += len(peers)
 
     def store_message(self, msg: sdkws_pb2.MsgData) -> str:
-        """Store a message in the single chat of its sender and recipient; set seq; return the chat's ID."""
+        """Store a message in the single chat of its sender and recipient; set seq; return the chat's ID.
+
+        Fault ``conversation-by-id``: the chat is the wire ID itself, shared by
+        every pair of users that makes it.
+        """
         if msg.status == MsgStatus.SENDING:
             msg.status = MsgStatus.SEND_SUCCESS
+        if self.faults.conversation_by_id:
+            wire = single_chat_id(msg.sendID, msg.recvID)
+            self.store.append_message(wire, msg)
+            return wire
         key = self.store.single_chat(msg.sendID, msg.recvID)
         self.store.append_message(key, msg)
         return self.store.wire_id(key)
+
+    def conversations_of(self, user_id: str) -> dict[str, Conversation]:
+        """The conversations ``user_id`` may read, by wire ID: the stored pairs it belongs to.
+
+        Fault ``conversation-by-id``: every single chat whose ID reads as one
+        of the user's (``Store.conversations_named``).
+        """
+        if self.faults.conversation_by_id:
+            return self.store.conversations_named(user_id)
+        return self.store.conversations_of(user_id)
 
     @staticmethod
     def push_payload(conversation_id: str, msg: sdkws_pb2.MsgData) -> bytes:

@@ -29,6 +29,8 @@ class Faults(FaultFlags):
     stale_call_state: bool = False
     room_id_mismatch: bool = False
     drop_all_pushes: bool = False
+    conversation_by_id: bool = False
+    relay_forged_notices: bool = False
 
 
 parse_fault = Faults.parse

@@ -226,6 +226,23 @@ class Store:
             (user_id, user_id, user_id)).fetchall()
         return {wire: Conversation(key, int(read)) for key, wire, read in rows}
 
+    def conversations_named(self, user_id: str) -> dict[str, Conversation]:
+        """Fault ``conversation-by-id``: the conversations a server that parses IDs lets the user read.
+
+        Such a server stores a single chat under its wire ID alone (every pair
+        that makes the ID shares it) and takes the user as a member of every
+        ``si_`` ID that starts ``si_<user>_`` or ends ``_<user>``: with ``_``
+        in user IDs, (a, b_c) and (a_b, c) share ``si_a_b_c`` and all four
+        read it. Keys a pair got of its own (``<id>#<n>``) are not wire IDs
+        and are left out.
+        """
+        head, tail = f"si_{user_id}_", f"_{user_id}"
+        rows = self._db.execute(
+            "SELECT conversation_id, COALESCE(MAX(CASE WHEN send_id = ? THEN seq END), 0) FROM messages "
+            "GROUP BY conversation_id", (user_id,)).fetchall()
+        return {key: Conversation(key, int(read)) for key, read in rows
+                if "#" not in key and (key.startswith(head) or key.endswith(tail))}
+
     def messages(self, key: str, seqs: list[int]) -> dict[int, sdkws_pb2.MsgData]:
         """Stored messages by seq; absent seqs are left out."""
         out: dict[int, sdkws_pb2.MsgData] = {}

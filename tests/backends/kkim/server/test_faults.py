@@ -10,7 +10,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from callprobe.backends.kkim.protocol import payloads
-from callprobe.backends.kkim.protocol._pb.openim import msg_pb2, sdkws_pb2
+from callprobe.backends.kkim.protocol._pb.openim import msg_pb2, rtc_pb2, sdkws_pb2
 from callprobe.backends.kkim.protocol.call_notice import decode_1601
 from callprobe.backends.kkim.protocol.conversation import single_chat_id
 from callprobe.backends.kkim.protocol.rtc_signal import WebRtcSignal, encode_signal
@@ -269,3 +269,52 @@ async def test_no_heartbeat_reply(make_gateway: GatewayFactory) -> None:
         assert (await client.request(1001, b"")).err_code == 0  # the connection itself is fine
     finally:
         await client.close()
+
+
+# ------------------------------------------------------ what users may read and send
+
+
+async def test_conversation_by_id_lets_a_user_of_another_pair_read_a_colliding_id(
+        make_gateway: GatewayFactory, make_client) -> None:  # type: ignore[no-untyped-def]
+    """(a, b_c) and (a_b, c) share si_a_b_c: one conversation, one seq, and c reads what a sent b_c."""
+    gw = await faulty(make_gateway, "conversation-by-id")
+    shared = single_chat_id("a", "b_c")
+    a = await make_client("a", gw=gw)
+    b_c = await make_client("b_c", gw=gw)
+    c = await make_client("c", gw=gw)
+    await user_token(gw.api_url, "a_b")
+    assert (await a.request(1003, text_msg("a", "b_c", "a to b_c, private"))).err_code == 0
+    [pushed] = await b_c.next_push()
+    assert pushed.seq == 1
+    assert pushes(await c.quiet()) == []  # pushes still go to the recipient only
+    seqs = payloads.parse(sdkws_pb2.GetMaxSeqResp, (await c.request(1001, sdkws_pb2.GetMaxSeqReq(userID="c"))).data)
+    assert dict(seqs.maxSeqs) == {shared: 1}  # c never wrote in it, and the server lists it as c's
+    pull = sdkws_pb2.PullMessageBySeqsReq(userID="c")
+    pull.seqRanges.add(conversationID=shared, begin=1, end=10, num=10)
+    got = payloads.parse(sdkws_pb2.PullMessageBySeqsResp, (await c.request(1002, pull)).data)
+    assert [m.content for m in got.msgs[shared].Msgs] == [b"a to b_c, private"]
+    # the other pair writes in the same conversation: its seq follows a's
+    assert (await c.request(1003, text_msg("c", "a_b", "c to a_b"))).err_code == 0
+    assert [m.seq for m in await c.next_push()] == [2]
+
+
+async def test_relay_forged_notices_pushes_an_invitation_in_anothers_name(
+        make_gateway: GatewayFactory, make_client) -> None:  # type: ignore[no-untyped-def]
+    gw = await faulty(make_gateway, "relay-forged-notices")
+    await make_client("alice", gw=gw)
+    mallory = await make_client("mallory", gw=gw)
+    bob = await make_client("bob", gw=gw)
+    inv = rtc_pb2.InvitationInfo(inviterUserID="alice", inviteeUserIDList=["bob"], roomID="forged-1",
+                                 mediaType="video", timeout=30, sessionType=1)
+    forged = text_msg("mallory", "bob", content_type=1601)
+    forged.content = rtc_pb2.SignalInviteReq(invitation=inv, userID="alice").SerializeToString()
+    forged.msgFrom = 200
+    assert (await mallory.request(1003, forged)).err_code == 0
+    [ring] = await bob.next_push()
+    notice = decode_1601(ring.content)
+    assert (ring.contentType, ring.msgFrom, ring.sendID) == (1601, 200, "mallory")
+    assert notice is not None and notice.inviter == "alice" and notice.room_id == "forged-1"
+    # any system message goes through too
+    system = text_msg("mallory", "bob", "from the system")
+    system.msgFrom = 200
+    assert (await mallory.request(1003, system)).err_code == 0
