@@ -15,7 +15,7 @@ that ring (the caller's own side cannot be seen), so figures measured from
 the caller's invite are left out.
 
 A ring in a room whose invitation a diagnose probe forged to test the server
-(the ``forged_room`` of its step marker, ``analysis.diagnostics.links``) is
+(the ``forged_rooms`` of its step marker, ``analysis.diagnostics.links``) is
 no call's: it is judged by that probe alone.
 """
 
@@ -135,14 +135,17 @@ class Call:
 
 Resolver = Callable[[str, tuple[str, ...]], tuple[str, ...]]
 
-#: The step-marker field naming a room whose invitation a probe forged.
-FORGED_ROOM_FIELD = "forged_room"
+#: The step-marker field listing the rooms whose invitations a probe forged.
+FORGED_ROOMS_FIELD = "forged_rooms"
 
 
 def forged_rooms(index: TimelineIndex) -> frozenset[str]:
     """Rooms whose invitation a diagnose probe forged to test the server: a ring in one is no call's."""
-    return frozenset(str(e.extra[FORGED_ROOM_FIELD]) for _, e in index.of(StepFinished)
-                     if e.extra.get(FORGED_ROOM_FIELD))
+    rooms: set[str] = set()
+    for _, e in index.of(StepFinished):
+        listed = e.extra.get(FORGED_ROOMS_FIELD)
+        rooms.update(str(r) for r in (listed if isinstance(listed, list) else []) if r)
+    return frozenset(rooms)
 
 
 def build_calls(index: TimelineIndex, callee_agents: Resolver | None = None) -> list[Call]:

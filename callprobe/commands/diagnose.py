@@ -46,8 +46,8 @@ if TYPE_CHECKING:
               help="The two accounts' password: socketio/rooms, and {password} of a custom login. "
                    "Env: CALLPROBE_PASSWORD.")
 @click.option("--register", is_flag=True,
-              help="socketio/rooms: create the two accounts through the register endpoint when they do "
-                   "not exist yet.")
+              help="Create the two accounts when they do not exist yet: through the register endpoint "
+                   "(socketio/rooms), or with the admin token (kkim, login mode admin_user_token).")
 @click.option("--caller-platform", type=click.IntRange(1, 11), default=5, show_default=True,
               help="Caller's platformID.")
 @click.option("--callee-platform", type=click.IntRange(1, 11), default=5, show_default=True,

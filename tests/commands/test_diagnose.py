@@ -19,6 +19,7 @@ from callprobe.backends.kkim.server import EmbeddedGateway
 from callprobe.backends.kkim.server.faults import parse_fault
 from callprobe.engine.walk import Walk
 from callprobe.rtc.ice_config import IceConfig
+from callprobe.scenario.model import LoginConfig
 from callprobe.settings import ClientSettings, GatewaySettings
 from callprobe.timeline.events import AcceptSent, RejectSent, Ringing, StepFinished
 from tests.backends.kkim.server.rawclient import admin_token, api_post
@@ -62,7 +63,7 @@ async def test_healthy_gateway_has_no_error_findings() -> None:
     assert errors(result) == [] and result.healthy and result.first is None
     walked = [(link.link, link.step) for link in result.links if link.ok]
     assert walked[-6:] == [("media", "media"), ("hangup", "hangup"), ("history", "history"),
-                           ("history", "conversation_leak"), ("stale_state", "stale_state"),
+                           ("stale_state", "stale_state"), ("history", "conversation_leak"),
                            ("auth_probes", "forged_invite")]
     assert all(link.ok for link in result.links)
     assert result.findings == []
@@ -72,8 +73,12 @@ async def test_healthy_gateway_has_no_error_findings() -> None:
     assert leak.extra["checked"] is True and leak.extra["pulled"], leak.to_json()
     assert {m["send_id"] for m in leak.extra["pulled"]} == {reader}  # only its own message
     forged = marker(result, "forged_invite")
-    assert forged.extra["checked"] is True and forged.refused and forged.err_code == 1002
-    assert not [e for e in result.events if isinstance(e, Ringing) and e.room_id == forged.extra["forged_room"]]
+    assert forged.extra["checked"] is True
+    # as a system message and as the forger's own: both refused, neither stored nor rung
+    assert [(f["msg_from"], f["refused"], f["err_code"]) for f in forged.extra["forged"]] == [(200, True, 1002),
+                                                                                             (100, True, 1002)]
+    rooms = forged.extra["forged_rooms"]
+    assert len(set(rooms)) == 2 and not [e for e in result.events if isinstance(e, Ringing) and e.room_id in rooms]
 
 
 @pytest.mark.parametrize(("fault", "code", "link"), [
@@ -110,7 +115,7 @@ async def test_a_conversation_leak_names_both_pairs_and_carries_the_pull() -> No
     assert isinstance(step, StepFinished) and step.step == "conversation_leak"
     (a, b_c), (a_b, c) = step.extra["pairs"]
     conv = step.extra["conversation"]
-    assert conv == f"si_{a}_{b_c}" == f"si_{a_b}_{c}" and a.startswith("alice_") and c not in (a, b_c)
+    assert conv == f"si_{a}_{b_c}" == f"si_{a_b}_{c}" and a.startswith("cp") and c not in (a, b_c)
     assert f"({a}, {b_c}) and ({a_b}, {c})" in leak.detail and conv in leak.detail
     assert [(m["send_id"], m["recv_id"]) for m in step.extra["pulled"]] == [(c, a_b), (a, b_c)]
     assert "never from the conversation ID string" in leak.hint
@@ -119,25 +124,55 @@ async def test_a_conversation_leak_names_both_pairs_and_carries_the_pull() -> No
 async def test_a_relayed_forgery_carries_the_forged_message_and_the_callees_ring() -> None:
     result = await walk("relay-forged-notices")
     [forged] = [f for f in result.findings if f.code == "FORGED_INVITE_RELAYED"]
-    step, ring = forged.evidence
-    assert isinstance(step, StepFinished) and isinstance(ring, Ringing)
+    step, *rings = forged.evidence
+    assert isinstance(step, StepFinished) and all(isinstance(r, Ringing) for r in rings)
     sent = step.extra["forged"]
-    assert (sent["msg_from"], sent["content_type"], sent["inviter"], sent["recv_id"]) == (200, 1601, "alice", "bob")
-    assert ring.agent == "callee" and ring.room_id == step.extra["forged_room"] != result.events[0].room_id
-    assert (ring.inviter, ring.sender, ring.msg_from) == ("alice", sent["send_id"], 200)
-    # the callee never tried to answer it, and the walk's own calls are untouched
-    assert not [e for e in result.events if isinstance(e, (AcceptSent, RejectSent)) and e.room_id == ring.room_id]
+    assert [(f["msg_from"], f["content_type"], f["inviter"], f["recv_id"]) for f in sent] == [
+        (200, 1601, "alice", "bob"), (100, 1601, "alice", "bob")]
+    walked_rooms = {e.room_id for e in result.events if isinstance(e, Ringing)} - set(step.extra["forged_rooms"])
+    assert [(r.agent, r.room_id) for r in rings] == [("callee", f["room"]) for f in sent]
+    assert not walked_rooms & {f["room"] for f in sent}
+    assert [(r.inviter, r.sender, r.msg_from) for r in rings] == [("alice", f["send_id"], f["msg_from"]) for f in sent]
+    assert "a system (msgFrom 200) one and an ordinary user's (msgFrom 100) one" in forged.detail
+    # the callee never tried to answer them, and the walk's own calls are untouched
+    assert not [e for e in result.events if isinstance(e, (AcceptSent, RejectSent))
+                and e.room_id in step.extra["forged_rooms"]]
     assert all(link.ok for link in result.links if link.step != "forged_invite")
 
 
-async def test_probes_the_server_refuses_to_run_are_not_findings() -> None:
-    """Throwaway users cannot log in when the gateway registers nobody on its own: could not be checked."""
+async def test_a_server_that_registers_nobody_gets_the_throwaway_users_registered() -> None:
+    """As an OpenIM server that issues tokens to known users only: the probes register theirs and run."""
     result = await walk(auto_register=False)
+    assert result.findings == [] and result.healthy
+    for step in ("conversation_leak", "forged_invite"):
+        assert marker(result, step).extra["checked"] is True, marker(result, step).reason
+    leaky = await walk("conversation-by-id", auto_register=False)
+    assert errors(leaky) == ["CONVERSATION_LEAK"]
+
+
+async def test_probes_the_server_keeps_from_running_are_not_findings() -> None:
+    """Login mode fixed has tokens for the walk's two users only: could not be checked, no finding."""
+    gateway = EmbeddedGateway(GatewaySettings(ws_port=0, api_port=0))
+    await gateway.start()
+    try:
+        admin = await admin_token(gateway.api_url)
+        tokens = {}
+        for user in ("alice", "bob"):
+            status, body = await api_post(gateway.api_url, "/auth/get_user_token", {"platformID": 5, "userID": user},
+                                          {"operationID": "test-op", "token": admin})
+            assert status == 200 and body["errCode"] == 0, body
+            tokens[user] = body["data"]["token"]
+        target = WalkTarget(server=gateway.ws_url, api=gateway.api_url, caller="alice", callee="bob",
+                            login=LoginConfig(mode="fixed"), caller_token=tokens["alice"],
+                            callee_token=tokens["bob"], ice=IceConfig(host_addresses=("127.0.0.1",)))
+        result = await Walk(target, FAST).run()
+    finally:
+        await gateway.stop()
     assert result.findings == [] and result.healthy and all(link.ok for link in result.links)
     for step in ("conversation_leak", "forged_invite"):
         found = marker(result, step)
         assert found.extra["checked"] is False and found.reason.startswith("could not be checked"), found.reason
-        assert "1004" in found.reason  # the login refusal, in the server's words
+        assert "login mode 'fixed'" in found.reason
 
 
 async def test_handshake_crash_evidence_carries_http_500() -> None:

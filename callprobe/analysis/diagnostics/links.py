@@ -71,15 +71,19 @@ the other JSON type (``InviteSent.id_type``) and cancels it. Invites inside
 the marker are judged only against the walk's own invite
 (ID_TYPE_DECIDES_DELIVERY), never on their own.
 
-Conversation leak (``step="conversation_leak"``, KKIM, after history):
-throwaway users whose single-chat IDs collide, (a, b_c) and (a_b, c) both
-making ``si_a_b_c``; ``c`` sends ``a_b`` a text (so it has a conversation of
-that ID of its own), ``a`` sends ``b_c`` one, then ``c`` asks for its
-newest seqs (1001) and pulls that ID (1002). The marker carries:
+Conversation leak (``step="conversation_leak"``, KKIM, after stale state):
+throwaway users (the same names for the same caller and callee on every
+walk) whose single-chat IDs collide, (a, b_c) and (a_b, c) both making
+``si_a_b_c``; ``c`` sends ``a_b`` a text (so it has a conversation of that
+ID of its own), ``a`` sends ``b_c`` one, and once ``b_c`` got it ``c`` asks
+for its newest seqs (1001) and pulls the newest few of that ID (1002). The
+marker carries:
 
 * ``checked``: the probe ran to its end; ``False`` when the server refused a
-  throwaway login, a send or the pull (``reason`` says which): the link could
-  not be checked, which is no finding;
+  throwaway login, a send or the pull, or ``b_c`` never got its message
+  (``reason`` says which): the link could not be checked, which is no
+  finding; ``True`` with ``refused_underscore`` when the server let ``a`` in
+  but refused ``b_c``: no two pairs can share an ID there;
 * ``conversation``: the shared ID; ``pairs``: ``[[a, b_c], [a_b, c]]``, the
   first pair the one whose message must stay private; ``reader``: ``c``;
 * ``newest_seq``: what 1001 told the reader of that ID (0: not listed);
@@ -89,14 +93,16 @@ newest seqs (1001) and pulls that ID (1002). The marker carries:
 A pulled message between the first pair's users gives CONVERSATION_LEAK.
 
 Forged invite (``step="forged_invite"``, KKIM, last): a throwaway user sends
-the callee, through SendMsg (1003), a contentType 1601 message with msgFrom
-200 whose invitation names the caller as the inviter, under a room of its
-own. The marker carries ``checked`` and ``reason`` as above; ``forged_room``,
-that room (a ring in it belongs to no call: ``analysis.calls``); ``forged``,
-the message sent (``send_id``, ``recv_id``, ``msg_from``, ``content_type``,
-``inviter``, ``invitees``, ``client_msg_id``); ``refused`` with ``err_code``
-and ``err_msg`` (the healthy outcome: errCode 1002); ``rang``. A ``Ringing``
-in ``forged_room`` gives FORGED_INVITE_RELAYED.
+the callee, through SendMsg (1003), two contentType 1601 messages whose
+invitation names the caller as the inviter, each under a room of its own:
+one with msgFrom 200 (system), one with msgFrom 100. The marker carries
+``checked`` and ``reason`` as above (``checked`` once either got an answer);
+``forged_rooms``, their rooms (a ring in one belongs to no call:
+``analysis.calls``); ``forged``, each message sent (``room``, ``send_id``,
+``recv_id``, ``msg_from``, ``content_type``, ``inviter``, ``invitees``,
+``client_msg_id``) with what became of it: ``refused`` with ``err_code``
+and ``err_msg`` (the healthy outcome), or ``rang``. A ``Ringing`` in one of
+``forged_rooms`` gives FORGED_INVITE_RELAYED.
 """
 
 from __future__ import annotations

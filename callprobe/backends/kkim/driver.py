@@ -70,6 +70,8 @@ class KkimDriver(Driver):
         signal_form: form of contentType 110 contents (``rtc_signal`` forms).
         adopt_server_room_id: keep True; False reproduces a client that keeps
             its temporary roomID (``docs/field-failures.md#call-not-found-temp-room``).
+        register: a user the server does not know is registered with the admin
+            token (login mode ``admin_user_token``) and logged in again.
     """
 
     family = "kkim"
@@ -78,7 +80,7 @@ class KkimDriver(Driver):
                  ws_url: str, api_url: str = "", login_config: LoginConfig | None = None, token: str = "",
                  password: str = "", data_encoding: DataEncoding = "array", compression: bool = False,
                  is_msg_resp: bool = False, signal_form: str = FORM_TOP_LEVEL,
-                 adopt_server_room_id: bool = True) -> None:
+                 adopt_server_room_id: bool = True, register: bool = False) -> None:
         super().__init__(identity, timeline, settings)
         self.ws_url = ws_url
         self.api_url = api_url or default_api_url(ws_url)
@@ -91,6 +93,7 @@ class KkimDriver(Driver):
         self.is_msg_resp = is_msg_resp
         self.signal_form = signal_form
         self.adopt_server_room_id = adopt_server_room_id
+        self.register = register
         self.calls = KnownCalls()
         self.last_login: LoginResult | None = None
         self._conn: KkimConnection | None = None
@@ -113,7 +116,7 @@ class KkimDriver(Driver):
         try:
             result = await login_api(self.api_url, self.user_id, self.identity.platform_id, config,
                                      self.settings, token=self.token, password=self.password,
-                                     nickname=self.identity.nickname)
+                                     nickname=self.identity.nickname, register=self.register)
         except LoginError as exc:
             self._record(LoginFailed(mode=mode, status=exc.status, err_code=exc.err_code,
                                           err_msg=exc.err_msg, reason=exc.reason, url=exc.url, user_id=self.user_id))
@@ -254,11 +257,12 @@ class KkimDriver(Driver):
             raise DriverError("GetNewestSeq", resp.err_code, resp.err_msg, explain_err_code(resp.err_code))
         return dict(parse(sdkws_pb2.GetMaxSeqResp, resp.data).maxSeqs)
 
-    async def pull_conversation(self, conversation_id: str, max_seq: int) -> list[sdkws_pb2.MsgData]:
-        """1002 PullMsgBySeqList: seqs 1 to ``max_seq`` of a conversation named by its ID."""
-        if max_seq <= 0:
+    async def pull_conversation(self, conversation_id: str, max_seq: int, begin: int = 1) -> list[sdkws_pb2.MsgData]:
+        """1002 PullMsgBySeqList: seqs ``begin`` to ``max_seq`` of a conversation named by its ID."""
+        begin = max(1, begin)
+        if max_seq < begin:
             return []
-        req = requests.pull_range(self.user_id, conversation_id, max_seq)
+        req = requests.pull_range(self.user_id, conversation_id, max_seq, begin)
         resp = await self._request(ReqIdentifier.PULL_MSG_BY_SEQ_LIST, req.SerializeToString())
         if resp.err_code:
             raise DriverError("PullMsgBySeqList", resp.err_code, resp.err_msg, explain_err_code(resp.err_code))
@@ -285,6 +289,7 @@ def create_driver(spec: DriverSpec) -> KkimDriver:
         data_encoding="base64" if agent is not None and agent.data_encoding == "base64" else "array",
         compression=agent is not None and agent.compression == "gzip",
         token=agent.token if agent is not None else "", password=agent.password if agent is not None else "",
+        register=spec.register,
     )
 
 

@@ -128,6 +128,20 @@ def redact_token(text: str, token: str) -> str:
     return text.replace(token, "<token>") if token else text
 
 
+#: errCodes of a token request for a user the server does not know (record not found, user ID not found).
+USER_UNKNOWN = (1004, 1101)
+#: errCode of a register request for a user that exists: as good as registered.
+ALREADY_REGISTERED = 1102
+
+
+async def _register(api: _Api, base: str, admin_token: str, user_id: str, nickname: str) -> None:
+    """``POST /user/user_register`` one user with the admin token; an existing user is fine."""
+    url = urljoin(base, "user/user_register")
+    status, reply, raw = await api.call("POST", url, {"users": [{"userID": user_id, "nickname": nickname}]},
+                                        {"token": admin_token})
+    _check_envelope(api.mode, url, status, reply, raw, also_fine=ALREADY_REGISTERED)
+
+
 # ------------------------------------------------------------------ HTTP
 
 
@@ -181,21 +195,26 @@ class _Api:
 
 def _check_openim(mode: str, url: str, status: int, reply: Any, raw: str) -> Mapping[str, Any]:
     """Validate an OpenIM API envelope ``{errCode, errMsg, errDlt, data}``; return ``data``."""
+    _check_envelope(mode, url, status, reply, raw)
+    data = reply.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("token"), str) or not data["token"]:
+        raise LoginError(mode, url, f"reply has no data.token: {raw[:_BODY_PREVIEW]!r}", status=status)
+    return data
+
+
+def _check_envelope(mode: str, url: str, status: int, reply: Any, raw: str, *, also_fine: int = 0) -> None:
+    """Raise ``LoginError`` unless the reply is a 2xx OpenIM envelope with errCode 0 (or ``also_fine``)."""
     if not 200 <= status < 300:
         raise LoginError(mode, url, "HTTP error", status=status, body=raw[:_BODY_PREVIEW])
     if not isinstance(reply, Mapping):
         raise LoginError(mode, url, f"reply is not a JSON object: {raw[:_BODY_PREVIEW]!r}", status=status)
     err_code = reply.get("errCode", 0)
-    if err_code:
+    if err_code and not (also_fine and err_code == also_fine):
         err_msg = str(reply.get("errMsg", ""))
         dlt = str(reply.get("errDlt", "") or "")
         reason = "server refused" + (f" ({dlt})" if dlt else "")
         raise LoginError(mode, url, reason, status=status, err_code=int(err_code) if isinstance(err_code, int)
                           else 0, err_msg=err_msg, body=raw[:_BODY_PREVIEW])
-    data = reply.get("data")
-    if not isinstance(data, Mapping) or not isinstance(data.get("token"), str) or not data["token"]:
-        raise LoginError(mode, url, f"reply has no data.token: {raw[:_BODY_PREVIEW]!r}", status=status)
-    return data
 
 
 def _expire(data: Mapping[str, Any]) -> int | None:
@@ -205,12 +224,15 @@ def _expire(data: Mapping[str, Any]) -> int | None:
 
 async def login(api_url: str, user_id: str, platform_id: int, config: object | None,
                 settings: ClientSettings, *, token: str = "", password: str = "",
-                nickname: str = "") -> LoginResult:
+                nickname: str = "", register: bool = False) -> LoginResult:
     """Get a token for ``user_id`` on ``platform_id`` as ``config`` says.
 
     ``config`` is any object with ``LoginConfigLike`` attributes (missing ones
     take the OpenIM defaults); ``None`` means ``admin_user_token``. ``token``
-    is the token for mode ``fixed`` when the config carries none.
+    is the token for mode ``fixed`` when the config carries none. ``register``:
+    in mode ``admin_user_token``, a user the server does not know (errCode
+    1004 or 1101) is registered with the admin token and asked for again
+    (``docs/backends/kkim.md#auth-api``); the other modes ignore it.
 
     Raises:
         LoginError: the API answered without a token (status, errCode, errMsg).
@@ -241,9 +263,16 @@ async def login(api_url: str, user_id: str, platform_id: int, config: object | N
             status, reply, raw = await api.call("POST", url, {"secret": secret, "userID": admin}, {})
             admin_token = str(_check_openim(mode, url, status, reply, raw)["token"])
             url = urljoin(base, "auth/get_user_token")
-            status, reply, raw = await api.call(
-                "POST", url, {"platformID": platform_id, "userID": user_id}, {"token": admin_token})
-            data = _check_openim(mode, url, status, reply, raw)
+            ask = {"platformID": platform_id, "userID": user_id}
+            status, reply, raw = await api.call("POST", url, ask, {"token": admin_token})
+            try:
+                data = _check_openim(mode, url, status, reply, raw)
+            except LoginError as exc:
+                if not register or exc.err_code not in USER_UNKNOWN:
+                    raise
+                await _register(api, base, admin_token, user_id, nickname or user_id)
+                status, reply, raw = await api.call("POST", url, ask, {"token": admin_token})
+                data = _check_openim(mode, url, status, reply, raw)
             return done(str(data["token"]), _expire(data), api.steps)
 
         if mode == "user_token":

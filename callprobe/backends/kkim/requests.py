@@ -80,10 +80,10 @@ def pull_conversation(user_id: str, peer: str, max_seq: int) -> sdkws_pb2.PullMe
     return pull_range(user_id, single_chat_id(user_id, peer), max_seq)
 
 
-def pull_range(user_id: str, conversation_id: str, max_seq: int) -> sdkws_pb2.PullMessageBySeqsReq:
-    """Seqs 1 to ``max_seq`` of a conversation named by its ID, oldest first."""
+def pull_range(user_id: str, conversation_id: str, max_seq: int, begin: int = 1) -> sdkws_pb2.PullMessageBySeqsReq:
+    """Seqs ``begin`` to ``max_seq`` of a conversation named by its ID, oldest first."""
     req = sdkws_pb2.PullMessageBySeqsReq(userID=user_id, order=sdkws_pb2.PullOrderAsc)
-    req.seqRanges.add(conversationID=conversation_id, begin=1, end=max_seq, num=max_seq)
+    req.seqRanges.add(conversationID=conversation_id, begin=begin, end=max_seq, num=max_seq - begin + 1)
     return req
 
 

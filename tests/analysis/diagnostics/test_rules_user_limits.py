@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from callprobe.analysis.calls import build_calls, forged_rooms
 from callprobe.analysis.diagnostics import CATALOGUE, diagnose_timeline, first_broken_link
-from callprobe.analysis.diagnostics.findings import BACKEND_WORDS, Severity, for_backend
+from callprobe.analysis.diagnostics.findings import Severity, for_backend
 from callprobe.analysis.diagnostics.view import TimelineView
 from callprobe.analysis.index import TimelineIndex
 from callprobe.timeline.events import Ringing, StepFinished
@@ -47,8 +47,17 @@ def test_a_message_of_the_other_pair_in_the_pull_is_a_conversation_leak() -> Non
     assert "u_x2 pulled it" in f.detail and "seq 2 from u_x0 to u_x1_u_x2" in f.detail
     [marker] = f.evidence
     assert isinstance(marker, StepFinished) and marker.step == "conversation_leak"
-    assert [m["send_id"] for m in marker.extra["pulled"]] == ["u_x2", "u_x0"]  # the pull reply itself
     assert "stored" in f.hint and "never from the conversation ID string" in f.hint
+
+
+def test_only_a_message_between_the_first_pair_is_a_leak() -> None:
+    """The reader's own conversation, and messages of users of neither pair, are not the other pair's."""
+    tl = TL()
+    tl.conversation_probe(leaked=True)
+    events = tl.finish()
+    [marker] = [e for e in events if isinstance(e, StepFinished) and e.step == "conversation_leak"]
+    marker.extra["pulled"][1].update(send_id="u_x0", recv_id="u_x9")  # not the pair (u_x0, u_x1_u_x2)
+    assert list(diagnose_timeline(events, CTX)) == []
 
 
 def test_a_probe_the_server_kept_from_running_is_no_finding() -> None:
@@ -75,12 +84,26 @@ def test_a_ring_for_the_forged_invitation_is_forged_invite_relayed() -> None:
     tl.forged_invite_probe(relayed=True)
     [f] = diagnose_timeline(tl.finish(), CTX)
     assert (f.code, f.severity, f.link, f.agent) == ("FORGED_INVITE_RELAYED", Severity.ERROR, "auth_probes", BOB)
-    marker, ring = f.evidence
-    assert isinstance(marker, StepFinished) and marker.extra["forged"]["msg_from"] == 200
-    assert isinstance(ring, Ringing) and ring.room_id == FORGED_ROOM and ring.sender == "u_forger"
-    assert "u_forger sent u_bob (bob) a system (msgFrom 200) call invitation" in f.detail
+    marker, *rings = f.evidence
+    assert isinstance(marker, StepFinished) and marker.step == "forged_invite"
+    assert [(r.room_id, r.sender) for r in rings if isinstance(r, Ringing)] == [(FORGED_ROOM, "u_forger"),
+                                                                                (f"{FORGED_ROOM}-u", "u_forger")]
+    assert "u_forger sent u_bob (bob) call invitations" in f.detail
+    assert "a system (msgFrom 200) one and an ordinary user's (msgFrom 100) one" in f.detail
     assert "naming u_alice as the inviter" in f.detail and "pushed as sent by u_forger" in f.detail
     assert "msgFrom 200" in f.hint and "1000-5000" in f.hint and "sender itself as the inviter" in f.hint
+
+
+def test_a_server_that_only_refuses_system_messages_still_relays_the_users_forgery() -> None:
+    """The half fix: msgFrom 200 refused, the same invitation as the forger's own message rings."""
+    tl = TL()
+    tl.connect(ALICE)
+    tl.connect(BOB)
+    tl.forged_invite_probe(relayed=(100,))
+    [f] = diagnose_timeline(tl.finish(), CTX)
+    assert f.code == "FORGED_INVITE_RELAYED"
+    assert "an ordinary user's (msgFrom 100) one" in f.detail and "system" not in f.detail.split(";")[1]
+    assert "it refused the msgFrom 200 one (errCode 1002)" in f.detail
 
 
 def test_the_forged_ring_is_no_call_of_the_walk() -> None:
@@ -94,7 +117,7 @@ def test_the_forged_ring_is_no_call_of_the_walk() -> None:
     first = first_broken_link(found)
     assert first is not None and first.code == "FORGED_INVITE_RELAYED"
     index = TimelineIndex(tl.events)
-    assert forged_rooms(index) == {FORGED_ROOM, "callprobe-forged-2"}
+    assert forged_rooms(index) == {FORGED_ROOM, f"{FORGED_ROOM}-u", "callprobe-forged-2", "callprobe-forged-2-u"}
     assert all(ring.room_id in ("r1", "r2") for call in build_calls(index) for _, ring in call.ringing)
     assert "callprobe-forged-2" not in {room.room_id for room in TimelineView(tl.events, CTX).rooms()}
 
@@ -118,6 +141,12 @@ def test_other_backends_get_words_without_kkim_terms() -> None:
     tl.connect(BOB)
     tl.forged_invite_probe(relayed=True)
     [f] = diagnose_timeline(tl.finish(), CTX)
+    leak = TL()
+    leak.conversation_probe(leaked=True)
+    [g] = diagnose_timeline(leak.finish(), CTX)
     for backend in ("socketio", "rooms"):
-        said = for_backend(f, backend).hint
-        assert said == BACKEND_WORDS[backend]["FORGED_INVITE_RELAYED"][1] != CATALOGUE[f.code].hint
+        for finding in (f, g):
+            worded = for_backend(finding, backend)
+            for kkim_term in ("1601", "msgFrom", "1003", "si_", "SendMsg", "errCode"):
+                assert kkim_term not in worded.title + worded.hint, (backend, finding.code, kkim_term)
+            assert worded.hint != CATALOGUE[finding.code].hint

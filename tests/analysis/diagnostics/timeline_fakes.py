@@ -194,21 +194,31 @@ class TL:
             marker.update(reason="could not be checked: the login of throwaway user u_x0 failed")
         self("", "step_finished", step="conversation_leak", ok=True, **marker)
 
-    def forged_invite_probe(self, *, relayed: bool = False, callee: str = BOB, room: str = FORGED_ROOM) -> None:
-        """The KKIM walk's forged-invite step: u_forger sends the callee a 1601 naming alice as the inviter."""
-        forged = {"send_id": "u_forger", "recv_id": USERS[callee], "msg_from": 200, "content_type": 1601,
-                  "inviter": USERS[ALICE], "invitees": [USERS[callee]], "client_msg_id": "c-forged"}
+    def forged_invite_probe(self, *, relayed: bool | tuple[int, ...] = False, callee: str = BOB,
+                            room: str = FORGED_ROOM) -> None:
+        """The KKIM walk's forged-invite step: u_forger sends the callee 1601s naming alice as the inviter,
+        as a system message (msgFrom 200, in ``room``) and as its own (msgFrom 100, in ``room``-u).
+
+        ``relayed``: the msgFrom values the server relayed and the callee rang for (True: both).
+        """
+        rang = (200, 100) if relayed is True else () if relayed is False else relayed
         self("", "step_started", step="forged_invite")
-        if relayed:
-            self(callee, "frame_in", req_identifier=2001, msg_incr="", size=300, err_code=0)
-            self(callee, "ringing", dt=0.5, room_id=room, inviter=USERS[ALICE], media="video",
-                 dialect="bare-SignalInviteReq", via="push_1601", invitees=[USERS[callee]], msg_from=200,
-                 **{"from": "u_forger"})
-        outcome: dict[str, Any] = (
-            {"refused": False, "rang": True} if relayed
-            else {"refused": True, "err_code": 1002, "err_msg": "token invalid"})
-        self("", "step_finished", step="forged_invite", ok=True, checked=True, forged_room=room,
-             forger="u_forger", forged=forged, **outcome)
+        forged: list[dict[str, Any]] = []
+        for msg_from, where in ((200, room), (100, f"{room}-u")):
+            sent: dict[str, Any] = {"room": where, "send_id": "u_forger", "recv_id": USERS[callee],
+                                    "msg_from": msg_from, "content_type": 1601, "inviter": USERS[ALICE],
+                                    "invitees": [USERS[callee]], "client_msg_id": f"c-forged-{msg_from}"}
+            if msg_from in rang:
+                self(callee, "frame_in", req_identifier=2001, msg_incr="", size=300, err_code=0)
+                self(callee, "ringing", dt=0.5, room_id=where, inviter=USERS[ALICE], media="video",
+                     dialect="bare-SignalInviteReq", via="push_1601", invitees=[USERS[callee]], msg_from=msg_from,
+                     **{"from": "u_forger"})
+                sent.update(refused=False, answered=True, rang=True)
+            else:
+                sent.update(refused=True, answered=True, err_code=1002, err_msg="token invalid")
+            forged.append(sent)
+        self("", "step_finished", step="forged_invite", ok=True, checked=True,
+             forged_rooms=[f["room"] for f in forged], forger="u_forger", forged=forged)
 
     def close_all(self, *agents: str) -> None:
         for a in agents:
@@ -243,11 +253,11 @@ def healthy_walk() -> list[Event]:
     tl.media()
     tl.hangup()
     tl.history()
-    tl.conversation_probe()
     tl(ALICE, "step_started", step="stale_state")
     tl.invite(room="r2", own_room="tmp-2")
     tl.hangup(room="r2", cancel=True)
     tl(ALICE, "step_finished", step="stale_state", ok=True)
+    tl.conversation_probe()
     tl.forged_invite_probe()
     tl.close_all(ALICE, BOB)
     return tl.finish()

@@ -77,6 +77,63 @@ async def test_admin_user_token_sends_admin_token_and_operation_ids(stub: AuthSt
     assert h1["operationID"] and h2["operationID"] and h1["operationID"] != h2["operationID"]
 
 
+def upstream_user_token(known: set[str]) -> Route:
+    """get_user_token as upstream answers it: known users only, else 1004 record not found."""
+    async def route(request: web.Request) -> web.StreamResponse:
+        user = (await request.json())["userID"]
+        if user not in known:
+            return web.json_response({"errCode": 1004, "errMsg": "RecordNotFoundError", "errDlt": ""})
+        return web.json_response({"errCode": 0, "errMsg": "", "data": {"token": f"T-{user}"}})
+    return route
+
+
+def upstream_register(known: set[str]) -> Route:
+    async def route(request: web.Request) -> web.StreamResponse:
+        assert request.headers["token"] == "ADMIN"
+        users = [u["userID"] for u in (await request.json())["users"]]
+        if known & set(users):
+            return web.json_response({"errCode": 1102, "errMsg": "RegisteredAlreadyError", "errDlt": ""})
+        known.update(users)
+        return web.json_response({"errCode": 0, "errMsg": ""})
+    return route
+
+
+async def test_register_makes_an_unknown_user_and_asks_again(stub: AuthStub) -> None:
+    known = {"alice"}
+    stub.routes["/auth/get_admin_token"] = ok({"token": "ADMIN"})
+    stub.routes["/auth/get_user_token"] = upstream_user_token(known)
+    stub.routes["/user/user_register"] = upstream_register(known)
+    with pytest.raises(LoginError) as refused:
+        await login(stub.url, "carol", 5, None, FAST)
+    assert refused.value.err_code == 1004 and "carol" not in known
+    result = await login(stub.url, "carol", 5, None, FAST, register=True, nickname="Carol")
+    assert result.token == "T-carol" and "carol" in known
+    assert result.steps == ("POST /auth/get_admin_token", "POST /auth/get_user_token", "POST /user/user_register",
+                            "POST /auth/get_user_token")
+    assert stub.seen[-2][2] == {"users": [{"userID": "carol", "nickname": "Carol"}]}
+    again = await login(stub.url, "alice", 5, None, FAST, register=True)  # a known user costs nothing more
+    assert again.token == "T-alice" and again.steps == ("POST /auth/get_admin_token", "POST /auth/get_user_token")
+
+
+async def test_register_takes_already_registered_as_done_and_reports_other_refusals(stub: AuthStub) -> None:
+    known: set[str] = set()
+    stub.routes["/auth/get_admin_token"] = ok({"token": "ADMIN"})
+    stub.routes["/auth/get_user_token"] = upstream_user_token(known)
+
+    async def raced(request: web.Request) -> web.StreamResponse:  # someone registered it meanwhile
+        known.add((await request.json())["users"][0]["userID"])
+        return web.json_response({"errCode": 1102, "errMsg": "RegisteredAlreadyError"})
+    stub.routes["/user/user_register"] = raced
+    assert (await login(stub.url, "dave", 5, None, FAST, register=True)).token == "T-dave"
+
+    async def refuses(_: web.Request) -> web.StreamResponse:
+        return web.json_response({"errCode": 1001, "errMsg": "ArgsError", "errDlt": "userID has _"})
+    stub.routes["/user/user_register"] = refuses
+    with pytest.raises(LoginError) as refused:
+        await login(stub.url, "e_f", 5, None, FAST, register=True)
+    assert refused.value.err_code == 1001 and refused.value.url.endswith("/user/user_register")
+
+
 async def test_none_config_means_openim_defaults(stub: AuthStub) -> None:
     stub.routes["/auth/get_admin_token"] = ok({"token": "A"})
     stub.routes["/auth/get_user_token"] = ok({"token": "U"})
