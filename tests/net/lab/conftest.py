@@ -3,12 +3,16 @@ removes it again, whatever happens, and starts from a machine without it."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -34,10 +38,35 @@ def require_root() -> None:
         pytest.skip(f"the NAT lab needs {', '.join(missing)}: apt-get install iproute2 iptables")
 
 
+#: The lab's namespaces have fixed names (scenarios name them): test runs on one machine take turns.
+LAB_LOCK = Path(tempfile.gettempdir()) / "callprobe-lab-tests.lock"
+#: How long a test waits for another test run's lab test to finish.
+LAB_LOCK_WAIT_S = 300.0
+
+
 @pytest.fixture
-def lab() -> Iterator[LabFactory]:
-    """``lab(caller_nat, callee_nat)`` builds the lab; it is removed after the test."""
+def lab_to_ourselves() -> Iterator[None]:
+    """Hold the machine's lab lock for one test: no other test run builds or removes the lab meanwhile."""
     require_root()
+    with LAB_LOCK.open("a") as held:
+        end = time.monotonic() + LAB_LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > end:
+                    pytest.fail(f"another test run held the NAT lab for over {LAB_LOCK_WAIT_S:.0f} s ({LAB_LOCK})")
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def lab(lab_to_ourselves: None) -> Iterator[LabFactory]:
+    """``lab(caller_nat, callee_nat)`` builds the lab; it is removed after the test."""
     builder.down(SETTINGS)
     try:
         def factory(caller: NatMode = NatMode.SYMMETRIC,

@@ -19,7 +19,7 @@ from callprobe.errors import ExitCode
 from callprobe.net.lab import builder
 from callprobe.scenario.loader import load_scenario
 from tests.fakes import fields
-from tests.net.lab.conftest import SETTINGS, LabFactory, require_root
+from tests.net.lab.conftest import SETTINGS, LabFactory
 from tests.paths import SCENARIOS
 
 LAN = {"alice": ipaddress.ip_network("10.201.1.0/24"), "bob": ipaddress.ip_network("10.201.2.0/24")}
@@ -69,8 +69,7 @@ async def test_the_same_call_with_turn_connects_over_a_relay(lab: LabFactory) ->
     assert findings_for_run(result.events, load_scenario(SCENARIOS / "nat-with-turn.yaml")) == []
 
 
-def test_a_lab_scenario_without_the_lab_is_a_clear_error() -> None:
-    require_root()
+def test_a_lab_scenario_without_the_lab_is_a_clear_error(lab_to_ourselves: None) -> None:
     builder.down(SETTINGS)
     outcome = subprocess.run([sys.executable, "-m", "callprobe", "run", str(SCENARIOS / "nat-with-turn.yaml")],
                              capture_output=True, text=True, timeout=60, check=False)
