@@ -30,12 +30,13 @@ LabFactory = Callable[..., LabStatus]
 
 
 def require_root() -> None:
-    """Skip, saying why, where the lab cannot be built: CI runs as root, so there it never skips."""
+    """Fail, saying why, where the lab cannot be built (a test that cannot run proves nothing); CI runs as root."""
     if os.geteuid() != 0:
-        pytest.skip("the NAT lab needs root (network namespaces, veth pairs and iptables); CI runs these as root")
+        pytest.fail("the NAT lab needs root (network namespaces, veth pairs and iptables); run the tests as root, "
+                    "as .ci/run does", pytrace=False)
     missing = [tool for tool in ("ip", "iptables") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"the NAT lab needs {', '.join(missing)}: apt-get install iproute2 iptables")
+        pytest.fail(f"the NAT lab needs {', '.join(missing)}: apt-get install iproute2 iptables", pytrace=False)
 
 
 #: The lab's namespaces have fixed names (scenarios name them): test runs on one machine take turns.
