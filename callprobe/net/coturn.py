@@ -176,14 +176,15 @@ def stun_binding_ok(listen_ip: str, port: int, timeout_s: float = _PROBE_WAIT_S,
             and response.message_class == stun.Class.RESPONSE)
 
 
-def process_start_time(pid: int) -> int | None:
-    """When ``pid`` started (clock ticks since boot, /proc/PID/stat field 22); ``None`` if it is gone."""
+def process_start_time(pid: int) -> float | None:
+    """When ``pid`` started (seconds since the epoch); ``None`` if it is gone or a zombie."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
+        proc = psutil.Process(pid)
+        return None if proc.status() == psutil.STATUS_ZOMBIE else float(proc.create_time())
+    except psutil.Error:
         return None
-    return int(fields[19]) if len(fields) > 19 and fields[0] != "Z" else None
 
 
 def remove_stale_folders(folder: Path | None = None) -> list[Path]:
@@ -198,7 +199,7 @@ def remove_stale_folders(folder: Path | None = None) -> list[Path]:
             pid = int(pid_text)
         except (OSError, ValueError):
             continue
-        if process_start_time(pid) != int(started):
+        if process_start_time(pid) != float(started):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

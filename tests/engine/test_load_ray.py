@@ -25,41 +25,18 @@ import pytest
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'callprobe[ray]'")
+try:
+    import ray
+except ImportError as exc:  # a test that cannot run proves nothing: say what to install
+    raise ImportError("the ray extra is not installed: pip install -e '.[ray]' (.ci/run installs it)") from exc
 
-from callprobe.engine.load.controller import LoadController  # noqa: E402
-from callprobe.engine.load.plan import LoadOptions  # noqa: E402
-from callprobe.scenario.loader import load_scenario  # noqa: E402
-from tests.paths import ROOT, SCENARIOS  # noqa: E402
+from callprobe.engine.load.controller import LoadController
+from callprobe.engine.load.plan import LoadOptions
+from callprobe.scenario.loader import load_scenario
+from tests.paths import ROOT, SCENARIOS
+from tests.processes import descendants, running
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def descendants(root: int) -> set[int]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    tree.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    found: set[int] = set()
-    stack = [root]
-    while stack:
-        for child in tree.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_every_ray_process_goes_when_the_load_command_is_killed(tmp_path: Path) -> None:

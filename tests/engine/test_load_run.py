@@ -29,6 +29,7 @@ from callprobe.reporters.load.files import write_csv, write_json, write_junit
 from callprobe.reporters.load.html import render_load_html
 from callprobe.scenario.loader import load_scenario
 from tests.paths import ROOT, SCENARIOS
+from tests.processes import descendants, running
 
 SCHEMA = json.loads((ROOT / "docs" / "schemas" / "load-report.schema.json").read_text())
 
@@ -158,33 +159,6 @@ def test_the_command_exits_1_on_a_failed_threshold_and_2_on_a_bad_one(tmp_path: 
     assert both.exit_code != 0
 
 
-def _descendants(root: int) -> set[int]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    tree.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    found: set[int] = set()
-    stack = [root]
-    while stack:
-        for child in tree.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("sig, code", [(signal.SIGKILL, -9), (signal.SIGTERM, 143)])
 def test_no_worker_or_server_outlives_the_command(sig: signal.Signals, code: int) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "callprobe", "load", str(SCENARIOS / "basic.yaml"), "--pairs", "2",
@@ -197,14 +171,14 @@ def test_no_worker_or_server_outlives_the_command(sig: signal.Signals, code: int
         if "running]" in line and "active 2 calls" in line:
             break
         assert time.monotonic() < deadline, "the load never got going"
-    children = _descendants(proc.pid)
+    children = descendants(proc.pid)
     assert len(children) >= 3  # the server and two workers
     proc.send_signal(sig)
     rest = proc.communicate(timeout=60)[0]
     assert proc.returncode == code, rest
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_running(p) for p in children):
+    while time.monotonic() < deadline and any(running(p) for p in children):
         time.sleep(0.2)
-    assert not [p for p in children if _running(p)]
+    assert not [p for p in children if running(p)]
     if sig == signal.SIGTERM:
         assert "terminated (SIGTERM)" in rest

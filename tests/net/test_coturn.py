@@ -26,6 +26,7 @@ from callprobe.net.coturn import Coturn, CoturnError, free_port, stun_binding_ok
 from callprobe.rtc.ice_config import IceServer, parse_ice_url
 from callprobe.settings import ClientSettings
 from tests.paths import ROOT
+from tests.processes import running
 
 SETTINGS = ClientSettings(turn_start_timeout_s=5.0, turn_stop_timeout_s=3.0)
 
@@ -34,11 +35,7 @@ def gone(pid: int, within_s: float = 3.0) -> bool:
     """True once ``pid`` no longer exists (or is a zombie nobody reaped yet); checks at least once."""
     deadline = time.monotonic() + within_s
     while True:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().split(") ", 1)[1].startswith("Z"):
-                    return True
-        except (FileNotFoundError, ProcessLookupError):
+        if not running(pid):
             return True
         if time.monotonic() >= deadline:
             return False

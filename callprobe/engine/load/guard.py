@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 POLL_S = 0.25
 
 
@@ -44,57 +46,31 @@ def stop_guard(guard: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
         guard.wait()
 
 
-def _start_time(pid: int) -> int | None:
+def _start_time(pid: int) -> float | None:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
         return None
 
 
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        out.setdefault(ppid, []).append(int(entry))
-    return out
-
-
 def _descendants(root: int) -> set[int]:
-    tree = _children()
-    found: set[int] = set()
-    stack = [root]
-    while stack:
-        for child in tree.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
+    try:
+        return {child.pid for child in psutil.Process(root).children(recursive=True)}
+    except psutil.Error:
+        return set()
 
 
 def _naming(temp_dir: str) -> set[int]:
     """Processes whose command line names ``temp_dir`` (this Ray instance's own folder)."""
     found = set()
-    marker = temp_dir.encode()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if marker in f.read():
-                        found.add(int(entry))
-            except OSError:
-                continue
+    for proc in psutil.process_iter(["cmdline"]):
+        if proc.pid != os.getpid() and any(temp_dir in arg for arg in proc.info["cmdline"] or ()):
+            found.add(proc.pid)
     return found
 
 
 def guard(root: int, temp_dir: str) -> None:
-    noted: dict[int, int | None] = {}
+    noted: dict[int, float | None] = {}
     while True:
         for pid in _descendants(root):
             if pid != os.getpid() and pid not in noted:

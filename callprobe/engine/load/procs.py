@@ -68,14 +68,14 @@ def setup_child(parent: int | None) -> None:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of process ``pid`` (all its threads), from /proc; None when gone."""
+    """User + system CPU time of process ``pid`` (all its threads); None when gone."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
         return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return float(times.user + times.system)
 
 
 def event_loop_kind() -> str:

@@ -256,10 +256,7 @@ class LoadWorker:
 
 
 def _rss_mb() -> float:
-    """This process's resident memory now, in MB (0 where /proc is missing)."""
-    try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
+    """This process's resident memory now, in MB."""
+    import psutil
+
+    return round(psutil.Process().memory_info().rss / 1e6, 1)
