@@ -3,15 +3,14 @@ loopback ports, started when asked for and always stopped after the test."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from callprobe.backends.kkim.server import EmbeddedGateway
 from callprobe.settings import GatewaySettings
+from tests.embedded import started_servers
 from tests.rtc.coturn import Coturn
 
 #: every gateway a test starts listens on free loopback ports
@@ -23,19 +22,8 @@ GatewayFactory = Callable[..., Awaitable[EmbeddedGateway]]
 @pytest.fixture
 async def make_gateway() -> AsyncIterator[GatewayFactory]:
     """``await make_gateway(**settings_overrides)``: started now, stopped after the test."""
-    started: list[EmbeddedGateway] = []
-
-    async def factory(**overrides: Any) -> EmbeddedGateway:
-        gw = EmbeddedGateway(dataclasses.replace(BASE, **overrides))
-        started.append(gw)
-        await gw.start()
-        return gw
-
-    try:
+    async for factory in started_servers(EmbeddedGateway, BASE):
         yield factory
-    finally:
-        for gw in started:
-            await gw.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from callprobe.analysis.diagnostics.findings import Finding
-from callprobe.analysis.metrics import BUSY_CODES, CallMetrics, derive_calls, media_flowing
+from callprobe.analysis.metrics import CallMetrics, derive_calls, is_busy_refusal, media_flowing
 from callprobe.scenario.model import Expectation
 from callprobe.timeline.events import (
     Answered,
@@ -28,7 +28,6 @@ from callprobe.timeline.events import (
     HungUp,
     IceCandidate,
     InviteAcked,
-    InviteRefused,
     JoinNotice,
     Kicked,
     Note,
@@ -54,7 +53,7 @@ _MATCHERS: dict[str, Callable[[Event], bool]] = {
     "cancelled": lambda e: isinstance(e, Cancelled) or (isinstance(e, CallTimeout) and e.action == "cancel"),
     "hung_up": lambda e: isinstance(e, HungUp),
     "call_timeout": lambda e: isinstance(e, CallTimeout),
-    "busy": lambda e: isinstance(e, InviteRefused) and (e.err_code in BUSY_CODES or bool(e.busy)),
+    "busy": is_busy_refusal,
     "invite_acked": lambda e: isinstance(e, InviteAcked),
     "ice_connected": lambda e: isinstance(e, PcState) and e.state == "connected",
     "text_received": lambda e: isinstance(e, TextReceived),
@@ -118,6 +117,14 @@ def _seen_instead(events: Sequence[Event], agent: str | None, since_ms: float) -
 FindingsOf = Callable[[Sequence[Event]], Sequence[Finding]]
 
 
+def _call(events: Sequence[Event], index: int | None) -> CallMetrics | None:
+    """The figures of call ``index`` (1-based), or of the last call; built only for expectations that read them."""
+    calls = derive_calls(events)
+    if not calls:
+        return None
+    return calls[index - 1] if index and 0 < index <= len(calls) else calls[-1]
+
+
 def judge(expectation: Expectation, events: Sequence[Event], window: Window, now_ms: float,
           agents: dict[str, str], findings: FindingsOf | None = None) -> Verdict:
     """Judge one expectation. ``agents`` maps agent names to user IDs; ``findings``
@@ -125,17 +132,12 @@ def judge(expectation: Expectation, events: Sequence[Event], window: Window, now
     a context knowing only ``agents``)."""
     if expectation.finding:
         return _judge_finding(expectation.finding, expectation.absent, events, window, now_ms, agents, findings)
-    calls = derive_calls(events)
     index = expectation.call_index
-    call = None
-    if calls:
-        call = calls[index - 1] if index and 0 < index <= len(calls) else calls[-1]
-
     if expectation.outcome:
-        return _judge_outcome(expectation.outcome, call, index, now_ms, window)
+        return _judge_outcome(expectation.outcome, _call(events, index), index, now_ms, window)
     event = expectation.event or ""
     if event == "media_flowing":
-        return _judge_media(expectation, call, now_ms, window)
+        return _judge_media(expectation, _call(events, index), now_ms, window)
 
     match = _MATCHERS[event]
     via = expectation.via
@@ -145,7 +147,7 @@ def judge(expectation: Expectation, events: Sequence[Event], window: Window, now
     if expectation.agent:
         who = [expectation.agent]
     elif expectation.event in ("ice_connected",):
-        who = call_parties(call)
+        who = call_parties(_call(events, index))
     else:
         who = []  # anyone
     in_window = [e for e in events if window.anchor_ms <= e.t_ms and match(e)

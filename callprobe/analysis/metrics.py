@@ -53,6 +53,11 @@ TEARDOWN_NOTE = "teardown"
 BUSY_CODES = frozenset({1802})
 
 
+def is_busy_refusal(e: Event) -> bool:
+    """An invite refused because a callee is busy, in any backend's words."""
+    return isinstance(e, InviteRefused) and (e.err_code in BUSY_CODES or bool(e.busy))
+
+
 @dataclass
 class NoticeDelivery:
     """Whether a notice reached the other party, how fast, and by which path."""
@@ -132,8 +137,7 @@ def call_metrics(index: TimelineIndex, call: Call, cut: int | None = None) -> Ca
         m.external.insert(0, call.caller)  # a caller no scenario party names: external all the same
     if call.refusal is not None:
         refusal = call.refusal[1]
-        busy = isinstance(refusal, InviteRefused) and (refusal.err_code in BUSY_CODES or bool(refusal.busy))
-        m.outcome = "busy" if busy else "failed"
+        m.outcome = "busy" if is_busy_refusal(refusal) else "failed"
         return m
     if call.ack is None:
         return m
@@ -169,8 +173,8 @@ def _callee_names(call: Call) -> list[str]:
 
 
 def _room_events(index: TimelineIndex, call: Call) -> list[tuple[int, Event]]:
-    return [(i, e) for i, e in enumerate(index.events)
-            if call.invite_idx <= i < call.window_end and call.in_room(e)]
+    start = max(call.invite_idx, 0)
+    return [(i, e) for i, e in enumerate(index.events[start:call.window_end], start=start) if call.in_room(e)]
 
 
 def _invitee(index: TimelineIndex, call: Call, inv: Invitee, cut: int) -> InviteeMetrics:

@@ -13,14 +13,14 @@ import abc
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from callprobe.backends.options import BackendOptions
 from callprobe.errors import CallprobeError, ExitCode
 from callprobe.rtc.ice_config import IceConfig
 from callprobe.scenario.model import LoginConfig
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import Event, EventT
+from callprobe.timeline.events import Event, EventT, stamped
 from callprobe.timeline.recorder import Timeline
 
 MediaKind = Literal["audio", "video"]
@@ -70,6 +70,29 @@ class Deliver:
     notice: DriverNotice
 
 
+#: A family's own outputs (frames, emits, replies...), besides ``Record`` and ``Deliver``.
+OutputT = TypeVar("OutputT")
+
+
+class ClientCore(Generic[OutputT]):
+    """What every family's sans-I/O client shares: outputs queued in order, drained by its I/O layer."""
+
+    def __init__(self) -> None:
+        self._out: list[OutputT | Record | Deliver] = []
+
+    def outputs(self) -> list[OutputT | Record | Deliver]:
+        """Everything queued since the last call, in order."""
+        out, self._out = self._out, []
+        return out
+
+    def _record(self, event: EventT) -> EventT:
+        self._out.append(Record(event))
+        return event
+
+    def _deliver(self, notice: DriverNotice) -> None:
+        self._out.append(Deliver(notice))
+
+
 @dataclass(frozen=True)
 class InviteResult:
     """The server's answer to an invite: the room to use from now on."""
@@ -115,6 +138,10 @@ class Driver(abc.ABC):
         self.timeline = timeline
         self.settings = settings
         self.notices: asyncio.Queue[DriverNotice] = asyncio.Queue()
+
+    def _record(self, event: Event) -> None:
+        """Put ``event`` on the timeline as this agent's."""
+        self.timeline.record(stamped(event, agent=self.identity.name))
 
     # connection
     @abc.abstractmethod

@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.backends.base import Deliver, DriverNotice, Record
+from callprobe.backends.base import ClientCore, Deliver, DriverNotice, Record
 from callprobe.backends.kkim import requests
 from callprobe.backends.kkim.calls import (
     ACTION_NOTICE,
@@ -64,7 +64,6 @@ from callprobe.timeline.events import (
     ActionRefused,
     ActionSent,
     CancelSent,
-    EventT,
     FrameIn,
     FrameOut,
     HangupSent,
@@ -267,7 +266,7 @@ def read_text(content: bytes) -> tuple[str, str]:
 # ---------------------------------------------------------------- the client
 
 
-class KkimClient:
+class KkimClient(ClientCore[Send | Reply | Fail]):
     """One connection's client side, without I/O.
 
     Args:
@@ -286,6 +285,7 @@ class KkimClient:
                  data_encoding: DataEncoding = "array", compression: bool = False,
                  signal_form: str = FORM_TOP_LEVEL, adopt_server_room_id: bool = True,
                  calls: KnownCalls | None = None) -> None:
+        super().__init__()
         self.agent, self.user_id, self.platform_id, self.token = agent, user_id, platform_id, token
         self.nickname = nickname
         self.data_encoding: DataEncoding = data_encoding
@@ -294,7 +294,6 @@ class KkimClient:
         self.adopt_server_room_id = adopt_server_room_id
         self.calls = calls if calls is not None else KnownCalls()
         self.closed = False
-        self._out: list[Output] = []
         self._pending: dict[str, _Pending] = {}
         self._abandoned: set[str] = set()
         self._last_request: tuple[int, str, float] | None = None
@@ -304,20 +303,6 @@ class KkimClient:
         self._rtts: dict[int, float] = {}
         self._invites: dict[str, InviteOutcome] = {}
         self._actions: dict[str, ActionOutcome] = {}
-
-    # ------------------------------------------------------------ outputs
-
-    def outputs(self) -> list[Output]:
-        """Everything queued since the last call, in order."""
-        out, self._out = self._out, []
-        return out
-
-    def _record(self, event: EventT) -> EventT:
-        self._out.append(Record(event))
-        return event
-
-    def _deliver(self, notice: DriverNotice) -> None:
-        self._out.append(Deliver(notice))
 
     # ------------------------------------------------------------ requests
 

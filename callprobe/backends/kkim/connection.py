@@ -22,9 +22,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from callprobe.backends.base import Deliver, DriverNotice, Record
 from callprobe.backends.kkim.client import Fail, KkimClient, Reply, Send, parse_refusal, request_name
-from callprobe.backends.kkim.handshake import ConnectionLost, HandshakeRefused, build_ws_url, redact_url
+from callprobe.backends.kkim.handshake import ConnectionLost, HandshakeRefused, build_ws_url
 from callprobe.backends.kkim.protocol.constants import explain_err_code
 from callprobe.backends.kkim.protocol.envelope import Response
+from callprobe.backends.urls import redact
 from callprobe.errors import ConfigError, DeadlineExceeded, ServerUnreachable
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import FrameIn, WsConnecting, WsOpen, WsRefused, stamped
@@ -96,7 +97,7 @@ class KkimConnection:
 
     async def open(self) -> None:
         """Handshake; raise ``HandshakeRefused``, ``ServerUnreachable`` or ``DeadlineExceeded``."""
-        shown = redact_url(self.url)
+        shown = redact(self.url)
         self._record(WsConnecting(url=shown, compression=self.client.compression,
                                   data_encoding=self.client.data_encoding, transport="websocket"))
         started = time.monotonic()

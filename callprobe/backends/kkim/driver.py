@@ -38,7 +38,7 @@ from callprobe.backends.kkim.protocol.rtc_signal import FORM_TOP_LEVEL
 from callprobe.errors import DeadlineExceeded, ServerUnreachable
 from callprobe.scenario.model import LoginConfig
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import LoginFailed, LoginOk, Note, stamped
+from callprobe.timeline.events import LoginFailed, LoginOk, Note
 from callprobe.timeline.recorder import Timeline
 
 
@@ -101,9 +101,6 @@ class KkimDriver(Driver):
     @property
     def user_id(self) -> str:
         return self.identity.user_id
-
-    def _record(self, event: Any) -> None:
-        self.timeline.record(stamped(event, agent=self.identity.name))
 
     # ------------------------------------------------------------ login
 

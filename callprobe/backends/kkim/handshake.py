@@ -58,10 +58,3 @@ def build_ws_url(base: str, *, user_id: str, token: str | None, platform_id: int
     if is_msg_resp:
         query["isMsgResp"] = "true"
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
-
-
-def redact_url(url: str) -> str:
-    """The URL with the token replaced, safe for reports."""
-    parts = urlsplit(url)
-    query = [(k, "REDACTED" if k == "token" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))

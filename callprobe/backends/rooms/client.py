@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.backends.base import Deliver, DriverNotice, Record
+from callprobe.backends.base import ClientCore, Deliver, DriverNotice, Record
 from callprobe.backends.rooms import protocol
 from callprobe.backends.rooms.config import RoomsOptions
 from callprobe.backends.rooms.protocol import END, TRANSITIONS, CallState, Message, explain_status
@@ -40,7 +40,6 @@ from callprobe.timeline.events import (
     ActionRefused,
     ActionSent,
     CancelSent,
-    EventT,
     HangupSent,
     InviteAcked,
     InviteRefused,
@@ -150,7 +149,7 @@ class _Call:
 # ---------------------------------------------------------------- the client
 
 
-class RoomsClient:
+class RoomsClient(ClientCore[Frame | Leave | Timer]):
     """One agent's client side of the call-room service, without I/O.
 
     Args:
@@ -161,6 +160,7 @@ class RoomsClient:
     """
 
     def __init__(self, *, agent: str, username: str, names: RoomsOptions, notice_grace_ms: float) -> None:
+        super().__init__()
         self.agent = agent
         self.username = username
         self.names = names
@@ -170,21 +170,6 @@ class RoomsClient:
         self.calls: dict[str, _Call] = {}
         self._check: set[str] = set()     # ringing calls the incoming list dropped: their status tells why
         self._poll_failed = False
-        self._out: list[Output] = []
-
-    # ------------------------------------------------------------ outputs
-
-    def outputs(self) -> list[Output]:
-        """Everything queued since the last call, in order."""
-        out, self._out = self._out, []
-        return out
-
-    def _record(self, event: EventT) -> EventT:
-        self._out.append(Record(event))
-        return event
-
-    def _deliver(self, notice: DriverNotice) -> None:
-        self._out.append(Deliver(notice))
 
     def _refusal(self, status: int, body: Any) -> tuple[str, str]:
         """``(err_msg, explanation)`` of a refused request."""

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from callprobe.backends.base import Deliver, DriverNotice, Record
 from callprobe.backends.rooms import protocol
 from callprobe.backends.rooms.client import Frame, JoinPlan, Leave, RoomsClient, Timer
+from callprobe.backends.urls import redact
 from callprobe.errors import ConfigError, DeadlineExceeded, ServerUnreachable
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import Note, stamped
@@ -70,13 +71,6 @@ class JoinRefused(Exception):
         words = protocol.explain_status(status) if status else (reason or "no HTTP answer")
         super().__init__(f"room {room_id}: {words}")
         self.status, self.body = status, body
-
-
-def redact(url: str, secret_params: tuple[str, ...]) -> str:
-    """The URL with its secrets (the token parameter) replaced, safe for reports."""
-    parts = urlsplit(url)
-    query = [(k, "REDACTED" if k in secret_params else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
 def ws_base(base_url: str) -> str:

@@ -32,7 +32,7 @@ from callprobe.backends.rooms.config import RoomsOptions
 from callprobe.backends.rooms.connection import JoinRefused, RoomsConnection
 from callprobe.errors import DeadlineExceeded, ServerUnreachable
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import LoginFailed, Note, stamped
+from callprobe.timeline.events import LoginFailed, Note
 from callprobe.timeline.recorder import Timeline
 
 #: The password of accounts a scenario or a walk names without one (the reference server wants 6 or more).
@@ -86,9 +86,6 @@ class RoomsDriver(Driver):
         self.client = RoomsClient(agent=identity.name, username=identity.login_name, names=self.options,
                                   notice_grace_ms=settings.room_notice_grace_s * 1000.0)
         self._conn: RoomsConnection | None = None
-
-    def _record(self, event: Any) -> None:
-        self.timeline.record(stamped(event, agent=self.identity.name))
 
     @property
     def conn(self) -> RoomsConnection:

@@ -38,8 +38,9 @@ from callprobe.analysis.diagnostics.links import (
 from callprobe.backends.base import AgentIdentity, AuthProbe, Driver, ExtraStep, WalkContext, WalkProbes, WalkTarget
 from callprobe.backends.rooms import protocol
 from callprobe.backends.rooms.config import RoomsOptions
-from callprobe.backends.rooms.connection import redact, ws_base
+from callprobe.backends.rooms.connection import ws_base
 from callprobe.backends.rooms.driver import DEFAULT_PASSWORD, RoomsDriver
+from callprobe.backends.urls import redact
 from callprobe.net.netns import placed
 from callprobe.settings import ClientSettings
 from callprobe.timeline.events import JoinNotice, Ringing, RoomJoined

@@ -33,7 +33,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from callprobe.backends.base import Deliver, DriverNotice, Record
+from callprobe.backends.base import ClientCore, Deliver, DriverNotice, Record
 from callprobe.backends.socketio.config import SocketioOptions
 from callprobe.backends.socketio.protocol import Invitation, Payloads, first_arg, get, id_text, json_size
 from callprobe.timeline.events import (
@@ -41,7 +41,6 @@ from callprobe.timeline.events import (
     ActionAcked,
     ActionRefused,
     CancelSent,
-    EventT,
     FrameIn,
     FrameOut,
     HangupSent,
@@ -174,7 +173,7 @@ class KnownCalls:
 # ---------------------------------------------------------------- the client
 
 
-class SocketioClient:
+class SocketioClient(ClientCore[Emit | Reply | Fail]):
     """One connection's client side, without I/O.
 
     Args:
@@ -186,11 +185,11 @@ class SocketioClient:
 
     def __init__(self, *, agent: str, user_id: str, options: SocketioOptions,
                  calls: KnownCalls | None = None) -> None:
+        super().__init__()
         self.agent, self.user_id, self.options = agent, user_id, options
         self.p = Payloads(options)
         self.calls = calls if calls is not None else KnownCalls()
         self.closed = False
-        self._out: list[Output] = []
         self._ids = itertools.count(1)
         self._pending: dict[str, _Pending] = {}
         self._abandoned: set[str] = set()
@@ -212,20 +211,6 @@ class SocketioClient:
             ev["user_status"]: self._on_user_status,
             ev["error"]: self._on_error_event,
         }
-
-    # ------------------------------------------------------------ outputs
-
-    def outputs(self) -> list[Output]:
-        """Everything queued since the last call, in order."""
-        out, self._out = self._out, []
-        return out
-
-    def _record(self, event: EventT) -> EventT:
-        self._out.append(Record(event))
-        return event
-
-    def _deliver(self, notice: DriverNotice) -> None:
-        self._out.append(Deliver(notice))
 
     # ------------------------------------------------------------ emits
 

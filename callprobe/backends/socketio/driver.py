@@ -30,7 +30,7 @@ from callprobe.backends.socketio.config import DEFAULT_PASSWORD, SocketioOptions
 from callprobe.backends.socketio.connection import SocketClosed, SocketioConnection
 from callprobe.errors import CallprobeError, DeadlineExceeded, ServerUnreachable
 from callprobe.settings import ClientSettings
-from callprobe.timeline.events import LoginFailed, LoginOk, Note, stamped
+from callprobe.timeline.events import LoginFailed, LoginOk, Note
 from callprobe.timeline.recorder import Timeline
 
 
@@ -62,9 +62,6 @@ class SocketioDriver(Driver):
     @property
     def peer_media(self) -> bool:
         return self.options.media == "peer"
-
-    def _record(self, event: Any) -> None:
-        self.timeline.record(stamped(event, agent=self.identity.name))
 
     # ------------------------------------------------------------ login
 

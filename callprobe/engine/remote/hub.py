@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import secrets
 from collections.abc import Callable
@@ -366,8 +367,7 @@ class RemoteAgent:
 
     async def invite(self, callees: list[AgentIdentity], media: MediaKind, timeout_s: int,
                      join_order: str | None = None) -> str | None:
-        people = [{"name": c.name, "user_id": c.user_id, "platform_id": c.platform_id, "nickname": c.nickname,
-                   "username": c.username} for c in callees]
+        people = [dataclasses.asdict(c) for c in callees]
         room = await self._act("invite", callees=people, media=media, timeout_s=timeout_s, join_order=join_order)
         return str(room) if room else None
 
@@ -390,9 +390,7 @@ class RemoteAgent:
         await self._act("hangup", room_id=room_id)
 
     async def send_text(self, peer: AgentIdentity, text: str) -> None:
-        await self._act("send_text", peer={"name": peer.name, "user_id": peer.user_id,
-                                           "platform_id": peer.platform_id, "nickname": peer.nickname,
-                                           "username": peer.username}, text=text)
+        await self._act("send_text", peer=dataclasses.asdict(peer), text=text)
 
     async def release_calls(self) -> None:
         if self._link is not None and not self._link.closed.is_set():

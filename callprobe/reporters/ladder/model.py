@@ -25,6 +25,7 @@ from callprobe.analysis.diagnostics.context import RuleContext
 from callprobe.analysis.diagnostics.findings import Finding, Severity
 from callprobe.analysis.diagnostics.rules import SEND_ACTIONS, first_broken_link
 from callprobe.analysis.diagnostics.view import TimelineView
+from callprobe.analysis.metrics import TEARDOWN_NOTE
 from callprobe.reporters.ladder.pairs import pair_frames
 from callprobe.timeline.events import (
     AcceptSent,
@@ -81,9 +82,9 @@ GATEWAY = "(gateway)"
 REQUEST, REPLY, PUSH, ERROR, MEDIA, QUIET, NOTE, STEP, MISSING = (
     "request", "reply", "push", "error", "media", "quiet", "note", "step", "missing")
 
-#: The Note that marks the run's teardown (``analysis.metrics.TEARDOWN_NOTE``): what
-#: follows it (a cancel after the call ended, a 1801 on cleanup) is drawn muted.
-TEARDOWN = "teardown"
+#: The Note that marks the run's teardown: what follows it (a cancel after the call
+#: ended, a 1801 on cleanup) is drawn muted.
+TEARDOWN = TEARDOWN_NOTE
 
 #: Findings about a notice that never reached its party: the ladder draws the arrow
 #: that was expected (gateway → that party), dashed and marked, not the request that worked.

@@ -8,6 +8,7 @@ from callprobe.analysis.calls import Call
 from callprobe.analysis.diagnostics.findings import Finding, Severity, make_finding
 from callprobe.analysis.diagnostics.view import TimelineView
 from callprobe.analysis.index import Hit, as_ids
+from callprobe.analysis.metrics import BUSY_CODES
 from callprobe.timeline.events import (
     AcceptSent,
     ActionRefused,
@@ -20,9 +21,6 @@ from callprobe.timeline.events import (
     RejectSent,
     RequestFailed,
 )
-
-#: KKIM's "user is busy" code; other backends say ``busy`` in their refusal.
-USER_BUSY = 1802
 
 #: ActionRefused ``action`` values of ordinary messages (texts, SDP, a message sent as given), not call actions.
 SEND_ACTIONS = ("send_text", "send_signal", "send_message")
@@ -75,7 +73,7 @@ def busy_users(call: Call) -> tuple[str, ...]:
         e = hit[1]
         if isinstance(e, (InviteRefused, InviteAcked)) and e.busy:
             return as_ids(e.busy)
-        if isinstance(e, (InviteRefused, RequestFailed)) and e.err_code == USER_BUSY:
+        if isinstance(e, (InviteRefused, RequestFailed)) and e.err_code in BUSY_CODES:
             return call.callee_users
     return ()
 

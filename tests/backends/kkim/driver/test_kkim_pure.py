@@ -13,13 +13,14 @@ from callprobe.backends.kkim.calls import (
 )
 from callprobe.backends.kkim.client import explain_close, parse_refusal, push_summary
 from callprobe.backends.kkim.driver import default_api_url
-from callprobe.backends.kkim.handshake import build_ws_url, redact_url
+from callprobe.backends.kkim.handshake import build_ws_url
 from callprobe.backends.kkim.protocol._pb.openim import rtc_pb2, sdkws_pb2
 from callprobe.backends.kkim.protocol.call_notice import (
     DIALECT_BARE_INVITE,
     DIALECT_SIGNAL_REQ,
 )
 from callprobe.backends.kkim.requests import text_content
+from callprobe.backends.urls import redact
 from callprobe.errors import ConfigError
 
 from .scripted import invitation, signal_req
@@ -29,7 +30,7 @@ def test_ws_url_keeps_existing_query_and_path() -> None:
     url = build_ws_url("ws://h:1/gw?x=1", user_id="u 1", token="t", platform_id=5, operation_id="op")
     assert url.startswith("ws://h:1/gw?") and "x=1" in url and "sendID=u+1" in url
     assert "compression" not in url and "isMsgResp" not in url
-    assert "token=REDACTED" in redact_url(url) and "t&" not in redact_url(url).split("token=")[1][:2]
+    assert "token=REDACTED" in redact(url) and "t&" not in redact(url).split("token=")[1][:2]
     with pytest.raises(ConfigError, match="ws://host:port"):
         build_ws_url("http://h:1", user_id="u", token="t", platform_id=5, operation_id="op")
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
 
 import pytest
 
 from callprobe.backends.rooms.server import LOGGER_NAME, EmbeddedRoomServer
 from callprobe.settings import RoomServerSettings
 from tests.backends.rooms.server.clients import Api, RoomClient
+from tests.embedded import started_servers
 
 #: every server a test starts: a free port, cheap password hashing, short shutdown
 BASE = RoomServerSettings(port=0, password_iterations=1_000, shutdown_timeout_s=3.0, ws_close_timeout_s=1.0)
@@ -22,19 +21,8 @@ ServerFactory = Callable[..., Awaitable[EmbeddedRoomServer]]
 @pytest.fixture
 async def make_server() -> AsyncIterator[ServerFactory]:
     """``await make_server(**settings_overrides)``: started now, stopped after the test."""
-    started: list[EmbeddedRoomServer] = []
-
-    async def factory(**overrides: Any) -> EmbeddedRoomServer:
-        server = EmbeddedRoomServer(dataclasses.replace(BASE, **overrides))
-        started.append(server)
-        await server.start()
-        return server
-
-    try:
+    async for factory in started_servers(EmbeddedRoomServer, BASE):
         yield factory
-    finally:
-        for server in started:
-            await server.stop()
 
 
 @pytest.fixture

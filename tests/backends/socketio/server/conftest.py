@@ -8,7 +8,6 @@ later event that the server sends after it on the same socket has arrived.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
@@ -25,6 +24,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from callprobe.backends.socketio.server import EmbeddedChatServer
 from callprobe.settings import ChatServerSettings
+from tests.embedded import started_servers
 
 #: every server a test starts: a free loopback port, cheap password hashing
 BASE = ChatServerSettings(port=0, password_iterations=1000, shutdown_timeout_s=3.0)
@@ -159,19 +159,8 @@ class Chat:
 @pytest.fixture
 async def make_server() -> AsyncIterator[ServerFactory]:
     """``await make_server(**settings_overrides)``: started now, stopped after the test."""
-    started: list[EmbeddedChatServer] = []
-
-    async def factory(**overrides: Any) -> EmbeddedChatServer:
-        server = EmbeddedChatServer(dataclasses.replace(BASE, **overrides))
-        started.append(server)
-        await server.start()
-        return server
-
-    try:
+    async for factory in started_servers(EmbeddedChatServer, BASE):
         yield factory
-    finally:
-        for server in started:
-            await server.stop()
 
 
 @pytest.fixture
