@@ -31,7 +31,9 @@ FAST = replace(ClientSettings(), default_expect_within_s=1.5, diagnose_late_wind
                heartbeat_reply_timeout_s=1.0, ice_connect_timeout_s=3.0, media_timeout_s=3.0)
 SERVER = ChatServerSettings(port=0, password_iterations=1000, shutdown_timeout_s=3.0)
 #: What only the KKIM gateway says: none of it may reach a finding about this backend.
-KKIM_WORDS = re.compile(r"1601|1004|1802|1801|errCode|contentType|SignalResp|roomID|gateway|OpenIM|sendID|platformID")
+#: KKIM's terms; its codes as numbers of their own, not a duration such as "1004 ms" that a slow run may print
+KKIM_WORDS = re.compile(r"(?<![\d.])(1601|1004|1802|1801)(?!\d|\.\d| ?ms)|errCode|contentType|SignalResp|roomID|gateway"
+                        r"|OpenIM|sendID|platformID")
 
 
 async def walk(*faults: str, options: SocketioOptions | None = None, settings: ClientSettings = FAST,
